@@ -1,0 +1,93 @@
+import type { Database } from "better-sqlite3";
+
+/**
+ * Schema migrations, applied in order at open; `PRAGMA user_version` records
+ * how many ran. Append only: a released migration is never edited.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE queues (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ordering TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    next_sequence INTEGER NOT NULL DEFAULT 1,
+    enqueued_total INTEGER NOT NULL DEFAULT 0,
+    acked_total INTEGER NOT NULL DEFAULT 0,
+    dead_lettered_total INTEGER NOT NULL DEFAULT 0,
+    redriven_total INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (tenant_id, name)
+  );
+
+  CREATE TABLE messages (
+    pk INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    queue_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    group_id TEXT,
+    sequence INTEGER NOT NULL,
+    dedup_key TEXT,
+    state TEXT NOT NULL,
+    visible_at INTEGER NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    delivery_count INTEGER NOT NULL DEFAULT 0,
+    lease_token TEXT,
+    lease_expires_at INTEGER,
+    last_error TEXT,
+    reason TEXT,
+    dead_lettered_at INTEGER,
+    acked_at INTEGER,
+    remove_at INTEGER
+  );
+  CREATE UNIQUE INDEX messages_by_id ON messages (queue_id, id);
+  -- Receive on standard queues walks this index in delivery order; visible_at
+  -- is in it so in-flight and delayed messages are skipped without reading rows.
+  CREATE INDEX messages_standard_order ON messages (queue_id, priority DESC, sequence, visible_at) WHERE state = 'ready';
+  CREATE INDEX messages_fifo_order ON messages (queue_id, group_id, sequence) WHERE state = 'ready';
+  CREATE INDEX messages_dead_letters ON messages (queue_id, dead_lettered_at, id) WHERE state = 'dead';
+  CREATE INDEX messages_dedup ON messages (queue_id, dedup_key, enqueued_at) WHERE dedup_key IS NOT NULL;
+  CREATE INDEX messages_tombstones ON messages (remove_at) WHERE state = 'acked';
+
+  -- Fifo groups with ready messages, and when each was last served, for fair receives.
+  CREATE TABLE fifo_groups (
+    queue_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    served_at INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue_id, group_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX fifo_groups_by_service ON fifo_groups (queue_id, served_at, group_id);
+
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    grants TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id, created_at, id);
+  `,
+];
+
+export function migrate(db: Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `the database schema is version ${current}, newer than this build knows (${MIGRATIONS.length}); upgrade Conveyor`,
+    );
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

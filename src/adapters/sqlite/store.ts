@@ -1,0 +1,659 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
+import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
+import { fail, ok, type Result } from "../../domain/errors.js";
+import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
+import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
+import { fifoRun } from "../../domain/ordering.js";
+import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
+import { decodeCursor, encodeCursor } from "../../service/cursor.js";
+import type {
+  ApiKeyRecord,
+  Enqueued,
+  KeyStore,
+  NewMessage,
+  Page,
+  PageRequest,
+  QueueStats,
+  QueueStore,
+  Received,
+  ReceiveRequest,
+  RedriveSelection,
+  Settlement,
+} from "../../service/ports.js";
+import { GroupCommitter } from "./group-commit.js";
+import { migrate } from "./migrations.js";
+
+/** Disk full, I/O errors, a locked file: conditions a retry may outlive, unlike a bug. */
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL)/;
+
+interface QueueRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  ordering: string;
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface MessageRow {
+  pk: number;
+  tenant_id: string;
+  queue_id: string;
+  id: string;
+  body: string;
+  attributes: string;
+  priority: number;
+  group_id: string | null;
+  sequence: number;
+  dedup_key: string | null;
+  state: string;
+  visible_at: number;
+  enqueued_at: number;
+  expires_at: number;
+  delivery_count: number;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  last_error: string | null;
+  reason: string | null;
+  dead_lettered_at: number | null;
+  acked_at: number | null;
+}
+
+interface KeyRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  secret_hash: string;
+  roles: string;
+  grants: string;
+  created_at: number;
+}
+
+const toDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+function toQueue(row: QueueRow): Queue {
+  const settings = JSON.parse(row.settings) as QueueSettings;
+  return {
+    ...settings,
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    ordering: row.ordering as Ordering,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function settingsOf(queue: Queue): string {
+  const { id: _id, tenantId: _t, name: _n, ordering: _o, createdAt: _c, updatedAt: _u, ...settings } = queue;
+  return JSON.stringify(settings);
+}
+
+function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    queueId: row.queue_id,
+    body: row.body,
+    attributes: JSON.parse(row.attributes) as Record<string, string>,
+    priority: row.priority,
+    groupId: row.group_id,
+    sequence: row.sequence,
+    dedupKey: row.dedup_key,
+    state: row.state as MessageState,
+    visibleAt: new Date(row.visible_at),
+    enqueuedAt: new Date(row.enqueued_at),
+    expiresAt: new Date(row.expires_at),
+    deliveryCount: row.delivery_count,
+    leaseToken: row.lease_token,
+    leaseExpiresAt: toDate(row.lease_expires_at),
+    lastError: row.last_error,
+    reason: row.reason as DeadLetterReason | null,
+    deadLetteredAt: toDate(row.dead_lettered_at),
+    ackedAt: toDate(row.acked_at),
+  };
+}
+
+function toKey(row: KeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    roles: JSON.parse(row.roles) as string[],
+    grants: JSON.parse(row.grants) as ApiKeyRecord["grants"],
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** The directory of `conveyor.db`; created when missing. */
+  dataDir: string;
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so
+ * a write is on disk before it is acknowledged. All writes go through the
+ * group committer (one fsync per group, not per request); reads run directly
+ * and see only committed data, because better-sqlite3 runs each group's
+ * transaction to completion synchronously.
+ */
+export class SqliteStore implements QueueStore, KeyStore {
+  readonly kind = "sqlite" as const;
+  readonly path: string;
+  private readonly db: Database;
+  private readonly writes: GroupCommitter;
+  private readonly sql: ReturnType<typeof prepareStatements>;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.path = join(options.dataDir, "conveyor.db");
+    this.db = new BetterSqlite3(this.path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
+    migrate(this.db);
+    this.sql = prepareStatements(this.db);
+    this.writes = new GroupCommitter(this.db);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
+  isUnavailable(error: unknown): boolean {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && UNAVAILABLE_CODES.test(code)) return true;
+    return error instanceof TypeError && !this.db.open;
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.writes.flush();
+    this.db.close();
+  }
+
+  // Queues
+
+  createQueue(queue: Queue): Promise<Result<Queue>> {
+    return this.writes.run(() => {
+      if (this.sql.queueByName.get(queue.tenantId, queue.name)) {
+        return fail("conflict", `a queue named "${queue.name}" already exists`);
+      }
+      this.sql.insertQueue.run(
+        queue.id,
+        queue.tenantId,
+        queue.name,
+        queue.ordering,
+        settingsOf(queue),
+        queue.createdAt.getTime(),
+        queue.updatedAt.getTime(),
+      );
+      return ok(queue);
+    });
+  }
+
+  async getQueue(tenantId: string, name: string): Promise<Queue | undefined> {
+    const row = this.sql.queueByName.get(tenantId, name) as QueueRow | undefined;
+    return row && toQueue(row);
+  }
+
+  async listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>> {
+    const after = decodeCursor(page.cursor, 1);
+    if (!after.ok) return after;
+    const rows = this.sql.listQueues.all(tenantId, after.value?.[0] ?? "", page.limit + 1) as QueueRow[];
+    return ok(pageOf(rows.map(toQueue), page.limit, (queue) => [queue.name]));
+  }
+
+  updateQueue(queue: Queue): Promise<void> {
+    return this.writes.run(() => {
+      this.sql.updateQueue.run(settingsOf(queue), queue.updatedAt.getTime(), queue.id, queue.tenantId);
+    });
+  }
+
+  deleteQueue(queue: Queue): Promise<void> {
+    return this.writes.run(() => {
+      this.sql.deleteMessagesOfQueue.run(queue.id, queue.tenantId);
+      this.sql.deleteGroupsOfQueue.run(queue.id);
+      this.sql.deleteQueue.run(queue.id, queue.tenantId);
+    });
+  }
+
+  // Messages
+
+  enqueue(queue: Queue, messages: NewMessage[]): Promise<Enqueued[]> {
+    return this.writes.run(() => {
+      const results: Enqueued[] = [];
+      let added = 0;
+      for (const draft of messages) {
+        if (draft.dedupKey !== null) {
+          const existing = this.sql.latestByDedupKey.get(queue.id, draft.dedupKey) as MessageRow | undefined;
+          if (existing && isDuplicateOf(toMessage(existing), queue, draft.enqueuedAt)) {
+            results.push({ message: toMessage(existing), duplicate: true });
+            continue;
+          }
+        }
+        const { next_sequence: sequence } = this.sql.takeSequence.get(queue.id) as { next_sequence: number };
+        this.sql.insertMessage.run({
+          tenant_id: queue.tenantId,
+          queue_id: queue.id,
+          id: draft.id,
+          body: draft.body,
+          attributes: JSON.stringify(draft.attributes),
+          priority: draft.priority,
+          group_id: draft.groupId,
+          sequence: sequence - 1,
+          dedup_key: draft.dedupKey,
+          visible_at: draft.visibleAt.getTime(),
+          enqueued_at: draft.enqueuedAt.getTime(),
+          expires_at: draft.expiresAt.getTime(),
+        });
+        if (draft.groupId !== null) this.sql.touchGroup.run(queue.id, draft.groupId);
+        added++;
+        results.push({
+          duplicate: false,
+          message: {
+            ...draft,
+            tenantId: queue.tenantId,
+            queueId: queue.id,
+            sequence: sequence - 1,
+            state: "ready",
+            deliveryCount: 0,
+            leaseToken: null,
+            leaseExpiresAt: null,
+            lastError: null,
+            reason: null,
+            deadLetteredAt: null,
+            ackedAt: null,
+          },
+        });
+      }
+      if (added > 0) this.sql.countEnqueued.run(added, queue.id);
+      return results;
+    });
+  }
+
+  receive(queue: Queue, request: ReceiveRequest): Promise<Received> {
+    return this.writes.run(() =>
+      queue.ordering === "fifo" ? this.receiveFifo(queue, request) : this.receiveStandard(queue, request),
+    );
+  }
+
+  private receiveStandard(queue: Queue, request: ReceiveRequest): Received {
+    const received: Received = { delivered: [], deadLettered: [] };
+    const now = request.now.getTime();
+    // Dead-lettered candidates do not count against `max`, so take another look while they turn up.
+    for (let pass = 0; pass < 10 && received.delivered.length < request.max; pass++) {
+      const want = request.max - received.delivered.length;
+      const rows = this.sql.standardCandidates.all(queue.id, now, want) as MessageRow[];
+      for (const row of rows) this.applyReceive(queue, row, request, received);
+      if (rows.length < want) break;
+    }
+    return received;
+  }
+
+  private receiveFifo(queue: Queue, request: ReceiveRequest): Received {
+    const received: Received = { delivered: [], deadLettered: [] };
+    const groups = this.sql.groupsByService.all(queue.id) as { group_id: string }[];
+    for (const { group_id: groupId } of groups) {
+      const want = request.max - received.delivered.length;
+      if (want <= 0) break;
+      const head = this.sql.groupHead.all(queue.id, groupId, want + 16) as MessageRow[];
+      if (head.length === 0) {
+        this.sql.deleteGroup.run(queue.id, groupId);
+        continue;
+      }
+      const before = received.delivered.length;
+      const run = fifoRun(head.map(toMessage), request.now, head.length);
+      for (const row of head.slice(0, run.length)) {
+        if (received.delivered.length >= request.max) break;
+        this.applyReceive(queue, row, request, received);
+      }
+      if (received.delivered.length > before)
+        this.sql.serveGroup.run(request.now.getTime(), queue.id, groupId);
+    }
+    return received;
+  }
+
+  private applyReceive(queue: Queue, row: MessageRow, request: ReceiveRequest, into: Received): void {
+    const message = toMessage(row);
+    const transition = onReceive(
+      message,
+      queue,
+      request.now,
+      request.visibilityTimeoutSeconds,
+      newLeaseToken(),
+    );
+    const after = this.apply(queue, message, transition);
+    if (transition.kind === "lease") into.delivered.push(after);
+    else into.deadLettered.push(after);
+  }
+
+  settle(queue: Queue, settlements: Settlement[]): Promise<Result<Message>[]> {
+    return this.writes.run(() =>
+      settlements.map(({ messageId, decide }) => {
+        const row = this.sql.messageById.get(queue.id, messageId, queue.tenantId) as MessageRow | undefined;
+        if (!row) return fail("message_not_found", `no message "${messageId}" in this queue`);
+        const message = toMessage(row);
+        const decision = decide(message);
+        if (!decision.ok) return decision;
+        return ok(decision.value ? this.apply(queue, message, decision.value) : message);
+      }),
+    );
+  }
+
+  /** Writes a domain transition; callers run inside a write transaction. */
+  private apply(queue: Queue, message: Message, transition: Transition): Message {
+    switch (transition.kind) {
+      case "lease": {
+        const next = {
+          ...message,
+          leaseToken: transition.leaseToken,
+          visibleAt: transition.visibleAt,
+          leaseExpiresAt: transition.leaseExpiresAt,
+          deliveryCount: transition.deliveryCount,
+        };
+        this.sql.lease.run({
+          token: next.leaseToken,
+          until: next.visibleAt.getTime(),
+          count: next.deliveryCount,
+          queue: queue.id,
+          id: message.id,
+        });
+        return next;
+      }
+      case "deadLetter": {
+        const next: Message = {
+          ...message,
+          state: "dead",
+          reason: transition.reason,
+          lastError: transition.lastError,
+          deadLetteredAt: transition.at,
+          leaseToken: null,
+          leaseExpiresAt: null,
+        };
+        this.sql.deadLetter.run(next.reason, next.lastError, transition.at.getTime(), queue.id, message.id);
+        this.sql.countDeadLettered.run(queue.id);
+        return next;
+      }
+      case "ack": {
+        const next: Message = { ...message, state: "acked", ackedAt: transition.at };
+        const removeAt = tombstoneExpiresAt(message, queue, transition.at);
+        this.sql.ack.run(transition.at.getTime(), removeAt.getTime(), queue.id, message.id);
+        this.sql.countAcked.run(queue.id);
+        return next;
+      }
+      case "release": {
+        const next: Message = {
+          ...message,
+          visibleAt: transition.visibleAt,
+          leaseToken: null,
+          leaseExpiresAt: null,
+          lastError: transition.lastError,
+        };
+        this.sql.release.run(next.visibleAt.getTime(), next.lastError, queue.id, message.id);
+        return next;
+      }
+      case "extend": {
+        const next: Message = {
+          ...message,
+          visibleAt: transition.visibleAt,
+          leaseExpiresAt: transition.leaseExpiresAt,
+        };
+        this.sql.extend.run({ until: next.visibleAt.getTime(), queue: queue.id, id: message.id });
+        return next;
+      }
+    }
+  }
+
+  async getMessage(queue: Queue, messageId: string): Promise<Message | undefined> {
+    const row = this.sql.messageById.get(queue.id, messageId, queue.tenantId) as MessageRow | undefined;
+    return row && toMessage(row);
+  }
+
+  purge(queue: Queue): Promise<number> {
+    return this.writes.run(() => {
+      const { changes } = this.sql.purgeReady.run(queue.id, queue.tenantId);
+      this.sql.deleteGroupsOfQueue.run(queue.id);
+      return changes;
+    });
+  }
+
+  async nextVisibleAt(queue: Queue, now: Date): Promise<Date | undefined> {
+    const row = this.sql.nextVisible.get(queue.id, now.getTime()) as { at: number | null };
+    return row.at === null ? undefined : new Date(row.at);
+  }
+
+  // Dead letters
+
+  async listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>> {
+    const after = decodeCursor(page.cursor, 2);
+    if (!after.ok) return after;
+    const [at, id] = after.value ?? [-1, ""];
+    const rows = this.sql.deadLetters.all(
+      queue.id,
+      queue.tenantId,
+      at,
+      at,
+      id,
+      page.limit + 1,
+    ) as MessageRow[];
+    return ok(
+      pageOf(rows.map(toMessage), page.limit, (message) => [
+        message.deadLetteredAt?.getTime() ?? 0,
+        message.id,
+      ]),
+    );
+  }
+
+  redrive(
+    queue: Queue,
+    selection: RedriveSelection,
+    now: Date,
+  ): Promise<{ redriven: number; remaining: number }> {
+    return this.writes.run(() => {
+      const rows =
+        "all" in selection
+          ? (this.sql.oldestDeadLetters.all(queue.id, selection.limit) as MessageRow[])
+          : selection.messageIds
+              .map((id) => this.sql.messageById.get(queue.id, id, queue.tenantId) as MessageRow | undefined)
+              .filter((row): row is MessageRow => row?.state === "dead");
+      const expiresAt = now.getTime() + queue.messageTtlSeconds * 1000;
+      for (const row of rows) {
+        const { next_sequence: sequence } = this.sql.takeSequence.get(queue.id) as { next_sequence: number };
+        this.sql.redrive.run(sequence - 1, now.getTime(), expiresAt, queue.id, row.id);
+        if (row.group_id !== null) this.sql.touchGroup.run(queue.id, row.group_id);
+      }
+      this.sql.countRedriven.run(rows.length, queue.id);
+      const remaining = "all" in selection ? (this.sql.countDead.get(queue.id) as { n: number }).n : 0;
+      return { redriven: rows.length, remaining };
+    });
+  }
+
+  purgeDeadLetters(queue: Queue): Promise<number> {
+    return this.writes.run(() => this.sql.purgeDead.run(queue.id, queue.tenantId).changes);
+  }
+
+  // Stats and housekeeping
+
+  async stats(queue: Queue, now: Date): Promise<QueueStats> {
+    const counts = this.sql.readyCounts.get({ now: now.getTime(), queue: queue.id }) as {
+      available: number | null;
+      delayed: number | null;
+      in_flight: number | null;
+      oldest: number | null;
+    };
+    const totals = this.sql.totals.get(queue.id) as {
+      enqueued_total: number;
+      acked_total: number;
+      dead_lettered_total: number;
+      redriven_total: number;
+    };
+    const dead = this.sql.countDead.get(queue.id) as { n: number };
+    return {
+      available: counts.available ?? 0,
+      delayed: counts.delayed ?? 0,
+      inFlight: counts.in_flight ?? 0,
+      deadLettered: dead.n,
+      oldestAvailableAgeSeconds:
+        counts.oldest === null ? 0 : Math.max(0, Math.floor((now.getTime() - counts.oldest) / 1000)),
+      enqueuedTotal: totals.enqueued_total,
+      ackedTotal: totals.acked_total,
+      deadLetteredTotal: totals.dead_lettered_total,
+      redrivenTotal: totals.redriven_total,
+    };
+  }
+
+  removeExpiredTombstones(now: Date): Promise<number> {
+    return this.writes.run(() => this.sql.removeTombstones.run(now.getTime()).changes);
+  }
+
+  // API keys
+
+  createKey(record: ApiKeyRecord): Promise<void> {
+    return this.writes.run(() => {
+      this.sql.insertKey.run(
+        record.id,
+        record.tenantId,
+        record.name,
+        record.secretHash,
+        JSON.stringify(record.roles),
+        JSON.stringify(record.grants),
+        record.createdAt.getTime(),
+      );
+    });
+  }
+
+  async findKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.sql.keyById.get(id) as KeyRow | undefined;
+    return row && toKey(row);
+  }
+
+  async listKeys(tenantId: string, page: PageRequest): Promise<Result<Page<ApiKeyRecord>>> {
+    const after = decodeCursor(page.cursor, 2);
+    if (!after.ok) return after;
+    const [at, id] = after.value ?? [-1, ""];
+    const rows = this.sql.listKeys.all(tenantId, at, at, id, page.limit + 1) as KeyRow[];
+    return ok(pageOf(rows.map(toKey), page.limit, (key) => [key.createdAt.getTime(), key.id]));
+  }
+
+  deleteKey(tenantId: string, id: string): Promise<boolean> {
+    return this.writes.run(() => this.sql.deleteKey.run(id, tenantId).changes > 0);
+  }
+}
+
+function pageOf<T>(rows: T[], limit: number, keyOf: (item: T) => (string | number)[]): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: encodeCursor(keyOf(items[items.length - 1] as T)) };
+}
+
+function prepareStatements(db: Database) {
+  const q = (sql: string): Statement => db.prepare(sql);
+  return {
+    queueByName: q("SELECT * FROM queues WHERE tenant_id = ? AND name = ?"),
+    insertQueue: q(
+      "INSERT INTO queues (id, tenant_id, name, ordering, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    listQueues: q("SELECT * FROM queues WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?"),
+    updateQueue: q("UPDATE queues SET settings = ?, updated_at = ? WHERE id = ? AND tenant_id = ?"),
+    deleteQueue: q("DELETE FROM queues WHERE id = ? AND tenant_id = ?"),
+    deleteMessagesOfQueue: q("DELETE FROM messages WHERE queue_id = ? AND tenant_id = ?"),
+    deleteGroupsOfQueue: q("DELETE FROM fifo_groups WHERE queue_id = ?"),
+    takeSequence: q(
+      "UPDATE queues SET next_sequence = next_sequence + 1 WHERE id = ? RETURNING next_sequence",
+    ),
+    countEnqueued: q("UPDATE queues SET enqueued_total = enqueued_total + ? WHERE id = ?"),
+    countAcked: q("UPDATE queues SET acked_total = acked_total + 1 WHERE id = ?"),
+    countDeadLettered: q("UPDATE queues SET dead_lettered_total = dead_lettered_total + 1 WHERE id = ?"),
+    countRedriven: q("UPDATE queues SET redriven_total = redriven_total + ? WHERE id = ?"),
+    totals: q(
+      "SELECT enqueued_total, acked_total, dead_lettered_total, redriven_total FROM queues WHERE id = ?",
+    ),
+    latestByDedupKey: q(
+      "SELECT * FROM messages WHERE queue_id = ? AND dedup_key = ? ORDER BY enqueued_at DESC LIMIT 1",
+    ),
+    insertMessage: q(
+      `INSERT INTO messages (tenant_id, queue_id, id, body, attributes, priority, group_id, sequence, dedup_key,
+         state, visible_at, enqueued_at, expires_at)
+       VALUES (@tenant_id, @queue_id, @id, @body, @attributes, @priority, @group_id, @sequence, @dedup_key,
+         'ready', @visible_at, @enqueued_at, @expires_at)`,
+    ),
+    touchGroup: q("INSERT OR IGNORE INTO fifo_groups (queue_id, group_id) VALUES (?, ?)"),
+    standardCandidates: q(
+      `SELECT * FROM messages INDEXED BY messages_standard_order
+       WHERE queue_id = ? AND state = 'ready' AND visible_at <= ?
+       ORDER BY priority DESC, sequence LIMIT ?`,
+    ),
+    groupsByService: q("SELECT group_id FROM fifo_groups WHERE queue_id = ? ORDER BY served_at, group_id"),
+    groupHead: q(
+      `SELECT * FROM messages INDEXED BY messages_fifo_order
+       WHERE queue_id = ? AND state = 'ready' AND group_id = ? ORDER BY sequence LIMIT ?`,
+    ),
+    deleteGroup: q("DELETE FROM fifo_groups WHERE queue_id = ? AND group_id = ?"),
+    serveGroup: q("UPDATE fifo_groups SET served_at = ? WHERE queue_id = ? AND group_id = ?"),
+    messageById: q("SELECT * FROM messages WHERE queue_id = ? AND id = ? AND tenant_id = ?"),
+    lease: q(
+      `UPDATE messages SET lease_token = @token, visible_at = @until, lease_expires_at = @until, delivery_count = @count
+       WHERE queue_id = @queue AND id = @id`,
+    ),
+    deadLetter: q(
+      `UPDATE messages SET state = 'dead', reason = ?, last_error = ?, dead_lettered_at = ?,
+         lease_token = NULL, lease_expires_at = NULL
+       WHERE queue_id = ? AND id = ?`,
+    ),
+    ack: q("UPDATE messages SET state = 'acked', acked_at = ?, remove_at = ? WHERE queue_id = ? AND id = ?"),
+    release: q(
+      `UPDATE messages SET visible_at = ?, last_error = ?, lease_token = NULL, lease_expires_at = NULL
+       WHERE queue_id = ? AND id = ?`,
+    ),
+    extend: q(
+      "UPDATE messages SET visible_at = @until, lease_expires_at = @until WHERE queue_id = @queue AND id = @id",
+    ),
+    purgeReady: q("DELETE FROM messages WHERE queue_id = ? AND tenant_id = ? AND state = 'ready'"),
+    nextVisible: q(
+      "SELECT MIN(visible_at) AS at FROM messages WHERE queue_id = ? AND state = 'ready' AND visible_at > ?",
+    ),
+    deadLetters: q(
+      `SELECT * FROM messages INDEXED BY messages_dead_letters
+       WHERE queue_id = ? AND tenant_id = ? AND state = 'dead'
+         AND (dead_lettered_at > ? OR (dead_lettered_at = ? AND id > ?))
+       ORDER BY dead_lettered_at, id LIMIT ?`,
+    ),
+    oldestDeadLetters: q(
+      `SELECT * FROM messages INDEXED BY messages_dead_letters
+       WHERE queue_id = ? AND state = 'dead' ORDER BY dead_lettered_at, id LIMIT ?`,
+    ),
+    redrive: q(
+      `UPDATE messages SET state = 'ready', sequence = ?, visible_at = ?, expires_at = ?, delivery_count = 0,
+         lease_token = NULL, lease_expires_at = NULL, reason = NULL, dead_lettered_at = NULL
+       WHERE queue_id = ? AND id = ?`,
+    ),
+    countDead: q("SELECT COUNT(*) AS n FROM messages WHERE queue_id = ? AND state = 'dead'"),
+    purgeDead: q("DELETE FROM messages WHERE queue_id = ? AND tenant_id = ? AND state = 'dead'"),
+    readyCounts: q(
+      `SELECT
+         SUM(visible_at <= @now) AS available,
+         SUM(visible_at > @now AND lease_token IS NULL) AS delayed,
+         SUM(visible_at > @now AND lease_token IS NOT NULL) AS in_flight,
+         MIN(CASE WHEN visible_at <= @now THEN enqueued_at END) AS oldest
+       FROM messages WHERE queue_id = @queue AND state = 'ready'`,
+    ),
+    removeTombstones: q(
+      `DELETE FROM messages WHERE pk IN (
+         SELECT pk FROM messages INDEXED BY messages_tombstones WHERE state = 'acked' AND remove_at <= ? LIMIT 10000)`,
+    ),
+    insertKey: q(
+      "INSERT INTO api_keys (id, tenant_id, name, secret_hash, roles, grants, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    keyById: q("SELECT * FROM api_keys WHERE id = ?"),
+    listKeys: q(
+      `SELECT * FROM api_keys WHERE tenant_id = ? AND (created_at > ? OR (created_at = ? AND id > ?))
+       ORDER BY created_at, id LIMIT ?`,
+    ),
+    deleteKey: q("DELETE FROM api_keys WHERE id = ? AND tenant_id = ?"),
+  };
+}

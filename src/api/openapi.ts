@@ -1,0 +1,86 @@
+import { z } from "zod";
+import type { AnyRoute } from "./routes.js";
+
+const VERSION = "1.0.0";
+
+/**
+ * The OpenAPI 3.1 document, rendered from the same zod schemas the pipeline
+ * validates with, so the document cannot drift from what the server accepts.
+ */
+export function buildOpenApiDocument(routes: readonly AnyRoute[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const operation: Record<string, unknown> = {
+      operationId: route.name,
+      summary: route.summary,
+      tags: [route.tag],
+      ...(route.public ? { security: [] } : {}),
+      parameters: [...parametersOf(route.params, "path"), ...parametersOf(route.query, "query")],
+      responses: Object.fromEntries(
+        Object.entries(route.responses).map(([status, doc]) => [
+          status,
+          {
+            description: doc.description,
+            ...(doc.schema
+              ? {
+                  content: {
+                    [Number(status) >= 400 ? "application/problem+json" : "application/json"]: {
+                      schema: toSchema(doc.schema, "output"),
+                    },
+                  },
+                }
+              : {}),
+          },
+        ]),
+      ),
+    };
+    if (route.body) {
+      operation.requestBody = {
+        required: true,
+        content: { "application/json": { schema: toSchema(route.body, "input") } },
+      };
+    }
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Conveyor",
+      version: VERSION,
+      description:
+        "A multi-tenant HTTP message queue. Errors are RFC 9457 problem documents with a stable `code`.",
+    },
+    servers: [{ url: "/" }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "An OAuth2 access token (JWT) or an API key (cvk.…)",
+        },
+      },
+    },
+    paths,
+  };
+}
+
+function toSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
+}
+
+function parametersOf(schema: z.ZodType | undefined, location: "path" | "query") {
+  if (!schema) return [];
+  const json = toSchema(schema, "input") as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: location,
+    required: location === "path" || (json.required ?? []).includes(name),
+    schema: property,
+  }));
+}

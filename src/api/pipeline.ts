@@ -1,0 +1,178 @@
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import type { Principal } from "../domain/access.js";
+import { type Failure, fail, type Result } from "../domain/errors.js";
+import { LIMITS } from "../domain/limits.js";
+import type { Logger } from "../logger.js";
+import { authenticateKey, looksLikeApiKey } from "../service/keys.js";
+import type { VerifyToken } from "./auth.js";
+import type { ApiRequest, ApiResponse } from "./http.js";
+import { problemResponse } from "./problem.js";
+import type { RateLimiter } from "./rate-limit.js";
+import type { AnyRoute, Services } from "./routes.js";
+
+export interface PipelineOptions {
+  services: Services;
+  verifyToken: VerifyToken;
+  /** Absent when rate limiting is off. */
+  rateLimiter?: RateLimiter;
+  /** Tells store outages (503, retry) from bugs (500). */
+  isUnavailable: (error: unknown) => boolean;
+  logger: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const ANONYMOUS: Principal = { tenantId: "", subject: "anonymous", roles: [] };
+
+export type HandleRequest = (route: AnyRoute, request: ApiRequest) => Promise<ApiResponse>;
+
+/**
+ * Everything every route gets, in one order: request id, content checks,
+ * authentication, rate limit, validation, the handler, and the mapping of
+ * failures to problem documents. Both hosts call the function this returns.
+ */
+export function createPipeline(options: PipelineOptions): HandleRequest {
+  return async (route, request) => {
+    const presentedId = request.headers["x-request-id"];
+    const requestId = presentedId && REQUEST_ID.test(presentedId) ? presentedId : randomUUID();
+    const started = performance.now();
+    let response: ApiResponse;
+    try {
+      const result = await run(route, request, options);
+      response = result.ok ? result.value : problemResponse(result.error);
+    } catch (error) {
+      if (options.isUnavailable(error)) {
+        options.logger.warn("store unavailable", { requestId, route: route.name, error: describe(error) });
+        response = problemResponse({
+          code: "unavailable",
+          detail: "the store is unavailable; retry shortly",
+          retryAfterSeconds: 1,
+        });
+      } else {
+        options.logger.error("request failed", { requestId, route: route.name, error: describe(error) });
+        response = problemResponse({
+          code: "internal",
+          detail: `an internal error occurred (request ${requestId})`,
+        });
+      }
+    }
+    response.headers["x-request-id"] = requestId;
+    if (response.body !== undefined && !response.headers["content-type"]) {
+      response.headers["content-type"] = "application/json; charset=utf-8";
+    }
+    options.logger.debug("request", {
+      requestId,
+      method: request.method,
+      path: request.path,
+      status: response.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+    return response;
+  };
+}
+
+async function run(
+  route: AnyRoute,
+  request: ApiRequest,
+  options: PipelineOptions,
+): Promise<Result<ApiResponse>> {
+  let rawBody: unknown;
+  if (route.body) {
+    const body = readJsonBody(request);
+    if (!body.ok) return body;
+    rawBody = body.value;
+  }
+
+  let principal = ANONYMOUS;
+  const rateHeaders: Record<string, string> = {};
+  if (!route.public) {
+    const authenticated = await authenticate(request, options);
+    if (!authenticated.ok) return authenticated;
+    principal = authenticated.value;
+    if (options.rateLimiter) {
+      const scope = request.params.queue
+        ? `${principal.tenantId}\u0000${request.params.queue}`
+        : principal.tenantId;
+      const decision = options.rateLimiter.take(scope);
+      rateHeaders["ratelimit-limit"] = String(decision.limit);
+      rateHeaders["ratelimit-remaining"] = String(decision.remaining);
+      rateHeaders["ratelimit-reset"] = String(decision.resetSeconds);
+      if (!decision.allowed) {
+        const limited = problemResponse({
+          code: "rate_limited",
+          detail: "too many requests for this tenant and queue; slow down",
+          retryAfterSeconds: decision.retryAfterSeconds,
+        });
+        Object.assign(limited.headers, rateHeaders);
+        return { ok: true, value: limited };
+      }
+    }
+  }
+
+  const params = validate(route.params, request.params, "");
+  if (!params.ok) return params;
+  const query = validate(route.query, request.query, "");
+  if (!query.ok) return query;
+  const body = validate(route.body, rawBody, "");
+  if (!body.ok) return body;
+  const idempotencyKey = request.headers["idempotency-key"];
+  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
+    return fail("validation_failed", "the Idempotency-Key header must be 1 to 128 characters", {
+      errors: [{ path: "Idempotency-Key", message: "1 to 128 characters" }],
+    });
+  }
+
+  const result = await route.handle(
+    { principal, params: params.value, query: query.value, body: body.value, request },
+    options.services,
+  );
+  if (result.ok) Object.assign(result.value.headers, rateHeaders);
+  return result;
+}
+
+function readJsonBody(request: ApiRequest): Result<unknown> {
+  const bytes = request.body?.length ?? 0;
+  if (bytes > LIMITS.requestBodyBytes) {
+    return fail("payload_too_large", `the request body is over ${LIMITS.requestBodyBytes} bytes`);
+  }
+  if (bytes === 0) return { ok: true, value: undefined };
+  const contentType = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (contentType !== "application/json" && !contentType?.endsWith("+json")) {
+    return fail("unsupported_media_type", "send the body as application/json");
+  }
+  try {
+    return { ok: true, value: JSON.parse((request.body as Buffer).toString("utf8")) };
+  } catch {
+    return fail("validation_failed", "the body is not valid JSON", {
+      errors: [{ path: "", message: "invalid JSON" }],
+    });
+  }
+}
+
+async function authenticate(request: ApiRequest, options: PipelineOptions): Promise<Result<Principal>> {
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match) return fail("unauthorized", "send credentials as Authorization: Bearer <token or API key>");
+  const token = match[1] as string;
+  return looksLikeApiKey(token)
+    ? authenticateKey(options.services.context, token)
+    : options.verifyToken(token);
+}
+
+function validate<T>(schema: z.ZodType<T> | undefined, input: unknown, prefix: string): Result<T> {
+  if (!schema) return { ok: true, value: undefined as T };
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const errors: Failure["errors"] = parsed.error.issues.map((issue) => ({
+    path: prefix + issue.path.join("."),
+    message: issue.message,
+  }));
+  const summary = errors
+    .map((error) => (error.path ? `${error.path}: ${error.message}` : error.message))
+    .join("; ");
+  return fail("validation_failed", summary, { errors });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,95 @@
+import { createHmac } from "node:crypto";
+import { loadOrCreatePepper, loadOrCreateSigningKey } from "./adapters/files/local-secrets.js";
+import { SqliteStore } from "./adapters/sqlite/store.js";
+import { systemClock } from "./adapters/system/clock.js";
+import { jwtVerifier } from "./api/auth.js";
+import type { ApiRequest, ApiResponse } from "./api/http.js";
+import { buildOpenApiDocument } from "./api/openapi.js";
+import { createPipeline } from "./api/pipeline.js";
+import { RateLimiter } from "./api/rate-limit.js";
+import { type AnyRoute, routes, type Services } from "./api/routes.js";
+import type { Config } from "./config.js";
+import type { Logger } from "./logger.js";
+import type { ServiceContext } from "./service/context.js";
+import { Redriver } from "./service/dead-letters.js";
+import type { Clock } from "./service/ports.js";
+import { InProcessSignals } from "./service/signals.js";
+
+export const VERSION = "0.1.0";
+
+export interface Conveyor {
+  routes: readonly AnyRoute[];
+  handle(route: AnyRoute, request: ApiRequest): Promise<ApiResponse>;
+  context: ServiceContext;
+  /** Removes acked tombstones whose dedup window has passed. */
+  housekeeping(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface ConveyorOptions {
+  config: Config;
+  logger: Logger;
+  /** Tests inject a controllable clock; hosts use the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * The composition root: adapters are chosen here, once, from configuration,
+ * and wired into the service layer and the HTTP pipeline both hosts share.
+ */
+export async function createConveyor({
+  config,
+  logger,
+  clock = systemClock,
+}: ConveyorOptions): Promise<Conveyor> {
+  const store = new SqliteStore({ dataDir: config.dataDir });
+  const pepper = await loadOrCreatePepper(config.dataDir);
+  const context: ServiceContext = {
+    store,
+    keys: store,
+    clock,
+    signals: new InProcessSignals(),
+    random: Math.random,
+    hashKeySecret: (secret) => createHmac("sha256", pepper).update(secret).digest("base64url"),
+    longPollFallbackMs: config.longPollFallbackMs,
+  };
+  const verifyToken = jwtVerifier({
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    tenantClaim: config.jwt.tenantClaim,
+    key: config.jwt.jwksUri
+      ? { jwksUri: config.jwt.jwksUri }
+      : { publicKey: (await loadOrCreateSigningKey(config.dataDir)).publicKey },
+  });
+  let openApi: unknown;
+  const services: Services = {
+    context,
+    redriver: new Redriver(context),
+    async health() {
+      try {
+        await store.ping();
+        return { status: "ok", store: store.kind, version: VERSION };
+      } catch {
+        return { status: "unavailable", store: store.kind, version: VERSION };
+      }
+    },
+    openApiDocument: () => {
+      openApi ??= buildOpenApiDocument(routes);
+      return openApi;
+    },
+  };
+  const handle = createPipeline({
+    services,
+    verifyToken,
+    rateLimiter: config.rateLimit ? new RateLimiter(config.rateLimit) : undefined,
+    isUnavailable: (error) => store.isUnavailable(error),
+    logger,
+  });
+  return {
+    routes,
+    handle,
+    context,
+    housekeeping: () => store.removeExpiredTombstones(clock.now()),
+    close: () => store.close(),
+  };
+}

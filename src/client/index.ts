@@ -1,0 +1,256 @@
+import type { z } from "zod";
+import type * as s from "../api/schemas.js";
+
+/**
+ * A typed client for Conveyor's HTTP API v1. Request types come from the
+ * same zod schemas the server validates with; failures throw
+ * `ConveyorApiError` carrying the problem document's stable `code`.
+ */
+
+export type CreateQueueRequest = z.input<typeof s.createQueueBody>;
+export type UpdateQueueRequest = z.input<typeof s.updateQueueBody>;
+export type MessageRequest = z.input<typeof s.messageInput>;
+export type NackRequest = Omit<z.input<typeof s.nackBody>, "leaseToken">;
+export type SettleRequest = z.input<typeof s.settleBody>;
+export type RedriveRequest = z.input<typeof s.redriveBody>;
+export type CreateKeyRequest = z.input<typeof s.createKeyBody>;
+
+export type QueueView = z.output<typeof s.queueResponse>;
+export type QueueStatsView = z.output<typeof s.statsResponse>;
+export type EnqueuedView = z.output<typeof s.enqueueResponse>;
+export type BatchResultView = z.output<typeof s.batchResponse>;
+export type ReceivedMessage = z.output<typeof s.receivedResponse>["messages"][number];
+export type MessageView = z.output<typeof s.messageResponse>;
+export type SettleResultView = z.output<typeof s.settleResponse>;
+export type RedriveView = z.output<typeof s.redriveResponse>;
+export type KeyView = z.output<typeof s.keyResponse>;
+export type ProblemView = z.output<typeof s.problemResponse>;
+export type HealthView = z.output<typeof s.healthResponse>;
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+export class ConveyorApiError extends Error {
+  override name = "ConveyorApiError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly problem: ProblemView | undefined,
+    readonly headers: Headers,
+  ) {
+    super(problem ? `${code}: ${problem.detail}` : `HTTP ${status}`);
+  }
+}
+
+export interface ClientOptions {
+  /** e.g. `http://127.0.0.1:7071` */
+  baseUrl: string;
+  /** A bearer JWT or an API key. */
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+export class ConveyorClient {
+  private readonly baseUrl: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  /** Any request, with no error mapping: for status-level checks and routes this client lacks. */
+  async raw(
+    method: string,
+    path: string,
+    init: {
+      body?: unknown;
+      rawBody?: string | Buffer;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<RawResponse> {
+    const headers: Record<string, string> = { ...init.headers };
+    if (this.options.token && !("authorization" in headers))
+      headers.authorization = `Bearer ${this.options.token}`;
+    let body: string | Buffer | undefined = init.rawBody;
+    if (init.body !== undefined) {
+      body = JSON.stringify(init.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const response = await this.fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      body,
+      signal: init.signal,
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    if (text && /json/.test(response.headers.get("content-type") ?? "")) parsed = JSON.parse(text);
+    return { status: response.status, headers: response.headers, body: text ? parsed : undefined };
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const response = await this.raw(method, path, init);
+    if (response.status >= 400) {
+      const problem = response.body as ProblemView | undefined;
+      throw new ConveyorApiError(response.status, problem?.code ?? "http_error", problem, response.headers);
+    }
+    return response.body as T;
+  }
+
+  health(): Promise<HealthView> {
+    return this.call("GET", "/v1/health");
+  }
+
+  openApi(): Promise<Record<string, unknown>> {
+    return this.call("GET", "/v1/openapi.json");
+  }
+
+  createQueue(request: CreateQueueRequest): Promise<QueueView & { push?: unknown }> {
+    return this.call("POST", "/v1/queues", { body: request });
+  }
+
+  listQueues(page: { limit?: number; cursor?: string } = {}): Promise<Page<QueueView>> {
+    return this.call("GET", `/v1/queues${query(page)}`);
+  }
+
+  getQueue(name: string): Promise<QueueView & { stats: QueueStatsView }> {
+    return this.call("GET", queuePath(name));
+  }
+
+  updateQueue(name: string, patch: UpdateQueueRequest): Promise<QueueView> {
+    return this.call("PATCH", queuePath(name), { body: patch });
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    await this.call("DELETE", queuePath(name));
+  }
+
+  stats(name: string): Promise<QueueStatsView> {
+    return this.call("GET", `${queuePath(name)}/stats`);
+  }
+
+  send(
+    queueName: string,
+    message: MessageRequest,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<EnqueuedView> {
+    const headers: Record<string, string> = options.idempotencyKey
+      ? { "idempotency-key": options.idempotencyKey }
+      : {};
+    return this.call("POST", `${queuePath(queueName)}/messages`, { body: message, headers });
+  }
+
+  sendBatch(queueName: string, messages: MessageRequest[]): Promise<BatchResultView> {
+    return this.call("POST", `${queuePath(queueName)}/messages`, { body: { messages } });
+  }
+
+  async receive(
+    queueName: string,
+    options: { max?: number; visibilityTimeout?: number; wait?: number; signal?: AbortSignal } = {},
+  ): Promise<ReceivedMessage[]> {
+    const { signal, ...params } = options;
+    const result = await this.call<{ messages: ReceivedMessage[] }>(
+      "GET",
+      `${queuePath(queueName)}/messages${query(params)}`,
+      { signal },
+    );
+    return result.messages;
+  }
+
+  async ack(queueName: string, messageId: string, leaseToken: string): Promise<void> {
+    await this.call("POST", `${messagePath(queueName, messageId)}/ack`, { body: { leaseToken } });
+  }
+
+  async nack(
+    queueName: string,
+    messageId: string,
+    leaseToken: string,
+    options: NackRequest = {},
+  ): Promise<void> {
+    await this.call("POST", `${messagePath(queueName, messageId)}/nack`, {
+      body: { leaseToken, ...options },
+    });
+  }
+
+  extendLease(
+    queueName: string,
+    messageId: string,
+    leaseToken: string,
+    visibilityTimeoutSeconds: number,
+  ): Promise<{ leaseExpiresAt: string }> {
+    return this.call("POST", `${messagePath(queueName, messageId)}/lease`, {
+      body: { leaseToken, visibilityTimeoutSeconds },
+    });
+  }
+
+  settle(queueName: string, request: SettleRequest): Promise<SettleResultView> {
+    return this.call("POST", `${queuePath(queueName)}/messages/settle`, { body: request });
+  }
+
+  peek(queueName: string, messageId: string): Promise<MessageView> {
+    return this.call("GET", messagePath(queueName, messageId));
+  }
+
+  purge(queueName: string): Promise<{ purged: number }> {
+    return this.call("DELETE", `${queuePath(queueName)}/messages`);
+  }
+
+  deadLetters(
+    queueName: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ messages: MessageView[]; nextCursor?: string }> {
+    return this.call("GET", `${queuePath(queueName)}/dlq${query(page)}`);
+  }
+
+  redrive(queueName: string, request: RedriveRequest): Promise<RedriveView> {
+    return this.call("POST", `${queuePath(queueName)}/messages/retry`, { body: request });
+  }
+
+  redriveTask(queueName: string, taskId: string): Promise<RedriveView> {
+    return this.call("GET", `${queuePath(queueName)}/tasks/${encodeURIComponent(taskId)}`);
+  }
+
+  purgeDeadLetters(queueName: string): Promise<{ purged: number }> {
+    return this.call("DELETE", `${queuePath(queueName)}/dlq`);
+  }
+
+  createKey(request: CreateKeyRequest): Promise<KeyView & { key: string }> {
+    return this.call("POST", "/v1/keys", { body: request });
+  }
+
+  listKeys(page: { limit?: number; cursor?: string } = {}): Promise<Page<KeyView>> {
+    return this.call("GET", `/v1/keys${query(page)}`);
+  }
+
+  async deleteKey(id: string): Promise<void> {
+    await this.call("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
+  }
+}
+
+const queuePath = (name: string) => `/v1/queues/${encodeURIComponent(name)}`;
+const messagePath = (queueName: string, messageId: string) =>
+  `${queuePath(queueName)}/messages/${encodeURIComponent(messageId)}`;
+
+function query(params: Record<string, string | number | undefined>): string {
+  const entries = Object.entries(params).filter(([, value]) => value !== undefined) as [
+    string,
+    string | number,
+  ][];
+  return entries.length === 0
+    ? ""
+    : `?${new URLSearchParams(entries.map(([key, value]): [string, string] => [key, String(value)]))}`;
+}

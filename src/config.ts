@@ -1,0 +1,69 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const flag = z.enum(["on", "off", "true", "false"]).transform((value) => value === "on" || value === "true");
+
+/**
+ * Every setting Conveyor reads, validated once at start-up. A missing or
+ * malformed setting stops start-up with a message naming it.
+ */
+const settings = z.object({
+  CONVEYOR_STORE: z.enum(["sqlite"]).default("sqlite"),
+  CONVEYOR_DATA_DIR: z.string().min(1).default(".conveyor"),
+  CONVEYOR_HOST: z.string().min(1).default("127.0.0.1"),
+  CONVEYOR_PORT: z.coerce.number().int().min(0).max(65_535).default(7071),
+  CONVEYOR_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  CONVEYOR_RATE_LIMIT: flag.default(true),
+  CONVEYOR_RATE_LIMIT_RPS: z.coerce.number().positive().default(1000),
+  CONVEYOR_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(2000),
+  CONVEYOR_JWT_ISSUER: z.string().min(1).default("conveyor-local"),
+  CONVEYOR_JWT_AUDIENCE: z.string().min(1).default("conveyor"),
+  CONVEYOR_JWT_JWKS_URI: z.url().optional(),
+  CONVEYOR_JWT_TENANT_CLAIM: z.string().min(1).default("tid"),
+  CONVEYOR_LONG_POLL_FALLBACK_MS: z.coerce.number().int().min(50).max(20_000).default(5000),
+});
+
+export interface Config {
+  store: "sqlite";
+  dataDir: string;
+  host: string;
+  port: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  rateLimit: { ratePerSecond: number; burst: number } | undefined;
+  jwt: { issuer: string; audience: string; jwksUri: string | undefined; tenantClaim: string };
+  longPollFallbackMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = settings.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, value]) => value !== "")),
+  );
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+      .join("; ");
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const v = parsed.data;
+  return {
+    store: v.CONVEYOR_STORE,
+    dataDir: resolve(v.CONVEYOR_DATA_DIR),
+    host: v.CONVEYOR_HOST,
+    port: v.CONVEYOR_PORT,
+    logLevel: v.CONVEYOR_LOG_LEVEL,
+    rateLimit: v.CONVEYOR_RATE_LIMIT
+      ? { ratePerSecond: v.CONVEYOR_RATE_LIMIT_RPS, burst: v.CONVEYOR_RATE_LIMIT_BURST }
+      : undefined,
+    jwt: {
+      issuer: v.CONVEYOR_JWT_ISSUER,
+      audience: v.CONVEYOR_JWT_AUDIENCE,
+      jwksUri: v.CONVEYOR_JWT_JWKS_URI,
+      tenantClaim: v.CONVEYOR_JWT_TENANT_CLAIM,
+    },
+    longPollFallbackMs: v.CONVEYOR_LONG_POLL_FALLBACK_MS,
+  };
+}

@@ -1,0 +1,48 @@
+import type { Grant, Queue } from "./queue.js";
+
+/**
+ * Who is calling. The tenant always comes from the credential (a verified
+ * token's `tid` claim or the API key's record), never from the URL or body.
+ */
+export interface Principal {
+  tenantId: string;
+  /** The token's `sub`, or the API key id. */
+  subject: string;
+  /** App roles from the token, or the key's roles; `admin` has every grant in the tenant. */
+  roles: string[];
+  /** An API key's own grants by queue name, `*` for every queue. */
+  keyGrants?: Record<string, Grant[]>;
+}
+
+export const isAdmin = (principal: Principal): boolean => principal.roles.includes("admin");
+
+/**
+ * A caller holds a grant on a queue if it is a tenant admin, if its API key
+ * grants it for that queue or for `*`, or if the queue's `access` list grants
+ * it to the caller's subject or to one of its roles.
+ */
+export function holdsGrant(
+  principal: Principal,
+  queue: Pick<Queue, "name" | "access">,
+  grant: Grant,
+): boolean {
+  return grantsOn(principal, queue).has(grant) || isAdmin(principal);
+}
+
+export function grantsOn(principal: Principal, queue: Pick<Queue, "name" | "access">): Set<Grant> {
+  const held = new Set<Grant>();
+  const fromKey = [...(principal.keyGrants?.[queue.name] ?? []), ...(principal.keyGrants?.["*"] ?? [])];
+  for (const grant of fromKey) held.add(grant);
+  for (const entry of queue.access) {
+    if (entry.principal === principal.subject || principal.roles.includes(entry.principal)) {
+      for (const grant of entry.grants) held.add(grant);
+    }
+  }
+  return held;
+}
+
+/** Creating a queue needs admin, or `manage` on `*` or on that name through an API key. */
+export const canCreateQueue = (principal: Principal, name: string): boolean =>
+  isAdmin(principal) ||
+  (principal.keyGrants?.["*"] ?? []).includes("manage") ||
+  (principal.keyGrants?.[name] ?? []).includes("manage");

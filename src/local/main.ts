@@ -1,0 +1,55 @@
+import { createConveyor } from "../app.js";
+import { ConfigError, loadConfig } from "../config.js";
+import { createLogger } from "../logger.js";
+import { startLocalHost } from "./server.js";
+
+/** `npm start`: the local host on the embedded SQLite store. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const conveyor = await createConveyor({ config, logger });
+  const host = await startLocalHost(conveyor, { host: config.host, port: config.port, logger });
+  const housekeeping = setInterval(() => {
+    conveyor
+      .housekeeping()
+      .catch((error: unknown) => logger.warn("housekeeping failed", { error: String(error) }));
+  }, 60_000);
+  housekeeping.unref();
+
+  process.stdout.write(
+    [
+      "",
+      `Conveyor is listening on ${host.url}`,
+      `  data directory  ${config.dataDir} (SQLite, WAL, synchronous=FULL)`,
+      `  API document    ${host.url}/v1/openapi.json`,
+      `  get a token     npm run --silent token -- --tenant demo --roles admin`,
+      "  stop            Ctrl+C",
+      "",
+      "",
+    ].join("\n"),
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal });
+    clearInterval(housekeeping);
+    host
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.error("shutdown failed", { error: String(error) });
+        process.exit(1);
+      });
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  const message =
+    error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`conveyor: could not start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import FindMyWay, { type HTTPMethod } from "find-my-way";
+import type { ApiRequest, ApiResponse } from "../api/http.js";
+import { problemResponse } from "../api/problem.js";
+import type { Conveyor } from "../app.js";
+import { LIMITS } from "../domain/limits.js";
+import type { Logger } from "../logger.js";
+
+export interface LocalHost {
+  url: string;
+  server: Server;
+  /** Stops accepting, answers waiting long polls, lets in-flight requests finish, closes the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * The local host: node:http, the same route registry as the Functions app
+ * (routed with find-my-way), the same pipeline.
+ */
+export async function startLocalHost(
+  conveyor: Conveyor,
+  options: { host: string; port: number; logger: Logger },
+): Promise<LocalHost> {
+  const router = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true });
+  const shuttingDown = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+
+  for (const route of conveyor.routes) {
+    router.on(route.method as HTTPMethod, route.path.replace(/\{(\w+)\}/g, ":$1"), () => undefined, {
+      route,
+    });
+  }
+
+  const server = createServer((req, res) => {
+    const work = serve(req, res).catch((error: unknown) => {
+      options.logger.error("local host failed to answer", { error: String(error) });
+      if (!res.headersSent)
+        send(res, problemResponse({ code: "internal", detail: "an internal error occurred" }));
+      else res.destroy();
+    });
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const found = router.find(req.method as HTTPMethod, url.pathname);
+    if (!found) {
+      await drain(req);
+      const known = router.find("GET", url.pathname) ?? router.find("POST", url.pathname);
+      return send(
+        res,
+        problemResponse(
+          known
+            ? { code: "method_not_allowed", detail: `${req.method} is not allowed on ${url.pathname}` }
+            : { code: "not_found", detail: `no route ${req.method} ${url.pathname}` },
+        ),
+      );
+    }
+    const { route } = found.store as { route: Conveyor["routes"][number] };
+    const body = await readBody(req, LIMITS.requestBodyBytes);
+    if (body === "too_large") {
+      res.setHeader("connection", "close");
+      return send(
+        res,
+        problemResponse({
+          code: "payload_too_large",
+          detail: `the request body is over ${LIMITS.requestBodyBytes} bytes`,
+        }),
+      );
+    }
+    const clientGone = new AbortController();
+    res.on("close", () => clientGone.abort());
+    const request: ApiRequest = {
+      method: req.method ?? "GET",
+      path: url.pathname,
+      params: Object.fromEntries(
+        Object.entries(found.params).map(([key, value]) => [key, decodeURIComponent(value ?? "")]),
+      ),
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers as Record<string, string | undefined>,
+      body,
+      signal: AbortSignal.any([clientGone.signal, shuttingDown.signal]),
+    };
+    send(res, await conveyor.handle(route, request));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      shuttingDown.abort();
+      server.closeIdleConnections();
+      await Promise.allSettled([...inFlight]);
+      server.closeAllConnections();
+      await closed;
+      await conveyor.close();
+    },
+  };
+}
+
+function send(res: ServerResponse, response: ApiResponse): void {
+  if (res.destroyed) return;
+  const payload =
+    response.body === undefined
+      ? undefined
+      : typeof response.body === "string"
+        ? response.body
+        : JSON.stringify(response.body);
+  res.writeHead(response.status, {
+    ...response.headers,
+    ...(payload === undefined ? {} : { "content-length": Buffer.byteLength(payload) }),
+  });
+  res.end(payload);
+}
+
+/** Reads the body, stopping at the limit so an oversized upload cannot exhaust memory. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined | "too_large"> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      return resolve("too_large");
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        resolve("too_large");
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size === 0 ? undefined : Buffer.concat(chunks, size)));
+    req.on("error", reject);
+  });
+}
+
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    req.resume();
+    req.on("end", resolve);
+    req.on("error", () => resolve());
+  });
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from "node:crypto";
+import type { Principal } from "../domain/access.js";
+import { dedupKey } from "../domain/dedup.js";
+import { fail, ok, type Result } from "../domain/errors.js";
+import { type NackOptions, onAck, onExtend, onNack } from "../domain/lease.js";
+import { LIMITS } from "../domain/limits.js";
+import type { Message } from "../domain/message.js";
+import type { Queue } from "../domain/queue.js";
+import { addSeconds } from "../domain/time.js";
+import { openQueue, type ServiceContext } from "./context.js";
+import type { Enqueued, NewMessage } from "./ports.js";
+
+export interface EnqueueInput {
+  body: unknown;
+  attributes?: Record<string, string>;
+  priority?: number;
+  delaySeconds?: number;
+  groupId?: string;
+  deduplicationId?: string;
+}
+
+export interface ReceiveInput {
+  max: number;
+  visibilityTimeoutSeconds?: number;
+  waitSeconds: number;
+}
+
+export interface SettleInput {
+  acks: { messageId: string; leaseToken: string }[];
+  nacks: ({ messageId: string; leaseToken: string } & NackOptions)[];
+}
+
+/**
+ * Enqueues each message on its own: the outer result fails only when the
+ * queue cannot be used at all; each item then succeeds (new or duplicate) or
+ * fails (for example over the queue's size limit) by itself.
+ */
+export async function enqueue(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  inputs: EnqueueInput[],
+  idempotencyKey?: string,
+): Promise<Result<Result<Enqueued>[]>> {
+  const opened = await openQueue(context, principal, queueName, "send");
+  if (!opened.ok) return opened;
+  const queue = opened.value;
+  const now = context.clock.now();
+  const drafts = inputs.map((input) =>
+    draftMessage(queue, input, now, inputs.length === 1 ? idempotencyKey : undefined),
+  );
+  const valid = drafts.flatMap((draft) => (draft.ok ? [draft.value] : []));
+  const stored = valid.length > 0 ? await context.store.enqueue(queue, valid) : [];
+  if (stored.some((item) => !item.duplicate)) context.signals.notify(queue.id);
+  let next = 0;
+  return ok(drafts.map((draft) => (draft.ok ? ok(stored[next++] as Enqueued) : draft)));
+}
+
+function draftMessage(
+  queue: Queue,
+  input: EnqueueInput,
+  now: Date,
+  idempotencyKey?: string,
+): Result<NewMessage> {
+  const body = JSON.stringify(input.body);
+  const bytes = Buffer.byteLength(body);
+  if (bytes > queue.maxMessageBytes) {
+    return fail(
+      "payload_too_large",
+      `the body is ${bytes} bytes; this queue takes at most ${queue.maxMessageBytes}`,
+    );
+  }
+  if (
+    queue.ordering === "fifo" &&
+    input.priority !== undefined &&
+    input.priority !== LIMITS.priority.default
+  ) {
+    return fail(
+      "validation_failed",
+      "priority applies to standard queues only; fifo queues deliver in sequence",
+      {
+        errors: [{ path: "priority", message: "not allowed on a fifo queue" }],
+      },
+    );
+  }
+  return ok({
+    id: randomUUID(),
+    body,
+    attributes: input.attributes ?? {},
+    priority:
+      queue.ordering === "fifo" ? LIMITS.priority.default : (input.priority ?? LIMITS.priority.default),
+    groupId: queue.ordering === "fifo" ? (input.groupId ?? LIMITS.groupId.default) : null,
+    dedupKey:
+      queue.deduplicationWindowSeconds > 0
+        ? dedupKey(queue.ordering, body, input.deduplicationId, idempotencyKey)
+        : null,
+    enqueuedAt: now,
+    visibleAt: addSeconds(now, input.delaySeconds ?? 0),
+    expiresAt: addSeconds(now, queue.messageTtlSeconds),
+  });
+}
+
+/**
+ * Leases up to `max` messages. With `waitSeconds` it long-polls: it parks on
+ * the queue's signal (an enqueue, nack or redrive wakes it at once) or until
+ * the next delayed message is due, and answers as soon as something can be
+ * delivered, or empty at the deadline or when `abort` fires.
+ */
+export async function receive(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  input: ReceiveInput,
+  abort: AbortSignal,
+): Promise<Result<Message[]>> {
+  const opened = await openQueue(context, principal, queueName, "receive");
+  if (!opened.ok) return opened;
+  const queue = opened.value;
+  const visibilityTimeoutSeconds = input.visibilityTimeoutSeconds ?? queue.visibilityTimeoutSeconds;
+  const deadline = context.clock.now().getTime() + input.waitSeconds * 1000;
+  for (;;) {
+    const stopWaiting = new AbortController();
+    const onAbort = () => stopWaiting.abort();
+    abort.addEventListener("abort", onAbort, { once: true });
+    // Registered before looking, so an enqueue committed between the look and the wait still wakes us.
+    const signalled = context.signals.wait(queue.id, stopWaiting.signal);
+    try {
+      const now = context.clock.now();
+      const { delivered } = await context.store.receive(queue, {
+        now,
+        max: input.max,
+        visibilityTimeoutSeconds,
+      });
+      if (delivered.length > 0 || now.getTime() >= deadline || abort.aborted) return ok(delivered);
+      const due = (await context.store.nextVisibleAt(queue, now))?.getTime() ?? Number.POSITIVE_INFINITY;
+      const wakeAt = Math.min(deadline, due, now.getTime() + context.longPollFallbackMs);
+      await Promise.race([signalled, sleep(Math.max(1, wakeAt - now.getTime()), stopWaiting.signal)]);
+    } finally {
+      stopWaiting.abort();
+      abort.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+export async function ack(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  messageId: string,
+  leaseToken: string,
+): Promise<Result<Message>> {
+  const opened = await openQueue(context, principal, queueName, "receive");
+  if (!opened.ok) return opened;
+  const now = context.clock.now();
+  const [result] = await context.store.settle(opened.value, [
+    { messageId, decide: (message) => onAck(message, leaseToken, now) },
+  ]);
+  return result as Result<Message>;
+}
+
+export async function nack(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  messageId: string,
+  leaseToken: string,
+  options: NackOptions,
+): Promise<Result<Message>> {
+  const opened = await openQueue(context, principal, queueName, "receive");
+  if (!opened.ok) return opened;
+  const queue = opened.value;
+  const now = context.clock.now();
+  const [result] = await context.store.settle(queue, [
+    { messageId, decide: (message) => onNack(message, queue, leaseToken, now, options, context.random) },
+  ]);
+  context.signals.notify(queue.id);
+  return result as Result<Message>;
+}
+
+export async function extendLease(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  messageId: string,
+  leaseToken: string,
+  visibilityTimeoutSeconds: number,
+): Promise<Result<Message>> {
+  const opened = await openQueue(context, principal, queueName, "receive");
+  if (!opened.ok) return opened;
+  const now = context.clock.now();
+  const [result] = await context.store.settle(opened.value, [
+    { messageId, decide: (message) => onExtend(message, leaseToken, now, visibilityTimeoutSeconds) },
+  ]);
+  if (visibilityTimeoutSeconds === 0) context.signals.notify(opened.value.id);
+  return result as Result<Message>;
+}
+
+/** Acks and nacks many messages in one store call; each item reports its own outcome. */
+export async function settle(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  input: SettleInput,
+): Promise<Result<{ messageId: string; result: Result<Message> }[]>> {
+  const opened = await openQueue(context, principal, queueName, "receive");
+  if (!opened.ok) return opened;
+  const queue = opened.value;
+  const now = context.clock.now();
+  const items = [
+    ...input.acks.map(({ messageId, leaseToken }) => ({
+      messageId,
+      decide: (message: Message) => onAck(message, leaseToken, now),
+    })),
+    ...input.nacks.map(({ messageId, leaseToken, ...options }) => ({
+      messageId,
+      decide: (message: Message) => onNack(message, queue, leaseToken, now, options, context.random),
+    })),
+  ];
+  const results = await context.store.settle(queue, items);
+  if (input.nacks.length > 0) context.signals.notify(queue.id);
+  return ok(
+    items.map((item, index) => ({ messageId: item.messageId, result: results[index] as Result<Message> })),
+  );
+}
+
+export async function peek(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  messageId: string,
+): Promise<Result<Message>> {
+  const opened = await openQueue(context, principal, queueName, "read");
+  if (!opened.ok) return opened;
+  const message = await context.store.getMessage(opened.value, messageId);
+  return message ? ok(message) : fail("message_not_found", `no message "${messageId}" in this queue`);
+}
+
+export async function purge(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+): Promise<Result<number>> {
+  const opened = await openQueue(context, principal, queueName, "manage");
+  if (!opened.ok) return opened;
+  return ok(await context.store.purge(opened.value));
+}

@@ -1,0 +1,150 @@
+import type { Failure, Result } from "../domain/errors.js";
+import type { Transition } from "../domain/lease.js";
+import type { Message } from "../domain/message.js";
+import type { Grant, Queue } from "../domain/queue.js";
+
+/** The ports the service layer needs; adapters under `src/adapters/` implement them. */
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+/** A message as the service hands it to the store: ids, keys and times are already decided. */
+export interface NewMessage {
+  id: string;
+  body: string;
+  attributes: Record<string, string>;
+  priority: number;
+  groupId: string | null;
+  dedupKey: string | null;
+  enqueuedAt: Date;
+  visibleAt: Date;
+  expiresAt: Date;
+}
+
+export interface Enqueued {
+  message: Message;
+  /** True when a message with the same dedup key was enqueued inside the window: `message` is that original. */
+  duplicate: boolean;
+}
+
+export interface ReceiveRequest {
+  now: Date;
+  max: number;
+  visibilityTimeoutSeconds: number;
+}
+
+export interface Received {
+  delivered: Message[];
+  /** Candidates that `domain/dead-letter.ts` moved to the dead-letter queue instead of delivering. */
+  deadLettered: Message[];
+}
+
+/** Decides, from the message as stored, what to change; `null` changes nothing and succeeds. */
+export type Decide = (message: Message) => Result<Transition | null>;
+
+export interface Settlement {
+  messageId: string;
+  decide: Decide;
+}
+
+export type RedriveSelection = { messageIds: string[] } | { all: true; limit: number };
+
+export interface QueueStats {
+  available: number;
+  delayed: number;
+  inFlight: number;
+  deadLettered: number;
+  oldestAvailableAgeSeconds: number;
+  enqueuedTotal: number;
+  ackedTotal: number;
+  deadLetteredTotal: number;
+  redrivenTotal: number;
+}
+
+/**
+ * The durable home of queues and messages. Every call is scoped by the
+ * queue's tenant; an adapter never reads across tenants. Each method is
+ * atomic on its own; the contract suite in `test/store/contract.ts` states
+ * the behaviour every adapter must show.
+ */
+export interface QueueStore {
+  readonly kind: "sqlite" | "cosmos";
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Whether an error this store threw means "unavailable, retry" (503) rather than a bug (500). */
+  isUnavailable(error: unknown): boolean;
+
+  /** Fails with `conflict` when the tenant already has a queue of that name. */
+  createQueue(queue: Queue): Promise<Result<Queue>>;
+  getQueue(tenantId: string, name: string): Promise<Queue | undefined>;
+  /** A malformed cursor fails with `validation_failed`. */
+  listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>>;
+  updateQueue(queue: Queue): Promise<void>;
+  /** Removes the queue with its messages and dead letters. */
+  deleteQueue(queue: Queue): Promise<void>;
+
+  /** Each message is new or, by its dedup key inside the window, the duplicate of an earlier one. */
+  enqueue(queue: Queue, messages: NewMessage[]): Promise<Enqueued[]>;
+  /** Leases up to `max` deliverable messages in delivery order (`domain/ordering.ts`), applying `domain/lease.ts#onReceive`. */
+  receive(queue: Queue, request: ReceiveRequest): Promise<Received>;
+  /** Applies each decision to the message as stored, compare-and-set; one result per item, in order. */
+  settle(queue: Queue, settlements: Settlement[]): Promise<Result<Message>[]>;
+  getMessage(queue: Queue, messageId: string): Promise<Message | undefined>;
+  /** Deletes every ready message (available, delayed or in flight); returns how many. */
+  purge(queue: Queue): Promise<number>;
+  /** The earliest future `visibleAt` of a ready message, so a long poll can wake when it is due. */
+  nextVisibleAt(queue: Queue, now: Date): Promise<Date | undefined>;
+
+  listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>>;
+  /** Returns dead letters to the queue (deliveryCount 0, visible now); `remaining` counts what is left for `all`. */
+  redrive(
+    queue: Queue,
+    selection: RedriveSelection,
+    now: Date,
+  ): Promise<{ redriven: number; remaining: number }>;
+  purgeDeadLetters(queue: Queue): Promise<number>;
+
+  stats(queue: Queue, now: Date): Promise<QueueStats>;
+  /** Removes acked tombstones whose dedup window has passed; returns how many. */
+  removeExpiredTombstones(now: Date): Promise<number>;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  /** A keyed hash (HMAC with the pepper) of the secret part; the secret itself is never stored. */
+  secretHash: string;
+  roles: string[];
+  grants: Record<string, Grant[]>;
+  createdAt: Date;
+}
+
+export interface KeyStore {
+  createKey(record: ApiKeyRecord): Promise<void>;
+  /** Looks a key up by id across tenants: the id comes from the presented key, the tenant from the record. */
+  findKey(id: string): Promise<ApiKeyRecord | undefined>;
+  listKeys(tenantId: string, page: PageRequest): Promise<Result<Page<ApiKeyRecord>>>;
+  /** Returns false when the tenant has no such key. */
+  deleteKey(tenantId: string, id: string): Promise<boolean>;
+}
+
+/** Wakes long polls when a queue may have become receivable (an enqueue, a nack, a redrive). */
+export interface QueueSignals {
+  notify(queueId: string): void;
+  /** Resolves on the next notify for the queue, or when `signal` aborts. */
+  wait(queueId: string, signal: AbortSignal): Promise<void>;
+}
+
+export type { Failure };
