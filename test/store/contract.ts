@@ -1,0 +1,509 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { onAck, onNack } from "../../src/domain/lease.js";
+import type { Message } from "../../src/domain/message.js";
+import { compareStandard } from "../../src/domain/ordering.js";
+import type { Queue } from "../../src/domain/queue.js";
+import type { KeyStore, NewMessage, QueueStore } from "../../src/service/ports.js";
+import { aQueue, at, T0 } from "../fixtures.js";
+
+export interface StoreHarness {
+  store: QueueStore & KeyStore;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/**
+ * The behaviour every QueueStore adapter must show. Each adapter's test file
+ * calls this with a factory; times are explicit, so no test waits on a clock.
+ */
+export function describeQueueStoreContract(adapter: string, open: () => Promise<StoreHarness>): void {
+  describe(`QueueStore contract: ${adapter}`, () => {
+    let harness: StoreHarness;
+    let store: QueueStore & KeyStore;
+
+    beforeEach(async () => {
+      harness = await open();
+      store = harness.store;
+    });
+    afterEach(async () => {
+      await harness.close();
+    });
+
+    const createQueue = async (overrides: Partial<Queue> = {}): Promise<Queue> => {
+      counter++;
+      const queue = aQueue({
+        id: `q_contract_${counter}_${Date.now()}`,
+        name: `queue-${counter}`,
+        ...overrides,
+      });
+      const created = await store.createQueue(queue);
+      if (!created.ok) throw new Error(created.error.detail);
+      return queue;
+    };
+
+    const draft = (overrides: Partial<NewMessage> = {}): NewMessage => {
+      counter++;
+      return {
+        id: `m_${counter}`,
+        body: JSON.stringify({ n: counter }),
+        attributes: {},
+        priority: 0,
+        groupId: null,
+        dedupKey: null,
+        enqueuedAt: T0,
+        visibleAt: T0,
+        expiresAt: at(86_400),
+        ...overrides,
+      };
+    };
+
+    const send = async (queue: Queue, ...overrides: Partial<NewMessage>[]): Promise<Message[]> => {
+      const results = await store.enqueue(queue, overrides.length ? overrides.map(draft) : [draft()]);
+      return results.map((result) => result.message);
+    };
+
+    const receive = async (queue: Queue, now: Date, max = 10, visibilityTimeoutSeconds = 30) =>
+      (await store.receive(queue, { now, max, visibilityTimeoutSeconds })).delivered;
+
+    const ackAll = (queue: Queue, messages: Message[], now: Date) =>
+      store.settle(
+        queue,
+        messages.map((message) => ({
+          messageId: message.id,
+          decide: (stored: Message) => onAck(stored, message.leaseToken ?? "", now),
+        })),
+      );
+
+    describe("queues", () => {
+      it("creates a queue and finds it by tenant and name", async () => {
+        const queue = await createQueue({ maxDeliveries: 7, retry: { ...aQueue().retry, multiplier: 3 } });
+        const found = await store.getQueue(queue.tenantId, queue.name);
+        expect(found).toEqual(queue);
+      });
+
+      it("refuses a second queue of the same name in a tenant, allows it in another", async () => {
+        const queue = await createQueue();
+        const again = await store.createQueue({ ...queue, id: `${queue.id}_2` });
+        expect(again.ok || again.error.code).toBe("conflict");
+        const elsewhere = await store.createQueue({ ...queue, id: `${queue.id}_3`, tenantId: "tenant-b" });
+        expect(elsewhere.ok).toBe(true);
+      });
+
+      it("never shows one tenant's queue to another", async () => {
+        const queue = await createQueue();
+        expect(await store.getQueue("tenant-other", queue.name)).toBeUndefined();
+        const listed = await store.listQueues("tenant-other", { limit: 100 });
+        expect(listed.ok && listed.value.items).toEqual([]);
+      });
+
+      it("lists a tenant's queues by name in pages", async () => {
+        const tenantId = `tenant-list-${counter++}`;
+        for (const name of ["c", "a", "b", "d", "e"]) await createQueue({ tenantId, name });
+        const names: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listQueues(tenantId, { limit: 2, cursor });
+          if (!page.ok) throw new Error(page.error.detail);
+          names.push(...page.value.items.map((queue) => queue.name));
+          cursor = page.value.nextCursor;
+        } while (cursor);
+        expect(names).toEqual(["a", "b", "c", "d", "e"]);
+      });
+
+      it("rejects a cursor it did not issue", async () => {
+        const page = await store.listQueues("t", { limit: 2, cursor: "not-a-cursor" });
+        expect(page.ok || page.error.code).toBe("validation_failed");
+      });
+
+      it("updates settings", async () => {
+        const queue = await createQueue();
+        await store.updateQueue({ ...queue, visibilityTimeoutSeconds: 99, updatedAt: at(5) });
+        expect(await store.getQueue(queue.tenantId, queue.name)).toMatchObject({
+          visibilityTimeoutSeconds: 99,
+          updatedAt: at(5),
+        });
+      });
+
+      it("deletes a queue with its messages", async () => {
+        const queue = await createQueue();
+        const [message] = await send(queue);
+        await store.deleteQueue(queue);
+        expect(await store.getQueue(queue.tenantId, queue.name)).toBeUndefined();
+        expect(await store.getMessage(queue, (message as Message).id)).toBeUndefined();
+      });
+    });
+
+    describe("enqueue", () => {
+      it("assigns strictly increasing sequences in arrival order", async () => {
+        const queue = await createQueue();
+        const first = await send(queue, {}, {}, {});
+        const second = await send(queue, {});
+        const sequences = [...first, ...second].map((message) => message.sequence);
+        expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+        expect(new Set(sequences).size).toBe(4);
+      });
+
+      it("returns the original for a dedup key seen inside the window", async () => {
+        const queue = await createQueue({ deduplicationWindowSeconds: 300 });
+        const [original] = await store.enqueue(queue, [draft({ dedupKey: "id:a" })]);
+        const [again] = await store.enqueue(queue, [draft({ dedupKey: "id:a", enqueuedAt: at(299) })]);
+        expect(again).toMatchObject({ duplicate: true, message: { id: original?.message.id } });
+        const stats = await store.stats(queue, at(300));
+        expect(stats.enqueuedTotal).toBe(1);
+      });
+
+      it("deduplicates within one batch", async () => {
+        const queue = await createQueue();
+        const results = await store.enqueue(queue, [
+          draft({ dedupKey: "id:x" }),
+          draft({ dedupKey: "id:x" }),
+        ]);
+        expect(results.map((result) => result.duplicate)).toEqual([false, true]);
+        expect(results[1]?.message.id).toBe(results[0]?.message.id);
+      });
+
+      it("accepts the key again once the window has passed", async () => {
+        const queue = await createQueue({ deduplicationWindowSeconds: 60 });
+        const [first] = await store.enqueue(queue, [draft({ dedupKey: "id:a" })]);
+        const [later] = await store.enqueue(queue, [
+          draft({ dedupKey: "id:a", enqueuedAt: at(61), visibleAt: at(61) }),
+        ]);
+        expect(later?.duplicate).toBe(false);
+        expect(later?.message.id).not.toBe(first?.message.id);
+      });
+
+      it("still deduplicates after the original was acked", async () => {
+        const queue = await createQueue({ deduplicationWindowSeconds: 300 });
+        const [original] = await store.enqueue(queue, [draft({ dedupKey: "id:a" })]);
+        await ackAll(queue, await receive(queue, at(1)), at(2));
+        expect((await store.getMessage(queue, original?.message.id ?? ""))?.state).toBe("acked");
+        const [again] = await store.enqueue(queue, [draft({ dedupKey: "id:a", enqueuedAt: at(3) })]);
+        expect(again?.duplicate).toBe(true);
+        expect(await receive(queue, at(4))).toEqual([]);
+      });
+    });
+
+    describe("receive on a standard queue", () => {
+      it("delivers the highest priority first, then the oldest", async () => {
+        const queue = await createQueue();
+        await send(
+          queue,
+          { priority: 0 },
+          { priority: 5 },
+          { priority: 9 },
+          { priority: 5 },
+          { priority: 0 },
+        );
+        const delivered = await receive(queue, at(1), 10);
+        expect(delivered).toHaveLength(5);
+        expect(delivered.map((m) => m.priority)).toEqual([9, 5, 5, 0, 0]);
+        expect([...delivered].sort(compareStandard)).toEqual(delivered);
+      });
+
+      it("leases what it delivers: new token, counted delivery, hidden until the lease expires", async () => {
+        const queue = await createQueue();
+        await send(queue);
+        const [first] = await receive(queue, at(1), 1, 30);
+        expect(first).toMatchObject({ deliveryCount: 1, leaseExpiresAt: at(31), visibleAt: at(31) });
+        expect(first?.leaseToken).toBeTruthy();
+        expect(await receive(queue, at(30))).toEqual([]);
+        const [again] = await receive(queue, at(31));
+        expect(again).toMatchObject({ id: first?.id, deliveryCount: 2 });
+        expect(again?.leaseToken).not.toBe(first?.leaseToken);
+      });
+
+      it("keeps delayed messages back until they are due", async () => {
+        const queue = await createQueue();
+        await send(queue, { visibleAt: at(60) });
+        expect(await receive(queue, at(59))).toEqual([]);
+        expect(await store.nextVisibleAt(queue, at(59))).toEqual(at(60));
+        expect(await receive(queue, at(60))).toHaveLength(1);
+      });
+
+      it("takes at most max", async () => {
+        const queue = await createQueue();
+        await send(queue, {}, {}, {});
+        expect(await receive(queue, at(1), 2)).toHaveLength(2);
+        expect(await receive(queue, at(1), 2)).toHaveLength(1);
+      });
+
+      it("dead-letters expired and exhausted candidates instead of delivering them, without using up max", async () => {
+        const queue = await createQueue({ maxDeliveries: 1 });
+        const [expired] = await send(queue, { expiresAt: at(10), priority: 9 });
+        const [exhausted] = await send(queue, { priority: 8 });
+        await send(queue, {});
+        await receive(queue, at(1), 1); // leases `expired`...
+        await receive(queue, at(2), 1); // ...and `exhausted`; both leases lapse at 31 and 32
+        const result = await store.receive(queue, { now: at(40), max: 1, visibilityTimeoutSeconds: 30 });
+        expect(result.delivered).toHaveLength(1);
+        expect(result.deadLettered.map((m) => [m.id, m.reason])).toEqual([
+          [expired?.id, "expired"],
+          [exhausted?.id, "max_deliveries"],
+        ]);
+        expect((await store.stats(queue, at(40))).deadLettered).toBe(2);
+      });
+    });
+
+    describe("receive on a fifo queue", () => {
+      const fifo = () => createQueue({ ordering: "fifo" });
+
+      it("delivers a group in sequence, several at once", async () => {
+        const queue = await fifo();
+        await send(queue, { groupId: "g" }, { groupId: "g" }, { groupId: "g" });
+        const delivered = await receive(queue, at(1), 10);
+        expect(delivered.map((m) => m.sequence)).toEqual(
+          [...delivered.map((m) => m.sequence)].sort((a, b) => a - b),
+        );
+        expect(delivered).toHaveLength(3);
+      });
+
+      it("blocks a group while any of its messages is leased", async () => {
+        const queue = await fifo();
+        await send(queue, { groupId: "g" }, { groupId: "g" });
+        const [first] = await receive(queue, at(1), 1);
+        expect(await receive(queue, at(2), 10)).toEqual([]);
+        await ackAll(queue, [first as Message], at(3));
+        const [second] = await receive(queue, at(4), 10);
+        expect(second?.sequence).toBeGreaterThan(first?.sequence ?? 0);
+      });
+
+      it("keeps a nacked message's place: the group waits for it", async () => {
+        const queue = await fifo();
+        const [head] = await send(queue, { groupId: "g" }, { groupId: "g" });
+        const [leased] = await receive(queue, at(1), 1);
+        await store.settle(queue, [
+          {
+            messageId: leased?.id ?? "",
+            decide: (m) =>
+              onNack(m, queue, leased?.leaseToken ?? "", at(2), { delaySeconds: 10 }, Math.random),
+          },
+        ]);
+        expect(await receive(queue, at(5), 10)).toEqual([]);
+        const [again] = await receive(queue, at(12), 1);
+        expect(again?.id).toBe(head?.id);
+      });
+
+      it("does not let other groups wait behind a blocked one", async () => {
+        const queue = await fifo();
+        await send(queue, { groupId: "a" }, { groupId: "a" }, { groupId: "b" });
+        await receive(queue, at(1), 1); // leases a's head
+        const delivered = await receive(queue, at(2), 10);
+        expect(delivered.map((m) => m.groupId)).toEqual(["b"]);
+      });
+
+      it("serves groups fairly: the least recently served group goes first", async () => {
+        const queue = await fifo();
+        await send(queue, ...Array.from({ length: 6 }, () => ({ groupId: "deep" })), { groupId: "shallow" });
+        const first = await receive(queue, at(1), 1);
+        await ackAll(queue, first, at(2));
+        const second = await receive(queue, at(3), 1);
+        await ackAll(queue, second, at(4));
+        expect(new Set([first[0]?.groupId, second[0]?.groupId])).toEqual(new Set(["deep", "shallow"]));
+      });
+    });
+
+    describe("settle", () => {
+      it("acks with the latest token, again idempotently, and refuses a stale token without changes", async () => {
+        const queue = await createQueue();
+        await send(queue);
+        const [first] = await receive(queue, at(1), 1, 10);
+        const [second] = await receive(queue, at(11), 1, 10);
+        const [stale] = await ackAll(queue, [first as Message], at(12));
+        expect(stale?.ok || stale?.error.code).toBe("lease_lost");
+        expect((await store.getMessage(queue, second?.id ?? ""))?.state).toBe("ready");
+        const [acked] = await ackAll(queue, [second as Message], at(13));
+        expect(acked?.ok && acked.value.state).toBe("acked");
+        const [repeat] = await ackAll(queue, [second as Message], at(14));
+        expect(repeat?.ok).toBe(true);
+        expect((await store.stats(queue, at(15))).ackedTotal).toBe(1);
+      });
+
+      it("reports an unknown message per item and settles the rest", async () => {
+        const queue = await createQueue();
+        await send(queue);
+        const [leased] = await receive(queue, at(1));
+        const results = await store.settle(queue, [
+          { messageId: "missing", decide: (m) => onAck(m, "x", at(2)) },
+          { messageId: leased?.id ?? "", decide: (m) => onAck(m, leased?.leaseToken ?? "", at(2)) },
+        ]);
+        expect(results.map((r) => r.ok || r.error.code)).toEqual(["message_not_found", true]);
+      });
+
+      it("releases a nacked message for redelivery after its delay", async () => {
+        const queue = await createQueue();
+        await send(queue);
+        const [leased] = await receive(queue, at(1));
+        const [nacked] = await store.settle(queue, [
+          {
+            messageId: leased?.id ?? "",
+            decide: (m) =>
+              onNack(m, queue, leased?.leaseToken ?? "", at(2), { delaySeconds: 5 }, Math.random),
+          },
+        ]);
+        expect(nacked?.ok && nacked.value).toMatchObject({ visibleAt: at(7), leaseToken: null });
+        expect(await receive(queue, at(6))).toEqual([]);
+        expect(await receive(queue, at(7))).toHaveLength(1);
+      });
+
+      it("never reads a message through another tenant's queue", async () => {
+        const queue = await createQueue();
+        const [message] = await send(queue);
+        const forged = { ...queue, tenantId: "tenant-intruder" };
+        expect(await store.getMessage(forged, message?.id ?? "")).toBeUndefined();
+        const [result] = await store.settle(forged, [
+          { messageId: message?.id ?? "", decide: () => ({ ok: true, value: null }) },
+        ]);
+        expect(result?.ok || result?.error.code).toBe("message_not_found");
+      });
+    });
+
+    describe("purge, dead letters and redrive", () => {
+      const deadLetter = async (queue: Queue, count: number, from = 1): Promise<Message[]> => {
+        await send(queue, ...Array.from({ length: count }, () => ({})));
+        const leased = await receive(queue, at(from), count);
+        const results = await store.settle(
+          queue,
+          leased.map((m) => ({
+            messageId: m.id,
+            decide: (stored: Message) =>
+              onNack(
+                stored,
+                queue,
+                m.leaseToken ?? "",
+                at(from + 1),
+                { deadLetter: true, error: "boom" },
+                Math.random,
+              ),
+          })),
+        );
+        return results.map((r) => (r.ok ? r.value : (undefined as never)));
+      };
+
+      it("purges ready messages and keeps dead letters", async () => {
+        const queue = await createQueue();
+        await deadLetter(queue, 1);
+        await send(queue, {}, {});
+        expect(await store.purge(queue)).toBe(2);
+        expect(await store.stats(queue, at(10))).toMatchObject({ available: 0, deadLettered: 1 });
+      });
+
+      it("lists dead letters oldest first in pages, with reason and last error", async () => {
+        const queue = await createQueue();
+        const dead = [...(await deadLetter(queue, 2, 1)), ...(await deadLetter(queue, 3, 10))];
+        const seen: Message[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listDeadLetters(queue, { limit: 2, cursor });
+          if (!page.ok) throw new Error(page.error.detail);
+          seen.push(...page.value.items);
+          cursor = page.value.nextCursor;
+        } while (cursor);
+        expect(new Set(seen.map((m) => m.id))).toEqual(new Set(dead.map((m) => m.id)));
+        expect(seen).toHaveLength(5);
+        expect(seen[0]).toMatchObject({
+          state: "dead",
+          reason: "rejected",
+          lastError: "boom",
+          deadLetteredAt: at(2),
+        });
+        expect(seen[4]?.deadLetteredAt).toEqual(at(11));
+      });
+
+      it("redrives by id with deliveryCount 0, keeping id, body and priority", async () => {
+        const queue = await createQueue();
+        const [dead] = await deadLetter(queue, 1);
+        const outcome = await store.redrive(queue, { messageIds: [dead?.id ?? "", "unknown"] }, at(20));
+        expect(outcome).toEqual({ redriven: 1, remaining: 0 });
+        const [again] = await receive(queue, at(20));
+        expect(again).toMatchObject({
+          id: dead?.id,
+          body: dead?.body,
+          priority: dead?.priority,
+          deliveryCount: 1,
+        });
+        expect((await store.stats(queue, at(21))).redrivenTotal).toBe(1);
+      });
+
+      it("redrives all in chunks and reports what remains", async () => {
+        const queue = await createQueue();
+        await deadLetter(queue, 5);
+        expect(await store.redrive(queue, { all: true, limit: 3 }, at(20))).toEqual({
+          redriven: 3,
+          remaining: 2,
+        });
+        expect(await store.redrive(queue, { all: true, limit: 3 }, at(20))).toEqual({
+          redriven: 2,
+          remaining: 0,
+        });
+        expect((await store.stats(queue, at(20))).available).toBe(5);
+      });
+
+      it("purges dead letters", async () => {
+        const queue = await createQueue();
+        await deadLetter(queue, 3);
+        expect(await store.purgeDeadLetters(queue)).toBe(3);
+        const page = await store.listDeadLetters(queue, { limit: 10 });
+        expect(page.ok && page.value.items).toEqual([]);
+      });
+    });
+
+    describe("stats and housekeeping", () => {
+      it("counts available, delayed, in flight and dead, with the oldest available age", async () => {
+        const queue = await createQueue();
+        await send(queue, { enqueuedAt: T0, visibleAt: T0 }, { visibleAt: at(1000) }, {}, {});
+        await receive(queue, at(5), 1, 100);
+        expect(await store.stats(queue, at(10))).toEqual({
+          available: 2,
+          delayed: 1,
+          inFlight: 1,
+          deadLettered: 0,
+          oldestAvailableAgeSeconds: 10,
+          enqueuedTotal: 4,
+          ackedTotal: 0,
+          deadLetteredTotal: 0,
+          redrivenTotal: 0,
+        });
+      });
+
+      it("removes acked tombstones once their window has passed", async () => {
+        const queue = await createQueue({ deduplicationWindowSeconds: 600 });
+        const [message] = await send(queue, { dedupKey: "id:t" });
+        await ackAll(queue, await receive(queue, at(1)), at(2));
+        expect(await store.removeExpiredTombstones(at(599))).toBe(0);
+        expect(await store.removeExpiredTombstones(at(600))).toBeGreaterThanOrEqual(1);
+        expect(await store.getMessage(queue, message?.id ?? "")).toBeUndefined();
+      });
+    });
+
+    describe("API keys", () => {
+      const key = (tenantId: string, id: string) => ({
+        id,
+        tenantId,
+        name: `key ${id}`,
+        secretHash: `hash-${id}`,
+        roles: [],
+        grants: { orders: ["send" as const] },
+        createdAt: at(counter++),
+      });
+
+      it("stores, finds, lists by tenant and deletes keys", async () => {
+        const suffix = counter++;
+        const tenant = `tenant-keys-${suffix}`;
+        const [a, b, c] = [`key_a_${suffix}`, `key_b_${suffix}`, `key_c_${suffix}`];
+        await store.createKey(key(tenant, a));
+        await store.createKey(key(tenant, b));
+        await store.createKey(key("someone-else", c));
+        expect(await store.findKey(a)).toMatchObject({ tenantId: tenant, grants: { orders: ["send"] } });
+        const listed = await store.listKeys(tenant, { limit: 1 });
+        if (!listed.ok) throw new Error(listed.error.detail);
+        const next = await store.listKeys(tenant, { limit: 1, cursor: listed.value.nextCursor });
+        if (!next.ok) throw new Error(next.error.detail);
+        expect([...listed.value.items, ...next.value.items].map((k) => k.id)).toEqual([a, b]);
+        expect(await store.deleteKey("someone-else", a)).toBe(false);
+        expect(await store.deleteKey(tenant, a)).toBe(true);
+        expect(await store.findKey(a)).toBeUndefined();
+      });
+    });
+  });
+}

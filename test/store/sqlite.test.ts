@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { SqliteStore } from "../../src/adapters/sqlite/store.js";
+import { aQueue, at, T0 } from "../fixtures.js";
+import { describeQueueStoreContract } from "./contract.js";
+
+const tempDir = () => mkdtempSync(join(tmpdir(), "conveyor-sqlite-"));
+
+describeQueueStoreContract("SQLite on a real file", async () => {
+  const dataDir = tempDir();
+  const store = new SqliteStore({ dataDir });
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("SQLite store specifics", () => {
+  const draft = (id: string) => ({
+    id,
+    body: "{}",
+    attributes: {},
+    priority: 0,
+    groupId: null,
+    dedupKey: null,
+    enqueuedAt: T0,
+    visibleAt: T0,
+    expiresAt: at(3600),
+  });
+
+  it("runs in WAL mode with synchronous=FULL at the latest schema version", async () => {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir });
+    await store.close();
+    const db = new BetterSqlite3(join(dataDir, "conveyor.db"), { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    db.close();
+  });
+
+  it("keeps what it acknowledged across a reopen", async () => {
+    const dataDir = tempDir();
+    const queue = aQueue();
+    const first = new SqliteStore({ dataDir });
+    await first.createQueue(queue);
+    await first.enqueue(queue, [draft("m1"), draft("m2")]);
+    await first.close();
+    const second = new SqliteStore({ dataDir });
+    expect((await second.stats(queue, at(1))).available).toBe(2);
+    await second.close();
+  });
+
+  it("commits concurrent writes in groups without letting one failure undo the others", async () => {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir });
+    const queue = aQueue();
+    await store.createQueue(queue);
+    const outcomes = await Promise.allSettled([
+      store.enqueue(queue, [draft("a")]),
+      store.enqueue(queue, [draft("a")]), // the same id again: violates the unique index
+      store.enqueue(queue, [draft("b")]),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((await store.stats(queue, at(1))).available).toBe(2);
+    expect((await store.stats(queue, at(1))).enqueuedTotal).toBe(2);
+    await store.close();
+  });
+
+  it("refuses to open a database written by a newer version", async () => {
+    const dataDir = tempDir();
+    await new SqliteStore({ dataDir }).close();
+    const db = new BetterSqlite3(join(dataDir, "conveyor.db"));
+    db.pragma("user_version = 99");
+    db.close();
+    expect(() => new SqliteStore({ dataDir })).toThrow(/newer than this build knows/);
+  });
+});
