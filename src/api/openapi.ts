@@ -9,6 +9,18 @@ const VERSION = "1.0.0";
  */
 export function buildOpenApiDocument(routes: readonly AnyRoute[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const schemas: Record<string, unknown> = {};
+  const toSchema = (schema: z.ZodType, io: "input" | "output") => renderSchema(schema, io, schemas);
+  const parametersOf = (schema: z.ZodType | undefined, location: "path" | "query") => {
+    if (!schema) return [];
+    const json = toSchema(schema, "input") as { properties?: Record<string, unknown>; required?: string[] };
+    return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+      name,
+      in: location,
+      required: location === "path" || (json.required ?? []).includes(name),
+      schema: property,
+    }));
+  };
   for (const route of routes) {
     const operation: Record<string, unknown> = {
       operationId: route.name,
@@ -54,6 +66,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[]): Record<string
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
     components: {
+      schemas,
       securitySchemes: {
         bearer: {
           type: "http",
@@ -66,21 +79,23 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[]): Record<string
   };
 }
 
-function toSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<
-    string,
-    unknown
-  >;
-  return rest;
-}
-
-function parametersOf(schema: z.ZodType | undefined, location: "path" | "query") {
-  if (!schema) return [];
-  const json = toSchema(schema, "input") as { properties?: Record<string, unknown>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
-    name,
-    in: location,
-    required: location === "path" || (json.required ?? []).includes(name),
-    schema: property,
-  }));
+/**
+ * Renders one schema. Named schemas (`.meta({ id })`) come out of zod as
+ * `$defs`; they are hoisted into `components.schemas` and referenced from
+ * there, so a reference resolves wherever the schema is embedded.
+ */
+function renderSchema(
+  schema: z.ZodType,
+  io: "input" | "output",
+  components: Record<string, unknown>,
+): Record<string, unknown> {
+  const rendered = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  const { $schema: _dialect, $defs: definitions, ...rest } = rendered;
+  const pointAtComponents = (value: unknown): unknown =>
+    JSON.parse(JSON.stringify(value).replaceAll('"#/$defs/', '"#/components/schemas/'));
+  for (const [name, definition] of Object.entries((definitions ?? {}) as Record<string, unknown>)) {
+    // The same id can render differently as input and as output (defaults); the first rendering names it.
+    components[name] ??= pointAtComponents(definition);
+  }
+  return pointAtComponents(rest) as Record<string, unknown>;
 }

@@ -24,6 +24,12 @@ export interface PipelineOptions {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const ANONYMOUS: Principal = { tenantId: "", subject: "anonymous", roles: [] };
 
+/** The caller's request id when it is a sane one, else a fresh one. */
+export function requestIdOf(headers: ApiRequest["headers"]): string {
+  const presented = headers["x-request-id"];
+  return presented && REQUEST_ID.test(presented) ? presented : randomUUID();
+}
+
 export type HandleRequest = (route: AnyRoute, request: ApiRequest) => Promise<ApiResponse>;
 
 /**
@@ -33,8 +39,7 @@ export type HandleRequest = (route: AnyRoute, request: ApiRequest) => Promise<Ap
  */
 export function createPipeline(options: PipelineOptions): HandleRequest {
   return async (route, request) => {
-    const presentedId = request.headers["x-request-id"];
-    const requestId = presentedId && REQUEST_ID.test(presentedId) ? presentedId : randomUUID();
+    const requestId = requestIdOf(request.headers);
     const started = performance.now();
     let response: ApiResponse;
     try {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
 import type { ApiRequest, ApiResponse } from "../api/http.js";
+import { requestIdOf } from "../api/pipeline.js";
 import { problemResponse } from "../api/problem.js";
 import type { Conveyor } from "../app.js";
 import { LIMITS } from "../domain/limits.js";
@@ -10,6 +11,8 @@ import type { Logger } from "../logger.js";
 export interface LocalHost {
   url: string;
   server: Server;
+  /** The method and path template of every route this host serves. */
+  routeTable: { method: string; path: string }[];
   /** Stops accepting, answers waiting long polls, lets in-flight requests finish, closes the store. */
   close(): Promise<void>;
 }
@@ -26,10 +29,12 @@ export async function startLocalHost(
   const shuttingDown = new AbortController();
   const inFlight = new Set<Promise<void>>();
 
+  const routeTable: LocalHost["routeTable"] = [];
   for (const route of conveyor.routes) {
     router.on(route.method as HTTPMethod, route.path.replace(/\{(\w+)\}/g, ":$1"), () => undefined, {
       route,
     });
+    routeTable.push({ method: route.method, path: route.path });
   }
 
   const server = createServer((req, res) => {
@@ -51,10 +56,13 @@ export async function startLocalHost(
       const known = router.find("GET", url.pathname) ?? router.find("POST", url.pathname);
       return send(
         res,
-        problemResponse(
-          known
-            ? { code: "method_not_allowed", detail: `${req.method} is not allowed on ${url.pathname}` }
-            : { code: "not_found", detail: `no route ${req.method} ${url.pathname}` },
+        withRequestId(
+          req,
+          problemResponse(
+            known
+              ? { code: "method_not_allowed", detail: `${req.method} is not allowed on ${url.pathname}` }
+              : { code: "not_found", detail: `no route ${req.method} ${url.pathname}` },
+          ),
         ),
       );
     }
@@ -96,6 +104,7 @@ export async function startLocalHost(
   return {
     url: `http://${host}:${address.port}`,
     server,
+    routeTable,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shuttingDown.abort();
@@ -106,6 +115,12 @@ export async function startLocalHost(
       await conveyor.close();
     },
   };
+}
+
+/** For the few answers the host gives before a request reaches the pipeline. */
+function withRequestId(req: IncomingMessage, response: ApiResponse): ApiResponse {
+  response.headers["x-request-id"] = requestIdOf(req.headers as ApiRequest["headers"]);
+  return response;
 }
 
 function send(res: ServerResponse, response: ApiResponse): void {

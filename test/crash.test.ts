@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
+import { ConveyorClient } from "../src/client/index.js";
+import { startServerProcess } from "./process.js";
+
+const dataDir = mkdtempSync(join(tmpdir(), "conveyor-crash-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+async function adminClient(url: string): Promise<ConveyorClient> {
+  const key = await loadOrCreateSigningKey(dataDir);
+  const token = await signDevToken(key, {
+    tenant: "crash",
+    subject: "crash-test",
+    roles: ["admin"],
+    ttlSeconds: 600,
+    issuer: "conveyor-local",
+    audience: "conveyor",
+  });
+  return new ConveyorClient({ baseUrl: url, token });
+}
+
+describe("kill -9", () => {
+  it("loses no acknowledged enqueue and no acknowledged ack", async () => {
+    const env = { CONVEYOR_DATA_DIR: dataDir, CONVEYOR_RATE_LIMIT: "off" };
+    const first = await startServerProcess(env);
+    const client = await adminClient(first.url);
+    await client.createQueue({ name: "durable", visibilityTimeoutSeconds: 3600 });
+
+    // Acks that were answered must stay acked.
+    await client.sendBatch(
+      "durable",
+      Array.from({ length: 20 }, (_, n) => ({ body: { phase: "acked", n } })),
+    );
+    const leased = await client.receive("durable", { max: 20 });
+    const ackedIds = new Set<string>();
+    await Promise.all(
+      leased.map(async (m) => {
+        await client.ack("durable", m.messageId, m.leaseToken);
+        ackedIds.add(m.messageId);
+      }),
+    );
+
+    // Concurrent producers; the server is killed while their requests are in flight.
+    const acknowledged = new Set<string>();
+    let attempted = 0;
+    let stop = false;
+    const producer = async (worker: number) => {
+      for (let n = 0; !stop; n++) {
+        attempted++;
+        try {
+          const sent = await client.send("durable", { body: { phase: "crash", worker, n } });
+          acknowledged.add(sent.messageId);
+        } catch {
+          return; // the connection died with the server: the outcome of this one is unknown
+        }
+      }
+    };
+    const producers = Array.from({ length: 32 }, (_, worker) => producer(worker));
+    while (acknowledged.size < 500) await new Promise((resolve) => setTimeout(resolve, 5));
+    first.child.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    stop = true;
+    await Promise.all(producers);
+    expect(attempted).toBeGreaterThan(acknowledged.size);
+
+    const second = await startServerProcess(env);
+    const after = await adminClient(second.url);
+    const found = new Set<string>();
+    for (;;) {
+      const batch = await after.receive("durable", { max: 100 });
+      if (batch.length === 0) break;
+      for (const m of batch) {
+        found.add(m.messageId);
+        expect((m.body as { phase: string }).phase).toBe("crash");
+      }
+    }
+    const lost = [...acknowledged].filter((id) => !found.has(id));
+    expect(lost).toEqual([]);
+    expect([...ackedIds].filter((id) => found.has(id))).toEqual([]);
+    expect(found.size).toBeLessThanOrEqual(attempted);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  });
+});

@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { routes } from "../../src/api/routes.js";
+import { ConveyorApiError, type ConveyorClient } from "../../src/client/index.js";
+import { startTestHost, type TestHost } from "../host.js";
+
+let host: TestHost;
+let admin: ConveyorClient;
+
+beforeAll(async () => {
+  host = await startTestHost();
+  admin = await host.admin();
+});
+afterAll(() => host.close());
+
+const problemOf = async (call: Promise<unknown>) => {
+  const error = await call.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(ConveyorApiError);
+  return error as ConveyorApiError;
+};
+
+describe("queues", () => {
+  it("creates a queue with defaults and shows it with its stats", async () => {
+    const created = await admin.createQueue({ name: "orders" });
+    expect(created).toMatchObject({
+      name: "orders",
+      ordering: "standard",
+      visibilityTimeoutSeconds: 30,
+      maxDeliveries: 5,
+      retry: { initialDelaySeconds: 1, maxDelaySeconds: 600, multiplier: 2, jitter: true },
+      messageTtlSeconds: 604_800,
+      deduplicationWindowSeconds: 300,
+      maxMessageBytes: 262_144,
+    });
+    expect(created.id).toMatch(/^q_/);
+    const shown = await admin.getQueue("orders");
+    expect(shown.stats).toMatchObject({ available: 0, inFlight: 0, enqueuedTotal: 0 });
+    expect(shown).not.toHaveProperty("tenantId");
+  });
+
+  it("answers 409 conflict for a name the tenant already has", async () => {
+    await admin.createQueue({ name: "dup" });
+    const error = await problemOf(admin.createQueue({ name: "dup" }));
+    expect([error.status, error.code]).toEqual([409, "conflict"]);
+  });
+
+  it("answers 400 with the offending fields for invalid settings", async () => {
+    const response = await admin.raw("POST", "/v1/queues", {
+      body: { name: "Bad Name", visibilityTimeoutSeconds: 0, maxDeliveries: 5000, surprise: true },
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    const problem = response.body as { code: string; errors: { path: string }[] };
+    expect(problem.code).toBe("validation_failed");
+    expect(problem.errors.map((error) => error.path).sort()).toEqual(
+      ["", "maxDeliveries", "name", "visibilityTimeoutSeconds"].sort(),
+    );
+  });
+
+  it("lists queues in pages", async () => {
+    const client = await host.admin();
+    for (const name of ["q-a", "q-b", "q-c"]) await client.createQueue({ name });
+    const first = await client.listQueues({ limit: 2 });
+    expect(first.items.map((queue) => queue.name)).toEqual(["q-a", "q-b"]);
+    const second = await client.listQueues({ limit: 2, cursor: first.nextCursor });
+    expect(second.items.map((queue) => queue.name)).toEqual(["q-c"]);
+    expect(second.nextCursor).toBeUndefined();
+    const bad = await client.raw("GET", "/v1/queues?cursor=garbage");
+    expect(bad.status).toBe(400);
+  });
+
+  it("updates settings but not the name or ordering", async () => {
+    await admin.createQueue({ name: "tunable" });
+    const updated = await admin.updateQueue("tunable", {
+      visibilityTimeoutSeconds: 120,
+      retry: { multiplier: 3 },
+    });
+    expect(updated).toMatchObject({
+      visibilityTimeoutSeconds: 120,
+      retry: { multiplier: 3, initialDelaySeconds: 1 },
+    });
+    const renamed = await admin.raw("PATCH", "/v1/queues/tunable", { body: { name: "other" } });
+    expect(renamed.status).toBe(400);
+    const reordered = await admin.raw("PATCH", "/v1/queues/tunable", { body: { ordering: "fifo" } });
+    expect(reordered.status).toBe(400);
+  });
+
+  it("deletes a queue and everything in it", async () => {
+    await admin.createQueue({ name: "doomed" });
+    await admin.send("doomed", { body: "x" });
+    await admin.deleteQueue("doomed");
+    const error = await problemOf(admin.getQueue("doomed"));
+    expect([error.status, error.code]).toEqual([404, "queue_not_found"]);
+    await admin.createQueue({ name: "doomed" });
+    expect((await admin.stats("doomed")).available).toBe(0);
+  });
+});
+
+describe("protocol", () => {
+  it("echoes x-request-id, or makes one up", async () => {
+    const echoed = await admin.raw("GET", "/v1/queues", { headers: { "x-request-id": "trace-123" } });
+    expect(echoed.headers.get("x-request-id")).toBe("trace-123");
+    const made = await admin.raw("GET", "/v1/queues");
+    expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const missing = await host.client().raw("GET", "/v1/nowhere");
+    expect(missing.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("answers 415 for a body that is not JSON", async () => {
+    const response = await admin.raw("POST", "/v1/queues", {
+      rawBody: "name=x",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(response.status).toBe(415);
+    expect((response.body as { code: string }).code).toBe("unsupported_media_type");
+  });
+
+  it("answers 400 for malformed JSON", async () => {
+    const response = await admin.raw("POST", "/v1/queues", {
+      rawBody: "{nope",
+      headers: { "content-type": "application/json" },
+    });
+    expect([response.status, (response.body as { code: string }).code]).toEqual([400, "validation_failed"]);
+  });
+
+  it("answers 413 for a request body over 4 MiB", async () => {
+    await admin.createQueue({ name: "big" });
+    const response = await admin.raw("POST", "/v1/queues/big/messages", {
+      rawBody: JSON.stringify({ body: "x".repeat(4 * 1024 * 1024 + 10) }),
+      headers: { "content-type": "application/json" },
+    });
+    expect([response.status, (response.body as { code: string }).code]).toEqual([413, "payload_too_large"]);
+  });
+
+  it("answers an unknown route and a wrong method with problem documents", async () => {
+    const missing = await admin.raw("GET", "/v1/nowhere");
+    expect([missing.status, (missing.body as { code: string }).code]).toEqual([404, "not_found"]);
+    const wrongMethod = await admin.raw("PUT", "/v1/queues");
+    expect([wrongMethod.status, (wrongMethod.body as { code: string }).code]).toEqual([
+      405,
+      "method_not_allowed",
+    ]);
+  });
+
+  it("reports health without credentials", async () => {
+    expect(await host.client().health()).toMatchObject({ status: "ok", store: "sqlite" });
+  });
+
+  it("serves an OpenAPI 3.1 document with every route and its request schemas", async () => {
+    const document = (await host.client().openApi()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { operationId: string; requestBody?: unknown }>>;
+    };
+    expect(document.openapi).toBe("3.1.0");
+    const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods));
+    expect(operations.map((operation) => operation.operationId).sort()).toEqual(
+      routes.map((route) => route.name).sort(),
+    );
+    const create = document.paths["/v1/queues"]?.post as {
+      requestBody: { content: Record<string, { schema: { $ref: string } }> };
+    };
+    const reference = create.requestBody.content["application/json"]?.schema.$ref ?? "";
+    expect(reference).toBe("#/components/schemas/CreateQueue");
+    const components = (
+      document as unknown as { components: { schemas: Record<string, Record<string, unknown>> } }
+    ).components.schemas;
+    const schema = components[reference.split("/").pop() as string];
+    expect(schema?.properties).toHaveProperty("visibilityTimeoutSeconds");
+    expect(schema?.additionalProperties).toBe(false);
+    const references = JSON.stringify(document).matchAll(/"#\/components\/schemas\/([^"]+)"/g);
+    for (const [, name] of references) expect(components).toHaveProperty(name as string);
+  });
+
+  it("answers 503 with Retry-After when the store is down, and health says so", async () => {
+    const doomed = await startTestHost();
+    const client = await doomed.admin();
+    await client.createQueue({ name: "q" });
+    await doomed.conveyor.context.store.close();
+    const response = await client.raw("GET", "/v1/queues/q/stats");
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect(JSON.stringify(response.body)).not.toMatch(/at .*\.js/);
+    expect((await doomed.client().raw("GET", "/v1/health")).status).toBe(503);
+    await doomed.close();
+  });
+});

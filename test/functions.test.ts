@@ -1,0 +1,166 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/functions";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
+import { startTestHost, type TestHost } from "./host.js";
+
+/**
+ * The Functions host cannot run here (Core Tools download binaries), so this
+ * test records what `src/functions/` registers, with the library's real
+ * `app` swapped for a recorder, and invokes the handlers as the host would:
+ * with the library's own `HttpRequest` and `InvocationContext`.
+ */
+interface Registration {
+  kind: "http" | "timer";
+  name: string;
+  options: {
+    methods?: string[];
+    route?: string;
+    authLevel?: string;
+    schedule?: string;
+    handler: (trigger: unknown, context: InvocationContext) => Promise<unknown>;
+  };
+}
+
+const registrations = vi.hoisted(() => [] as Registration[]);
+
+vi.mock("@azure/functions", async (importOriginal) => {
+  const original = await importOriginal<typeof import("@azure/functions")>();
+  return {
+    ...original,
+    app: {
+      http: (name: string, options: Registration["options"]) =>
+        registrations.push({ kind: "http", name, options }),
+      timer: (name: string, options: Registration["options"]) =>
+        registrations.push({ kind: "timer", name, options }),
+    },
+  };
+});
+
+const dataDir = mkdtempSync(join(tmpdir(), "conveyor-functions-"));
+let local: TestHost;
+
+beforeAll(async () => {
+  process.env.CONVEYOR_DATA_DIR = dataDir;
+  process.env.CONVEYOR_LOG_LEVEL = "warn";
+  await import("../src/functions/index.js");
+  local = await startTestHost();
+});
+afterAll(async () => {
+  await local.close();
+});
+
+const http = () => registrations.filter((registration) => registration.kind === "http");
+
+async function invoke(
+  name: string,
+  init: { method: string; path: string; params?: Record<string, string>; body?: unknown; token?: string },
+): Promise<HttpResponseInit & { json: unknown }> {
+  const registration = http().find((candidate) => candidate.name === name);
+  if (!registration) throw new Error(`no function ${name}`);
+  const request = new HttpRequest({
+    method: init.method,
+    url: `http://localhost:7071${init.path}`,
+    headers: {
+      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    params: init.params ?? {},
+    ...(init.body !== undefined ? { body: { string: JSON.stringify(init.body) } } : {}),
+  });
+  const context = new InvocationContext({ functionName: name, invocationId: `test-${name}` });
+  const response = (await registration.options.handler(request, context)) as HttpResponseInit;
+  return { ...response, json: typeof response.body === "string" ? JSON.parse(response.body) : undefined };
+}
+
+describe("Azure Functions registrations", () => {
+  it("register exactly the routes the local host serves, anonymously at the Functions level", () => {
+    const functionsTable = http()
+      .map(({ options }) => `${options.methods?.join(",")} /${options.route}`)
+      .sort();
+    const localTable = local.routeTable.map(({ method, path }) => `${method} ${path}`).sort();
+    expect(functionsTable).toEqual(localTable);
+    expect(new Set(http().map((registration) => registration.name)).size).toBe(http().length);
+    expect(http().every(({ options }) => options.authLevel === "anonymous")).toBe(true);
+  });
+
+  it("routes every registered Functions route on the local host too", async () => {
+    const client = local.client();
+    for (const { options } of http()) {
+      const path = `/${options.route}`.replace(/\{(\w+)\}/g, "sample-$1");
+      const response = await client.raw(options.methods?.[0] ?? "GET", path);
+      expect([path, (response.body as { code?: string } | undefined)?.code]).not.toEqual([path, "not_found"]);
+      expect(response.status).not.toBe(405);
+    }
+  });
+
+  it("serve a whole message round trip through HttpRequest and InvocationContext", async () => {
+    const key = await loadOrCreateSigningKey(dataDir);
+    const token = await signDevToken(key, {
+      tenant: "functions-tenant",
+      subject: "tester",
+      roles: ["admin"],
+      ttlSeconds: 300,
+      issuer: "conveyor-local",
+      audience: "conveyor",
+    });
+    const created = await invoke("createQueue", {
+      method: "POST",
+      path: "/v1/queues",
+      body: { name: "fq" },
+      token,
+    });
+    expect(created.status).toBe(201);
+    expect((created.headers as Record<string, string>)["x-request-id"]).toBeTruthy();
+
+    const params = { queue: "fq" };
+    const sent = await invoke("enqueue", {
+      method: "POST",
+      path: "/v1/queues/fq/messages",
+      params,
+      body: { body: { hello: "functions" } },
+      token,
+    });
+    expect(sent.status).toBe(201);
+
+    const received = await invoke("receive", {
+      method: "GET",
+      path: "/v1/queues/fq/messages?max=5",
+      params,
+      token,
+    });
+    const [message] = (
+      received.json as { messages: { messageId: string; leaseToken: string; body: unknown }[] }
+    ).messages;
+    expect(message?.body).toEqual({ hello: "functions" });
+
+    const acked = await invoke("ack", {
+      method: "POST",
+      path: `/v1/queues/fq/messages/${message?.messageId}/ack`,
+      params: { queue: "fq", messageId: message?.messageId ?? "" },
+      body: { leaseToken: message?.leaseToken },
+      token,
+    });
+    expect(acked.status).toBe(204);
+
+    const unauthenticated = await invoke("queueStats", {
+      method: "GET",
+      path: "/v1/queues/fq/stats",
+      params,
+    });
+    expect(unauthenticated.status).toBe(401);
+    const stats = await invoke("queueStats", { method: "GET", path: "/v1/queues/fq/stats", params, token });
+    expect(stats.json).toMatchObject({ enqueuedTotal: 1, ackedTotal: 1 });
+  });
+
+  it("register the housekeeping timer, which runs against the same store", async () => {
+    const timer = registrations.find((registration) => registration.kind === "timer");
+    expect(timer?.options.schedule).toBe("0 */5 * * * *");
+    const context = new InvocationContext({ functionName: "housekeeping" });
+    const log = vi.spyOn(context, "log").mockImplementation(() => undefined);
+    await timer?.options.handler({ isPastDue: false }, context);
+    expect(log).toHaveBeenCalledWith(expect.stringMatching(/^removed \d+ expired tombstones$/));
+  });
+});
