@@ -85,3 +85,21 @@ describe("kill -9", () => {
     expect(await second.exited).toBe(0);
   });
 });
+
+describe("graceful shutdown", () => {
+  it("answers in-flight long polls, then exits 0 on SIGTERM", async () => {
+    const server = await startServerProcess({ CONVEYOR_DATA_DIR: dataDir, CONVEYOR_LOG_LEVEL: "info" });
+    const client = await adminClient(server.url);
+    await client.createQueue({ name: "quiet" });
+    const started = Date.now();
+    const polling = client.raw("GET", "/v1/queues/quiet/messages?wait=20");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.child.kill("SIGTERM");
+    const answered = await polling;
+    expect(answered.status).toBe(200);
+    expect(answered.body).toEqual({ messages: [] });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toMatch(/shutting down signal=SIGTERM/);
+  });
+});
