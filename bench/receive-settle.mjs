@@ -47,13 +47,13 @@ async function worker() {
 const started = Date.now();
 await Promise.all(Array.from({ length: Number(workers) }, worker));
 const elapsed = (Date.now() - started) / 1000;
-console.log(
-  JSON.stringify({
+process.stdout.write(
+  `${JSON.stringify({
     mode,
     workers: Number(workers),
     settled,
     failures,
     seconds: elapsed,
     perSecond: Math.round(settled / elapsed),
-  }),
+  })}\n`,
 );
