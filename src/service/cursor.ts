@@ -1,4 +1,5 @@
 import { fail, ok, type Result } from "../domain/errors.js";
+import type { Page } from "./ports.js";
 
 /** Opaque page cursors: base64url JSON of the sort key of the last item on the page. */
 export const encodeCursor = (key: readonly (string | number)[]): string =>
@@ -24,4 +25,15 @@ export function decodeCursor(
   return fail("validation_failed", "the cursor is not one this server issued", {
     errors: [{ path: "cursor", message: "malformed cursor" }],
   });
+}
+
+/** A page from `limit + 1` rows: the extra row only tells that there is a next page. */
+export function pageOf<T>(
+  rows: T[],
+  limit: number,
+  keyOf: (item: T) => readonly (string | number)[],
+): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: encodeCursor(keyOf(items[items.length - 1] as T)) };
 }

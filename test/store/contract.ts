@@ -470,7 +470,9 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
         const queue = await createQueue({ deduplicationWindowSeconds: 600 });
         const [message] = await send(queue, { dedupKey: "id:t" });
         await ackAll(queue, await receive(queue, at(1)), at(2));
-        expect(await store.removeExpiredTombstones(at(599))).toBe(0);
+        // Counts are store-wide (other tests' tombstones may go too), so watch this message.
+        await store.removeExpiredTombstones(at(599));
+        expect((await store.getMessage(queue, message?.id ?? ""))?.state).toBe("acked");
         expect(await store.removeExpiredTombstones(at(600))).toBeGreaterThanOrEqual(1);
         expect(await store.getMessage(queue, message?.id ?? "")).toBeUndefined();
       });

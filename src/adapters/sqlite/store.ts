@@ -7,7 +7,7 @@ import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js
 import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
-import { decodeCursor, encodeCursor } from "../../service/cursor.js";
+import { decodeCursor, pageOf } from "../../service/cursor.js";
 import type {
   ApiKeyRecord,
   Enqueued,
@@ -543,12 +543,6 @@ export class SqliteStore implements QueueStore, KeyStore {
   deleteKey(tenantId: string, id: string): Promise<boolean> {
     return this.writes.run(() => this.sql.deleteKey.run(id, tenantId).changes > 0);
   }
-}
-
-function pageOf<T>(rows: T[], limit: number, keyOf: (item: T) => (string | number)[]): Page<T> {
-  if (rows.length <= limit) return { items: rows };
-  const items = rows.slice(0, limit);
-  return { items, nextCursor: encodeCursor(keyOf(items[items.length - 1] as T)) };
 }
 
 function prepareStatements(db: Database) {

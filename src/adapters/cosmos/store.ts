@@ -1,0 +1,867 @@
+import { createHash } from "node:crypto";
+import {
+  BulkOperationType,
+  type Container,
+  type CosmosClient,
+  type JSONObject,
+  type OperationInput,
+  type PatchOperation,
+  type SqlParameter,
+} from "@azure/cosmos";
+import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
+import { fail, ok, type Result } from "../../domain/errors.js";
+import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
+import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
+import { fifoRun } from "../../domain/ordering.js";
+import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
+import { decodeCursor, pageOf } from "../../service/cursor.js";
+import type {
+  ApiKeyRecord,
+  Enqueued,
+  KeyStore,
+  NewMessage,
+  Page,
+  PageRequest,
+  QueueStats,
+  QueueStore,
+  Received,
+  ReceiveRequest,
+  RedriveSelection,
+  Settlement,
+} from "../../service/ports.js";
+import definitions from "./containers.json" with { type: "json" };
+import { HybridLogicalClock } from "./sequence.js";
+
+/** The container definitions, shared with the Bicep templates (`loadJsonContent`). */
+export const COSMOS_DEFINITIONS = definitions;
+
+interface QueueDocument extends QueueSettings {
+  id: string; // the queue's name: unique in its tenant's partition
+  tenantId: string;
+  queueId: string;
+  ordering: Ordering;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface MessageDocument {
+  id: string;
+  kind: "message";
+  queueId: string;
+  tenantId: string;
+  body: string;
+  attributes: Record<string, string>;
+  priority: number;
+  groupId: string | null;
+  sequence: number;
+  dedupKey: string | null;
+  state: MessageState;
+  visibleAt: number;
+  enqueuedAt: number;
+  expiresAt: number;
+  deliveryCount: number;
+  leaseToken: string | null;
+  leaseExpiresAt: number | null;
+  lastError: string | null;
+  reason: DeadLetterReason | null;
+  deadLetteredAt: number | null;
+  ackedAt: number | null;
+  removeAt: number | null;
+  ttl?: number;
+  _etag?: string;
+}
+
+/** Per-queue lifetime totals, in the queue's own partition; changed only by `incr` patches. */
+interface MetaDocument {
+  id: typeof META_ID;
+  kind: "meta";
+  queueId: string;
+  enqueuedTotal: number;
+  ackedTotal: number;
+  deadLetteredTotal: number;
+  redrivenTotal: number;
+}
+
+/** Claims a dedup key: its id derives from the key, so a second claim's create conflicts. */
+interface DedupDocument {
+  id: string;
+  kind: "dedup";
+  queueId: string;
+  messageId: string;
+  windowEndsAt: number;
+  ttl: number;
+  _etag?: string;
+}
+
+/** A fifo group with ready messages, and when it was last served (fair receives). */
+interface GroupDocument {
+  id: string;
+  kind: "group";
+  queueId: string;
+  groupId: string;
+  servedAt: number;
+}
+
+interface KeyDocument {
+  id: string;
+  tenantId: string;
+  name: string;
+  secretHash: string;
+  roles: string[];
+  grants: ApiKeyRecord["grants"];
+  createdAt: number;
+}
+
+const META_ID = "meta";
+const MAX_CAS_RETRIES = 5;
+const TOTALS = ["enqueuedTotal", "ackedTotal", "deadLetteredTotal", "redrivenTotal"] as const;
+type Total = (typeof TOTALS)[number];
+
+const statusOf = (error: unknown): number | undefined => {
+  const code =
+    (error as { code?: unknown; statusCode?: unknown }).code ??
+    (error as { statusCode?: unknown }).statusCode;
+  return typeof code === "number" ? code : undefined;
+};
+
+const groupDocumentId = (groupId: string) => `group-${hashOf(groupId)}`;
+const dedupDocumentId = (dedupKey: string) => `dedup-${hashOf(dedupKey)}`;
+const hashOf = (value: string) => createHash("sha256").update(value).digest("base64url");
+
+function toQueue(document: QueueDocument): Queue {
+  const { id, tenantId, queueId, ordering, createdAt, updatedAt, ...settings } = document;
+  const { _rid, _self, _etag, _attachments, _ts, ...clean } = settings as typeof settings &
+    Record<string, unknown>;
+  return {
+    ...(clean as QueueSettings),
+    id: queueId,
+    tenantId,
+    name: id,
+    ordering,
+    createdAt: new Date(createdAt),
+    updatedAt: new Date(updatedAt),
+  };
+}
+
+function toQueueDocument(queue: Queue): QueueDocument {
+  const { id, tenantId, name, ordering, createdAt, updatedAt, ...settings } = queue;
+  return {
+    ...settings,
+    id: name,
+    tenantId,
+    queueId: id,
+    ordering,
+    createdAt: createdAt.getTime(),
+    updatedAt: updatedAt.getTime(),
+  };
+}
+
+const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+function toMessage(document: MessageDocument): Message {
+  return {
+    id: document.id,
+    tenantId: document.tenantId,
+    queueId: document.queueId,
+    body: document.body,
+    attributes: document.attributes,
+    priority: document.priority,
+    groupId: document.groupId,
+    sequence: document.sequence,
+    dedupKey: document.dedupKey,
+    state: document.state,
+    visibleAt: new Date(document.visibleAt),
+    enqueuedAt: new Date(document.enqueuedAt),
+    expiresAt: new Date(document.expiresAt),
+    deliveryCount: document.deliveryCount,
+    leaseToken: document.leaseToken,
+    leaseExpiresAt: date(document.leaseExpiresAt),
+    lastError: document.lastError,
+    reason: document.reason,
+    deadLetteredAt: date(document.deadLetteredAt),
+    ackedAt: date(document.ackedAt),
+  };
+}
+
+function toKey(document: KeyDocument): ApiKeyRecord {
+  return {
+    id: document.id,
+    tenantId: document.tenantId,
+    name: document.name,
+    secretHash: document.secretHash,
+    roles: document.roles,
+    grants: document.grants,
+    createdAt: new Date(document.createdAt),
+  };
+}
+
+export interface CosmosStoreOptions {
+  client: CosmosClient;
+  databaseId: string;
+}
+
+/**
+ * The Cosmos DB (NoSQL) store. Partitioning: `queues` by tenant, `messages`
+ * by queue (a queue's messages, totals, dedup claims and fifo groups share
+ * one logical partition, so no hot-path query crosses partitions), `keys` by
+ * key id. Every change to a message is a compare-and-set on its `_etag`
+ * (`If-Match`), so concurrent receivers on any number of instances never
+ * lease one message twice. See docs/cosmos.md for costs and limits.
+ */
+export class CosmosStore implements QueueStore, KeyStore {
+  readonly kind = "cosmos" as const;
+  private readonly queues: Container;
+  private readonly messages: Container;
+  private readonly keys: Container;
+  private readonly sequences = new HybridLogicalClock();
+
+  constructor(private readonly options: CosmosStoreOptions) {
+    const database = options.client.database(options.databaseId);
+    this.queues = database.container("queues");
+    this.messages = database.container("messages");
+    this.keys = database.container("keys");
+  }
+
+  /** Creates the database and containers from the shared definitions (emulators and tests; Bicep does it on Azure). */
+  static async ensureContainers(client: CosmosClient, databaseId: string): Promise<void> {
+    const { database } = await client.databases.createIfNotExists({ id: databaseId });
+    for (const container of definitions.containers) {
+      await database.containers.createIfNotExists({
+        id: container.id,
+        partitionKey: { paths: [container.partitionKey] },
+        indexingPolicy: container.indexingPolicy as never,
+        ...(container.defaultTtl === null ? {} : { defaultTtl: container.defaultTtl }),
+      });
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.options.client.database(this.options.databaseId).read();
+  }
+
+  async close(): Promise<void> {
+    this.options.client.dispose();
+  }
+
+  isUnavailable(error: unknown): boolean {
+    const status = statusOf(error);
+    if (status !== undefined) return status === 429 || status === 503 || status === 408 || status === 449;
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)$/.test(code);
+  }
+
+  // Queues
+
+  async createQueue(queue: Queue): Promise<Result<Queue>> {
+    try {
+      await this.queues.items.create(toQueueDocument(queue));
+    } catch (error) {
+      if (statusOf(error) === 409) return fail("conflict", `a queue named "${queue.name}" already exists`);
+      throw error;
+    }
+    await this.messages.items.upsert<MetaDocument>({
+      id: META_ID,
+      kind: "meta",
+      queueId: queue.id,
+      enqueuedTotal: 0,
+      ackedTotal: 0,
+      deadLetteredTotal: 0,
+      redrivenTotal: 0,
+    });
+    return ok(queue);
+  }
+
+  async getQueue(tenantId: string, name: string): Promise<Queue | undefined> {
+    const { resource } = await this.queues.item(name, tenantId).read<QueueDocument>();
+    return resource && toQueue(resource);
+  }
+
+  async listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>> {
+    const after = decodeCursor(page.cursor, 1);
+    if (!after.ok) return after;
+    const documents = await this.query<QueueDocument>(
+      this.queues,
+      tenantId,
+      "SELECT TOP @n * FROM c WHERE c.tenantId = @pk AND c.id > @after ORDER BY c.id",
+      { n: page.limit + 1, after: after.value?.[0] ?? "" },
+    );
+    return ok(pageOf(documents.map(toQueue), page.limit, (queue) => [queue.name]));
+  }
+
+  async updateQueue(queue: Queue): Promise<void> {
+    await this.queues.item(queue.name, queue.tenantId).replace(toQueueDocument(queue));
+  }
+
+  async deleteQueue(queue: Queue): Promise<void> {
+    await this.queues.item(queue.name, queue.tenantId).delete();
+    const ids = await this.query<{ id: string }>(
+      this.messages,
+      queue.id,
+      "SELECT c.id FROM c WHERE c.queueId = @pk",
+      {},
+    );
+    await this.deleteAll(
+      queue.id,
+      ids.map((item) => item.id),
+    );
+  }
+
+  // Messages
+
+  async enqueue(queue: Queue, drafts: NewMessage[]): Promise<Enqueued[]> {
+    const results: Enqueued[] = [];
+    for (const draft of drafts) results.push(await this.enqueueOne(queue, draft));
+    const added = results.filter((result) => !result.duplicate).length;
+    if (added > 0) await this.addToTotals(queue.id, { enqueuedTotal: added });
+    return results;
+  }
+
+  private async enqueueOne(queue: Queue, draft: NewMessage): Promise<Enqueued> {
+    const document: MessageDocument = {
+      id: draft.id,
+      kind: "message",
+      queueId: queue.id,
+      tenantId: queue.tenantId,
+      body: draft.body,
+      attributes: draft.attributes,
+      priority: draft.priority,
+      groupId: draft.groupId,
+      sequence: this.sequences.next(draft.enqueuedAt.getTime()),
+      dedupKey: draft.dedupKey,
+      state: "ready",
+      visibleAt: draft.visibleAt.getTime(),
+      enqueuedAt: draft.enqueuedAt.getTime(),
+      expiresAt: draft.expiresAt.getTime(),
+      deliveryCount: 0,
+      leaseToken: null,
+      leaseExpiresAt: null,
+      lastError: null,
+      reason: null,
+      deadLetteredAt: null,
+      ackedAt: null,
+      removeAt: null,
+    };
+    if (draft.groupId !== null) await this.touchGroup(queue.id, draft.groupId);
+    if (draft.dedupKey === null) {
+      await this.messages.items.create(document);
+      return { message: toMessage(document), duplicate: false };
+    }
+    const claim: DedupDocument = {
+      id: dedupDocumentId(draft.dedupKey),
+      kind: "dedup",
+      queueId: queue.id,
+      messageId: draft.id,
+      windowEndsAt: draft.enqueuedAt.getTime() + queue.deduplicationWindowSeconds * 1000,
+      ttl: Math.max(1, queue.deduplicationWindowSeconds),
+    };
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const existing = await this.readDedup(queue, claim.id);
+      if (existing) {
+        const original = await this.readMessage(queue, existing.messageId);
+        if (original && isDuplicateOf(original, queue, draft.enqueuedAt))
+          return { message: original, duplicate: true };
+        // The window has passed, or the original was purged: the claim is stale; release it, compare-and-set.
+        const released = await this.deleteIfMatch(queue.id, existing.id, existing._etag);
+        if (!released) continue;
+      }
+      if (await this.createClaimed(queue.id, document, claim))
+        return { message: toMessage(document), duplicate: false };
+    }
+    throw Object.assign(new Error("the dedup claim kept changing; retry"), { code: 503 });
+  }
+
+  /**
+   * Creates the dedup claim and the message in one transactional batch: on
+   * Cosmos DB either both exist or neither (a claim that conflicts fails the
+   * batch with 409, the message with 424). False when another enqueue claimed
+   * the key first.
+   */
+  private async createClaimed(
+    queueId: string,
+    message: MessageDocument,
+    claim: DedupDocument,
+  ): Promise<boolean> {
+    const operations: OperationInput[] = [
+      { operationType: BulkOperationType.Create, resourceBody: claim as unknown as JSONObject },
+      { operationType: BulkOperationType.Create, resourceBody: message as unknown as JSONObject },
+    ];
+    const response = await this.messages.items.batch(operations, queueId);
+    if (response.result?.[0]?.statusCode === 409) return false;
+    if (!response.result?.every((item) => item.statusCode >= 200 && item.statusCode < 300)) {
+      throw Object.assign(new Error(`the enqueue batch failed with ${response.code}`), {
+        code: response.code,
+      });
+    }
+    return true;
+  }
+
+  private async touchGroup(queueId: string, groupId: string): Promise<void> {
+    try {
+      await this.messages.items.create<GroupDocument>({
+        id: groupDocumentId(groupId),
+        kind: "group",
+        queueId,
+        groupId,
+        servedAt: 0,
+      });
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
+  }
+
+  async receive(queue: Queue, request: ReceiveRequest): Promise<Received> {
+    return queue.ordering === "fifo"
+      ? this.receiveFifo(queue, request)
+      : this.receiveStandard(queue, request);
+  }
+
+  private async receiveStandard(queue: Queue, request: ReceiveRequest): Promise<Received> {
+    const received: Received = { delivered: [], deadLettered: [] };
+    // Candidates another receiver leases first are skipped (their etag no longer matches), so look a little further.
+    for (let pass = 0; pass < 5 && received.delivered.length < request.max; pass++) {
+      const want = request.max - received.delivered.length;
+      const candidates = await this.query<MessageDocument>(
+        this.messages,
+        queue.id,
+        `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.visibleAt <= @now
+         ORDER BY c.priority DESC, c.sequence ASC`,
+        { n: want * 2, now: request.now.getTime() },
+      );
+      for (const candidate of candidates) {
+        if (received.delivered.length >= request.max) break;
+        await this.leaseCandidate(queue, candidate, request, received);
+      }
+      if (candidates.length < want * 2) break;
+    }
+    return received;
+  }
+
+  private async receiveFifo(queue: Queue, request: ReceiveRequest): Promise<Received> {
+    const received: Received = { delivered: [], deadLettered: [] };
+    const groups = await this.query<GroupDocument & { _etag: string }>(
+      this.messages,
+      queue.id,
+      "SELECT * FROM c WHERE c.queueId = @pk AND c.kind = 'group' ORDER BY c.servedAt",
+      {},
+    );
+    for (const group of [...groups].sort(
+      (a, b) => a.servedAt - b.servedAt || a.groupId.localeCompare(b.groupId),
+    )) {
+      const want = request.max - received.delivered.length;
+      if (want <= 0) break;
+      const head = await this.query<MessageDocument>(
+        this.messages,
+        queue.id,
+        "SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.groupId = @group ORDER BY c.sequence",
+        { n: want + 16, group: group.groupId },
+      );
+      if (head.length === 0) {
+        await this.deleteIfMatch(queue.id, group.id, group._etag);
+        continue;
+      }
+      const before = received.delivered.length;
+      const run = fifoRun(head.map(toMessage), request.now, head.length);
+      for (const candidate of head.slice(0, run.length)) {
+        if (received.delivered.length >= request.max) break;
+        // Someone else leased this one first: the group is theirs now, and order forbids skipping ahead.
+        if (!(await this.leaseCandidate(queue, candidate, request, received))) break;
+      }
+      if (received.delivered.length > before) {
+        await this.messages
+          .item(group.id, queue.id)
+          .patch([{ op: "set", path: "/servedAt", value: request.now.getTime() }]);
+      }
+    }
+    return received;
+  }
+
+  /** Leases or dead-letters one candidate, compare-and-set; false when another receiver changed it first. */
+  private async leaseCandidate(
+    queue: Queue,
+    candidate: MessageDocument,
+    request: ReceiveRequest,
+    into: Received,
+  ): Promise<boolean> {
+    const message = toMessage(candidate);
+    const transition = onReceive(
+      message,
+      queue,
+      request.now,
+      request.visibilityTimeoutSeconds,
+      newLeaseToken(),
+    );
+    const written = await this.write(queue, candidate, transition);
+    if (!written) return false;
+    if (transition.kind === "lease") into.delivered.push(written);
+    else {
+      into.deadLettered.push(written);
+      await this.addToTotals(queue.id, { deadLetteredTotal: 1 });
+    }
+    return true;
+  }
+
+  async settle(queue: Queue, settlements: Settlement[]): Promise<Result<Message>[]> {
+    const results: Result<Message>[] = [];
+    const totals: Partial<Record<Total, number>> = {};
+    for (const { messageId, decide } of settlements) {
+      results.push(await this.settleOne(queue, messageId, decide, totals));
+    }
+    await this.addToTotals(queue.id, totals);
+    return results;
+  }
+
+  private async settleOne(
+    queue: Queue,
+    messageId: string,
+    decide: Settlement["decide"],
+    totals: Partial<Record<Total, number>>,
+  ): Promise<Result<Message>> {
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const document = await this.readMessageDocument(queue, messageId);
+      if (!document) return fail("message_not_found", `no message "${messageId}" in this queue`);
+      const decision = decide(toMessage(document));
+      if (!decision.ok) return decision;
+      if (decision.value === null) return ok(toMessage(document));
+      const written = await this.write(queue, document, decision.value);
+      if (!written) continue; // changed under us: decide again on the fresh copy
+      if (decision.value.kind === "ack") totals.ackedTotal = (totals.ackedTotal ?? 0) + 1;
+      if (decision.value.kind === "deadLetter")
+        totals.deadLetteredTotal = (totals.deadLetteredTotal ?? 0) + 1;
+      return ok(written);
+    }
+    throw Object.assign(new Error("the message kept changing; retry"), { code: 503 });
+  }
+
+  /** Writes a domain transition with If-Match on the etag it was decided on; undefined when the etag moved. */
+  private async write(
+    queue: Queue,
+    document: MessageDocument,
+    transition: Transition,
+  ): Promise<Message | undefined> {
+    const next: MessageDocument = { ...document };
+    switch (transition.kind) {
+      case "lease":
+        next.leaseToken = transition.leaseToken;
+        next.visibleAt = transition.visibleAt.getTime();
+        next.leaseExpiresAt = transition.leaseExpiresAt.getTime();
+        next.deliveryCount = transition.deliveryCount;
+        break;
+      case "deadLetter":
+        next.state = "dead";
+        next.reason = transition.reason;
+        next.lastError = transition.lastError;
+        next.deadLetteredAt = transition.at.getTime();
+        next.leaseToken = null;
+        next.leaseExpiresAt = null;
+        break;
+      case "ack": {
+        const removeAt = tombstoneExpiresAt(toMessage(document), queue, transition.at).getTime();
+        next.state = "acked";
+        next.ackedAt = transition.at.getTime();
+        next.removeAt = removeAt;
+        // Cosmos DB removes the tombstone itself; `removeAt` lets housekeeping do it where TTL is not enforced.
+        next.ttl = Math.max(1, Math.ceil((removeAt - transition.at.getTime()) / 1000));
+        break;
+      }
+      case "release":
+        next.visibleAt = transition.visibleAt.getTime();
+        next.lastError = transition.lastError;
+        next.leaseToken = null;
+        next.leaseExpiresAt = null;
+        break;
+      case "extend":
+        next.visibleAt = transition.visibleAt.getTime();
+        next.leaseExpiresAt = transition.leaseExpiresAt.getTime();
+        break;
+    }
+    const { _etag: etag, ...body } = next;
+    try {
+      await this.messages
+        .item(document.id, queue.id)
+        .replace(body, { accessCondition: { type: "IfMatch", condition: document._etag ?? "" } });
+    } catch (error) {
+      if (statusOf(error) === 412 || statusOf(error) === 404) return undefined;
+      throw error;
+    }
+    return toMessage(next);
+  }
+
+  async getMessage(queue: Queue, messageId: string): Promise<Message | undefined> {
+    return this.readMessage(queue, messageId);
+  }
+
+  async purge(queue: Queue): Promise<number> {
+    const ready = await this.query<{ id: string }>(
+      this.messages,
+      queue.id,
+      "SELECT c.id FROM c WHERE c.queueId = @pk AND ((c.kind = 'message' AND c.state = 'ready') OR c.kind = 'group')",
+      {},
+    );
+    await this.deleteAll(
+      queue.id,
+      ready.map((item) => item.id),
+    );
+    return ready.filter((item) => !item.id.startsWith("group-")).length;
+  }
+
+  async nextVisibleAt(queue: Queue, now: Date): Promise<Date | undefined> {
+    const [at] = await this.query<number | undefined>(
+      this.messages,
+      queue.id,
+      "SELECT VALUE MIN(c.visibleAt) FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.visibleAt > @now",
+      { now: now.getTime() },
+    );
+    return typeof at === "number" ? new Date(at) : undefined;
+  }
+
+  // Dead letters
+
+  async listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>> {
+    const after = decodeCursor(page.cursor, 2);
+    if (!after.ok) return after;
+    const [at, id] = after.value ?? [-1, ""];
+    const documents = await this.query<MessageDocument>(
+      this.messages,
+      queue.id,
+      `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'dead' AND c.tenantId = @tenant
+         AND (c.deadLetteredAt > @at OR (c.deadLetteredAt = @at AND c.id > @id))
+       ORDER BY c.deadLetteredAt ASC, c.id ASC`,
+      { n: page.limit + 1, tenant: queue.tenantId, at, id },
+    );
+    return ok(
+      pageOf(documents.map(toMessage), page.limit, (message) => [
+        message.deadLetteredAt?.getTime() ?? 0,
+        message.id,
+      ]),
+    );
+  }
+
+  async redrive(
+    queue: Queue,
+    selection: RedriveSelection,
+    now: Date,
+  ): Promise<{ redriven: number; remaining: number }> {
+    const candidates =
+      "all" in selection
+        ? await this.query<MessageDocument>(
+            this.messages,
+            queue.id,
+            "SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'dead' ORDER BY c.deadLetteredAt ASC, c.id ASC",
+            { n: selection.limit },
+          )
+        : (await Promise.all(selection.messageIds.map((id) => this.readMessageDocument(queue, id)))).filter(
+            (document): document is MessageDocument => document?.state === "dead",
+          );
+    let redriven = 0;
+    for (const document of candidates) {
+      const { _etag: etag, ...body } = document;
+      const revived: MessageDocument = {
+        ...body,
+        state: "ready",
+        sequence: this.sequences.next(now.getTime()),
+        visibleAt: now.getTime(),
+        expiresAt: now.getTime() + queue.messageTtlSeconds * 1000,
+        deliveryCount: 0,
+        leaseToken: null,
+        leaseExpiresAt: null,
+        reason: null,
+        deadLetteredAt: null,
+      };
+      if (document.groupId !== null) await this.touchGroup(queue.id, document.groupId);
+      try {
+        await this.messages.item(document.id, queue.id).replace(revived, {
+          accessCondition: { type: "IfMatch", condition: etag ?? "" },
+        });
+        redriven++;
+      } catch (error) {
+        if (statusOf(error) !== 412 && statusOf(error) !== 404) throw error;
+      }
+    }
+    await this.addToTotals(queue.id, { redrivenTotal: redriven });
+    const remaining = "all" in selection ? await this.count(queue.id, "c.state = 'dead'", {}) : 0;
+    return { redriven, remaining };
+  }
+
+  async purgeDeadLetters(queue: Queue): Promise<number> {
+    const dead = await this.query<{ id: string }>(
+      this.messages,
+      queue.id,
+      "SELECT c.id FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'dead'",
+      {},
+    );
+    await this.deleteAll(
+      queue.id,
+      dead.map((item) => item.id),
+    );
+    return dead.length;
+  }
+
+  // Stats and housekeeping
+
+  async stats(queue: Queue, now: Date): Promise<QueueStats> {
+    const at = { now: now.getTime() };
+    const [available, delayed, inFlight, deadLettered, oldest, meta] = await Promise.all([
+      this.count(queue.id, "c.state = 'ready' AND c.visibleAt <= @now", at),
+      this.count(queue.id, "c.state = 'ready' AND c.visibleAt > @now AND IS_NULL(c.leaseToken)", at),
+      this.count(queue.id, "c.state = 'ready' AND c.visibleAt > @now AND NOT IS_NULL(c.leaseToken)", at),
+      this.count(queue.id, "c.state = 'dead'", {}),
+      this.query<number | undefined>(
+        this.messages,
+        queue.id,
+        "SELECT VALUE MIN(c.enqueuedAt) FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.visibleAt <= @now",
+        at,
+      ),
+      this.messages.item(META_ID, queue.id).read<MetaDocument>(),
+    ]);
+    const oldestAt = oldest[0];
+    return {
+      available,
+      delayed,
+      inFlight,
+      deadLettered,
+      oldestAvailableAgeSeconds:
+        typeof oldestAt === "number" ? Math.max(0, Math.floor((now.getTime() - oldestAt) / 1000)) : 0,
+      enqueuedTotal: meta.resource?.enqueuedTotal ?? 0,
+      ackedTotal: meta.resource?.ackedTotal ?? 0,
+      deadLetteredTotal: meta.resource?.deadLetteredTotal ?? 0,
+      redrivenTotal: meta.resource?.redrivenTotal ?? 0,
+    };
+  }
+
+  /**
+   * On Cosmos DB the per-item TTL removes acked tombstones; this catches any
+   * the TTL has not reached yet (and is the only clean-up where TTL is not
+   * enforced, as on the local test server). It queries across partitions:
+   * housekeeping, never the hot path.
+   */
+  async removeExpiredTombstones(now: Date): Promise<number> {
+    const { resources } = await this.messages.items
+      .query<{ id: string; queueId: string }>({
+        query:
+          "SELECT TOP 1000 c.id, c.queueId FROM c WHERE c.kind = 'message' AND c.state = 'acked' AND c.removeAt <= @now",
+        parameters: [{ name: "@now", value: now.getTime() }],
+      })
+      .fetchAll();
+    for (const { id, queueId } of resources) await this.deleteAll(queueId, [id]);
+    return resources.length;
+  }
+
+  // API keys
+
+  async createKey(record: ApiKeyRecord): Promise<void> {
+    await this.keys.items.create<KeyDocument>({ ...record, createdAt: record.createdAt.getTime() });
+  }
+
+  async findKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const { resource } = await this.keys.item(id, id).read<KeyDocument>();
+    return resource && toKey(resource);
+  }
+
+  /** Crosses partitions (keys are partitioned by id for the hot-path look-up); an admin's listing, not the hot path. */
+  async listKeys(tenantId: string, page: PageRequest): Promise<Result<Page<ApiKeyRecord>>> {
+    const after = decodeCursor(page.cursor, 2);
+    if (!after.ok) return after;
+    const [at, id] = after.value ?? [-1, ""];
+    const { resources } = await this.keys.items
+      .query<KeyDocument>({
+        query: `SELECT * FROM c WHERE c.tenantId = @tenant AND (c.createdAt > @at OR (c.createdAt = @at AND c.id > @id))`,
+        parameters: params({ tenant: tenantId, at, id }),
+      })
+      .fetchAll();
+    const sorted = resources
+      .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
+      .slice(0, page.limit + 1);
+    return ok(pageOf(sorted.map(toKey), page.limit, (key) => [key.createdAt.getTime(), key.id]));
+  }
+
+  async deleteKey(tenantId: string, id: string): Promise<boolean> {
+    const existing = await this.findKey(id);
+    if (!existing || existing.tenantId !== tenantId) return false;
+    await this.keys.item(id, id).delete();
+    return true;
+  }
+
+  // Helpers
+
+  /**
+   * A query inside one logical partition. The partition key is both the
+   * request's scope and, as `@pk`, a condition every query text must state:
+   * the local test server ignores the scope, and naming the tenant or queue in
+   * the filter keeps isolation from resting on one request option.
+   */
+  private async query<T>(
+    container: Container,
+    partitionKey: string,
+    query: string,
+    values: Record<string, unknown>,
+  ): Promise<T[]> {
+    if (!query.includes("= @pk")) throw new Error(`query does not filter on its partition: ${query}`);
+    const { resources } = await container.items
+      .query<T>({ query, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
+      .fetchAll();
+    return resources;
+  }
+
+  private async count(queueId: string, where: string, values: Record<string, unknown>): Promise<number> {
+    const [count] = await this.query<number>(
+      this.messages,
+      queueId,
+      `SELECT VALUE COUNT(1) FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND ${where}`,
+      values,
+    );
+    return count ?? 0;
+  }
+
+  private async readMessageDocument(queue: Queue, id: string): Promise<MessageDocument | undefined> {
+    if (id === "" || id === META_ID || id.startsWith("dedup-") || id.startsWith("group-")) return undefined;
+    const { resource } = await this.messages.item(id, queue.id).read<MessageDocument>();
+    return resource?.kind === "message" && resource.tenantId === queue.tenantId ? resource : undefined;
+  }
+
+  private async readMessage(queue: Queue, id: string): Promise<Message | undefined> {
+    const document = await this.readMessageDocument(queue, id);
+    return document && toMessage(document);
+  }
+
+  private async readDedup(queue: Queue, id: string): Promise<DedupDocument | undefined> {
+    const { resource } = await this.messages.item(id, queue.id).read<DedupDocument>();
+    return resource;
+  }
+
+  private async deleteIfMatch(queueId: string, id: string, etag: string | undefined): Promise<boolean> {
+    try {
+      await this.messages
+        .item(id, queueId)
+        .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } });
+      return true;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412) return false;
+      if (status === 404) return true;
+      throw error;
+    }
+  }
+
+  private async deleteAll(queueId: string, ids: string[]): Promise<void> {
+    for (let start = 0; start < ids.length; start += 100) {
+      const operations: OperationInput[] = ids
+        .slice(start, start + 100)
+        .map((id) => ({ operationType: BulkOperationType.Delete, id, partitionKey: queueId }));
+      await this.messages.items.executeBulkOperations(operations);
+    }
+  }
+
+  /** Adds to the queue's totals with one atomic `incr` patch (no read, no etag race). */
+  private async addToTotals(queueId: string, totals: Partial<Record<Total, number>>): Promise<void> {
+    const operations: PatchOperation[] = TOTALS.filter((total) => (totals[total] ?? 0) > 0).map((total) => ({
+      op: "incr",
+      path: `/${total}`,
+      value: totals[total] as number,
+    }));
+    if (operations.length > 0) await this.messages.item(META_ID, queueId).patch(operations);
+  }
+}
+
+function params(values: Record<string, unknown>): SqlParameter[] {
+  return Object.entries(values).map(([name, value]) => ({ name: `@${name}`, value: value as never }));
+}
