@@ -1,5 +1,9 @@
 import { createHmac } from "node:crypto";
-import { loadOrCreatePepper, loadOrCreateSigningKey } from "./adapters/files/local-secrets.js";
+import { CosmosClient } from "@azure/cosmos";
+import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
+import { CosmosStore } from "./adapters/cosmos/store.js";
+import { fileSecrets, loadOrCreateSigningKey } from "./adapters/files/local-secrets.js";
+import { keyVaultSecrets } from "./adapters/keyvault/secrets.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
 import { systemClock } from "./adapters/system/clock.js";
 import { jwtVerifier } from "./api/auth.js";
@@ -12,7 +16,7 @@ import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { ServiceContext } from "./service/context.js";
 import { Redriver } from "./service/dead-letters.js";
-import type { Clock } from "./service/ports.js";
+import type { Clock, KeyStore, QueueStore } from "./service/ports.js";
 import { InProcessSignals } from "./service/signals.js";
 
 export const VERSION = "0.1.0";
@@ -42,8 +46,11 @@ export async function createConveyor({
   logger,
   clock = systemClock,
 }: ConveyorOptions): Promise<Conveyor> {
-  const store = new SqliteStore({ dataDir: config.dataDir });
-  const pepper = await loadOrCreatePepper(config.dataDir);
+  const store = await openStore(config);
+  const secrets = config.keyVaultUri
+    ? keyVaultSecrets(config.keyVaultUri, azureCredential())
+    : fileSecrets(config.dataDir);
+  const pepper = await secrets.apiKeyPepper();
   const context: ServiceContext = {
     store,
     keys: store,
@@ -92,4 +99,25 @@ export async function createConveyor({
     housekeeping: () => store.removeExpiredTombstones(clock.now()),
     close: () => store.close(),
   };
+}
+
+let credential: TokenCredential | undefined;
+
+/** The app's managed identity on Azure; the developer's az/azd login elsewhere. */
+function azureCredential(): TokenCredential {
+  credential ??= new DefaultAzureCredential();
+  return credential;
+}
+
+async function openStore(config: Config): Promise<QueueStore & KeyStore> {
+  if (config.store === "sqlite") return new SqliteStore({ dataDir: config.dataDir });
+  const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
+  const client = new CosmosClient({
+    endpoint: cosmos.endpoint,
+    ...(cosmos.emulatorKey
+      ? { key: cosmos.emulatorKey, connectionPolicy: { enableEndpointDiscovery: false } }
+      : { aadCredentials: azureCredential() }),
+  });
+  if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
+  return new CosmosStore({ client, databaseId: cosmos.databaseId });
 }

@@ -8,7 +8,7 @@ const flag = z.enum(["on", "off", "true", "false"]).transform((value) => value =
  * malformed setting stops start-up with a message naming it.
  */
 const settings = z.object({
-  CONVEYOR_STORE: z.enum(["sqlite"]).default("sqlite"),
+  CONVEYOR_STORE: z.enum(["sqlite", "cosmos"]).default("sqlite"),
   CONVEYOR_DATA_DIR: z.string().min(1).default(".conveyor"),
   CONVEYOR_HOST: z.string().min(1).default("127.0.0.1"),
   CONVEYOR_PORT: z.coerce.number().int().min(0).max(65_535).default(7071),
@@ -21,10 +21,17 @@ const settings = z.object({
   CONVEYOR_JWT_JWKS_URI: z.url().optional(),
   CONVEYOR_JWT_TENANT_CLAIM: z.string().min(1).default("tid"),
   CONVEYOR_LONG_POLL_FALLBACK_MS: z.coerce.number().int().min(50).max(20_000).default(5000),
+  // Identity-based names, as the Functions Cosmos DB trigger reads them.
+  COSMOS__accountEndpoint: z.url().optional(),
+  COSMOS_DATABASE: z.string().min(1).default("conveyor"),
+  /** Only for an emulator or local test server: production uses the managed identity. */
+  COSMOS_EMULATOR_KEY: z.string().min(1).optional(),
+  COSMOS_CREATE_CONTAINERS: flag.default(false),
+  KEY_VAULT_URI: z.url().optional(),
 });
 
 export interface Config {
-  store: "sqlite";
+  store: "sqlite" | "cosmos";
   dataDir: string;
   host: string;
   port: number;
@@ -32,6 +39,11 @@ export interface Config {
   rateLimit: { ratePerSecond: number; burst: number } | undefined;
   jwt: { issuer: string; audience: string; jwksUri: string | undefined; tenantClaim: string };
   longPollFallbackMs: number;
+  cosmos:
+    | { endpoint: string; databaseId: string; emulatorKey: string | undefined; createContainers: boolean }
+    | undefined;
+  /** Secrets from this vault; from the data directory when unset. */
+  keyVaultUri: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +61,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const v = parsed.data;
+  if (v.CONVEYOR_STORE === "cosmos" && !v.COSMOS__accountEndpoint) {
+    throw new ConfigError(
+      "invalid configuration: COSMOS__accountEndpoint is required when CONVEYOR_STORE=cosmos",
+    );
+  }
   return {
     store: v.CONVEYOR_STORE,
     dataDir: resolve(v.CONVEYOR_DATA_DIR),
@@ -65,5 +82,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tenantClaim: v.CONVEYOR_JWT_TENANT_CLAIM,
     },
     longPollFallbackMs: v.CONVEYOR_LONG_POLL_FALLBACK_MS,
+    cosmos: v.COSMOS__accountEndpoint
+      ? {
+          endpoint: v.COSMOS__accountEndpoint,
+          databaseId: v.COSMOS_DATABASE,
+          emulatorKey: v.COSMOS_EMULATOR_KEY,
+          createContainers: v.COSMOS_CREATE_CONTAINERS,
+        }
+      : undefined,
+    keyVaultUri: v.KEY_VAULT_URI,
   };
 }

@@ -140,6 +140,12 @@ export interface KeyStore {
   deleteKey(tenantId: string, id: string): Promise<boolean>;
 }
 
+/** Where the service's secrets come from: Key Vault on Azure, the data directory locally. */
+export interface SecretSource {
+  /** The key API-key secrets are hashed with; never stored beside the hashes. */
+  apiKeyPepper(): Promise<Buffer>;
+}
+
 /** Wakes long polls when a queue may have become receivable (an enqueue, a nack, a redrive). */
 export interface QueueSignals {
   notify(queueId: string): void;

@@ -1,355 +1,375 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConveyorApiError, type ConveyorClient } from "../../src/client/index.js";
+import { cosmosHostEnv } from "../cosmos-server.js";
 import { startTestHost, type TestHost } from "../host.js";
 
-let host: TestHost;
-let client: ConveyorClient;
-let queues = 0;
+/** The same suite on each store: the API must behave the same on SQLite and on Cosmos DB. */
+for (const store of ["sqlite", "cosmos"] as const) {
+  describe(`on ${store}`, () => {
+    let host: TestHost;
+    let client: ConveyorClient;
+    let queues = 0;
 
-beforeAll(async () => {
-  host = await startTestHost();
-  client = await host.admin();
-});
-afterAll(() => host.close());
-
-const newQueue = async (
-  settings: Parameters<ConveyorClient["createQueue"]>[0] extends infer T ? Partial<T> : never = {},
-) => {
-  const name = `m-${++queues}`;
-  await client.createQueue({ name, ...settings });
-  return name;
-};
-
-const failure = async (call: Promise<unknown>) => {
-  const error = await call.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(ConveyorApiError);
-  return error as ConveyorApiError;
-};
-
-describe("enqueue", () => {
-  it("answers 201 with the id, sequence and times", async () => {
-    const queue = await newQueue();
-    const response = await client.raw("POST", `/v1/queues/${queue}/messages`, {
-      body: { body: { orderId: 1 }, attributes: { type: "order" } },
+    beforeAll(async () => {
+      host = await startTestHost(store === "cosmos" ? await cosmosHostEnv() : {});
+      client = await host.admin();
     });
-    expect(response.status).toBe(201);
-    expect(response.body).toMatchObject({ sequence: 1, duplicate: false });
-    const { messageId, enqueuedAt, visibleAt } = response.body as Record<string, string>;
-    expect(messageId).toBeTruthy();
-    expect(visibleAt).toBe(enqueuedAt);
-  });
+    afterAll(() => host.close());
 
-  it("deduplicates by deduplicationId and by Idempotency-Key: 200 with the original", async () => {
-    const queue = await newQueue();
-    const first = await client.send(queue, { body: 1, deduplicationId: "order-1001" });
-    const again = await client.raw("POST", `/v1/queues/${queue}/messages`, {
-      body: { body: 2, deduplicationId: "order-1001" },
+    const newQueue = async (
+      settings: Parameters<ConveyorClient["createQueue"]>[0] extends infer T ? Partial<T> : never = {},
+    ) => {
+      const name = `m-${++queues}`;
+      await client.createQueue({ name, ...settings });
+      return name;
+    };
+
+    const failure = async (call: Promise<unknown>) => {
+      const error = await call.then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toBeInstanceOf(ConveyorApiError);
+      return error as ConveyorApiError;
+    };
+
+    describe("enqueue", () => {
+      it("answers 201 with the id, an increasing sequence and the times", async () => {
+        const queue = await newQueue();
+        const response = await client.raw("POST", `/v1/queues/${queue}/messages`, {
+          body: { body: { orderId: 1 }, attributes: { type: "order" } },
+        });
+        expect(response.status).toBe(201);
+        const first = response.body as {
+          messageId: string;
+          sequence: number;
+          enqueuedAt: string;
+          visibleAt: string;
+        };
+        expect(first).toMatchObject({ duplicate: false });
+        expect(first.messageId).toBeTruthy();
+        expect(Number.isSafeInteger(first.sequence) && first.sequence > 0).toBe(true);
+        expect(first.visibleAt).toBe(first.enqueuedAt);
+        const second = await client.send(queue, { body: { orderId: 2 } });
+        expect(second.sequence).toBeGreaterThan(first.sequence);
+      });
+
+      it("deduplicates by deduplicationId and by Idempotency-Key: 200 with the original", async () => {
+        const queue = await newQueue();
+        const first = await client.send(queue, { body: 1, deduplicationId: "order-1001" });
+        const again = await client.raw("POST", `/v1/queues/${queue}/messages`, {
+          body: { body: 2, deduplicationId: "order-1001" },
+        });
+        expect(again.status).toBe(200);
+        expect(again.body).toMatchObject({ messageId: first.messageId, duplicate: true });
+        const keyed = await client.send(queue, { body: 3 }, { idempotencyKey: "k-1" });
+        const keyedAgain = await client.send(queue, { body: 4 }, { idempotencyKey: "k-1" });
+        expect(keyedAgain).toMatchObject({ messageId: keyed.messageId, duplicate: true });
+        expect((await client.stats(queue)).available).toBe(2);
+      });
+
+      it("deduplicates a fifo queue on the body when no id is given", async () => {
+        const queue = await newQueue({ ordering: "fifo" });
+        const first = await client.send(queue, { body: { same: true } });
+        const second = await client.send(queue, { body: { same: true } });
+        const different = await client.send(queue, { body: { same: false } });
+        expect(second).toMatchObject({ messageId: first.messageId, duplicate: true });
+        expect(different.duplicate).toBe(false);
+      });
+
+      it("honours the dedup window after the first message was acked", async () => {
+        const queue = await newQueue();
+        const sent = await client.send(queue, { body: "once", deduplicationId: "d" });
+        const [message] = await client.receive(queue);
+        await client.ack(queue, message?.messageId ?? "", message?.leaseToken ?? "");
+        expect(await client.send(queue, { body: "once", deduplicationId: "d" })).toMatchObject({
+          messageId: sent.messageId,
+          duplicate: true,
+        });
+        expect(await client.receive(queue)).toEqual([]);
+      });
+
+      it("refuses a body over the queue's maxMessageBytes with 413", async () => {
+        const queue = await newQueue({ maxMessageBytes: 100 });
+        const error = await failure(client.send(queue, { body: "x".repeat(200) }));
+        expect([error.status, error.code]).toEqual([413, "payload_too_large"]);
+      });
+
+      it("enqueues a batch item by item: each succeeds or fails on its own", async () => {
+        const queue = await newQueue({ maxMessageBytes: 100 });
+        const result = await client.raw("POST", `/v1/queues/${queue}/messages`, {
+          body: {
+            messages: [
+              { body: "a" },
+              { body: "b", priority: 42 },
+              { body: "x".repeat(200) },
+              { body: "d", deduplicationId: "same" },
+              { body: "e", deduplicationId: "same" },
+            ],
+          },
+        });
+        expect(result.status).toBe(200);
+        const results = (
+          result.body as { results: { index: number; status: number; error?: { code: string } }[] }
+        ).results;
+        expect(results.map((item) => [item.index, item.status, item.error?.code])).toEqual([
+          [0, 201, undefined],
+          [1, 400, "validation_failed"],
+          [2, 413, "payload_too_large"],
+          [3, 201, undefined],
+          [4, 200, undefined],
+        ]);
+        expect((await client.stats(queue)).available).toBe(2);
+      });
+
+      it("answers 400 for a malformed batch: empty, or over 100 messages", async () => {
+        const queue = await newQueue();
+        const empty = await client.raw("POST", `/v1/queues/${queue}/messages`, { body: { messages: [] } });
+        const tooMany = await client.raw("POST", `/v1/queues/${queue}/messages`, {
+          body: { messages: Array.from({ length: 101 }, () => ({ body: 1 })) },
+        });
+        expect([empty.status, tooMany.status]).toEqual([400, 400]);
+      });
+
+      it("refuses priority on a fifo queue", async () => {
+        const queue = await newQueue({ ordering: "fifo" });
+        expect((await failure(client.send(queue, { body: 1, priority: 3 }))).status).toBe(400);
+      });
     });
-    expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ messageId: first.messageId, duplicate: true });
-    const keyed = await client.send(queue, { body: 3 }, { idempotencyKey: "k-1" });
-    const keyedAgain = await client.send(queue, { body: 4 }, { idempotencyKey: "k-1" });
-    expect(keyedAgain).toMatchObject({ messageId: keyed.messageId, duplicate: true });
-    expect((await client.stats(queue)).available).toBe(2);
-  });
 
-  it("deduplicates a fifo queue on the body when no id is given", async () => {
-    const queue = await newQueue({ ordering: "fifo" });
-    const first = await client.send(queue, { body: { same: true } });
-    const second = await client.send(queue, { body: { same: true } });
-    const different = await client.send(queue, { body: { same: false } });
-    expect(second).toMatchObject({ messageId: first.messageId, duplicate: true });
-    expect(different.duplicate).toBe(false);
-  });
+    describe("receive", () => {
+      it("delivers priority first, then arrival order, with lease tokens and no-store caching", async () => {
+        const queue = await newQueue();
+        await client.sendBatch(queue, [
+          { body: "low-1", priority: 0 },
+          { body: "high", priority: 9 },
+          { body: "low-2", priority: 0 },
+          { body: "mid", priority: 5 },
+        ]);
+        const response = await client.raw("GET", `/v1/queues/${queue}/messages?max=10`);
+        expect(response.headers.get("cache-control")).toBe("no-store");
+        const messages = (
+          response.body as { messages: { body: string; leaseToken: string; deliveryCount: number }[] }
+        ).messages;
+        expect(messages.map((m) => m.body)).toEqual(["high", "mid", "low-1", "low-2"]);
+        expect(messages.every((m) => m.leaseToken && m.deliveryCount === 1)).toBe(true);
+      });
 
-  it("honours the dedup window after the first message was acked", async () => {
-    const queue = await newQueue();
-    const sent = await client.send(queue, { body: "once", deduplicationId: "d" });
-    const [message] = await client.receive(queue);
-    await client.ack(queue, message?.messageId ?? "", message?.leaseToken ?? "");
-    expect(await client.send(queue, { body: "once", deduplicationId: "d" })).toMatchObject({
-      messageId: sent.messageId,
-      duplicate: true,
+      it("delivers each fifo group in order and holds a group while it is leased", async () => {
+        const queue = await newQueue({ ordering: "fifo" });
+        await client.sendBatch(queue, [
+          { body: "a1", groupId: "a" },
+          { body: "b1", groupId: "b" },
+          { body: "a2", groupId: "a" },
+          { body: "b2", groupId: "b" },
+        ]);
+        const first = await client.receive(queue, { max: 1 });
+        const second = await client.receive(queue, { max: 10 });
+        expect(first.map((m) => m.body)).toEqual(["a1"]);
+        expect(second.map((m) => m.body)).toEqual(["b1", "b2"]);
+        expect(await client.receive(queue, { max: 10 })).toEqual([]);
+        await client.ack(queue, first[0]?.messageId ?? "", first[0]?.leaseToken ?? "");
+        expect((await client.receive(queue, { max: 10 })).map((m) => m.body)).toEqual(["a2"]);
+      });
+
+      it("hides a delayed message until it is due", async () => {
+        const queue = await newQueue();
+        await client.send(queue, { body: "later", delaySeconds: 120 });
+        expect(await client.receive(queue)).toEqual([]);
+        expect((await client.stats(queue)).delayed).toBe(1);
+        host.clock.advance(121);
+        expect((await client.receive(queue)).map((m) => m.body)).toEqual(["later"]);
+      });
+
+      it("redelivers a message whose lease expired, with a new token", async () => {
+        const queue = await newQueue();
+        await client.send(queue, { body: "x" });
+        const [first] = await client.receive(queue, { visibilityTimeout: 5 });
+        expect(await client.receive(queue)).toEqual([]);
+        host.clock.advance(6);
+        const [second] = await client.receive(queue);
+        expect(second).toMatchObject({ messageId: first?.messageId, deliveryCount: 2 });
+        const stale = await failure(client.ack(queue, first?.messageId ?? "", first?.leaseToken ?? ""));
+        expect([stale.status, stale.code]).toEqual([409, "lease_lost"]);
+        await client.ack(queue, second?.messageId ?? "", second?.leaseToken ?? "");
+      });
+
+      it("long-polls: answers as soon as a message arrives, not at the end of the wait", async () => {
+        const queue = await newQueue();
+        const started = Date.now();
+        const waiting = client.receive(queue, { wait: 10 });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await client.send(queue, { body: "wake" });
+        const messages = await waiting;
+        const elapsed = Date.now() - started;
+        expect(messages.map((m) => m.body)).toEqual(["wake"]);
+        expect(elapsed).toBeGreaterThanOrEqual(300);
+        expect(elapsed).toBeLessThan(3000);
+      });
+
+      it("long-polls an empty queue for the whole wait and answers with no messages", async () => {
+        const queue = await newQueue();
+        const started = Date.now();
+        expect(await client.receive(queue, { wait: 1 })).toEqual([]);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      });
+
+      it("validates max, wait and visibilityTimeout", async () => {
+        const queue = await newQueue();
+        for (const query of ["max=0", "max=101", "wait=21", "visibilityTimeout=0", "max=abc", "bogus=1"]) {
+          const response = await client.raw("GET", `/v1/queues/${queue}/messages?${query}`);
+          expect([query, response.status]).toEqual([query, 400]);
+        }
+      });
     });
-    expect(await client.receive(queue)).toEqual([]);
-  });
 
-  it("refuses a body over the queue's maxMessageBytes with 413", async () => {
-    const queue = await newQueue({ maxMessageBytes: 100 });
-    const error = await failure(client.send(queue, { body: "x".repeat(200) }));
-    expect([error.status, error.code]).toEqual([413, "payload_too_large"]);
-  });
+    describe("settling", () => {
+      it("acks, and acking again with the same token is 204 again", async () => {
+        const queue = await newQueue();
+        await client.send(queue, { body: 1 });
+        const [message] = await client.receive(queue);
+        const path = `/v1/queues/${queue}/messages/${message?.messageId}/ack`;
+        expect((await client.raw("POST", path, { body: { leaseToken: message?.leaseToken } })).status).toBe(
+          204,
+        );
+        expect((await client.raw("POST", path, { body: { leaseToken: message?.leaseToken } })).status).toBe(
+          204,
+        );
+        const never = await client.raw("POST", path, { body: { leaseToken: "never-issued" } });
+        expect([never.status, (never.body as { code: string }).code]).toEqual([409, "lease_lost"]);
+        expect(await client.stats(queue)).toMatchObject({ available: 0, inFlight: 0, ackedTotal: 1 });
+      });
 
-  it("enqueues a batch item by item: each succeeds or fails on its own", async () => {
-    const queue = await newQueue({ maxMessageBytes: 100 });
-    const result = await client.raw("POST", `/v1/queues/${queue}/messages`, {
-      body: {
-        messages: [
-          { body: "a" },
-          { body: "b", priority: 42 },
-          { body: "x".repeat(200) },
-          { body: "d", deduplicationId: "same" },
-          { body: "e", deduplicationId: "same" },
-        ],
-      },
+      it("answers 404 for an unknown message", async () => {
+        const queue = await newQueue();
+        const error = await failure(client.ack(queue, "no-such-message", "token"));
+        expect([error.status, error.code]).toEqual([404, "message_not_found"]);
+      });
+
+      it("nacks with the queue's backoff, or an explicit delay", async () => {
+        const queue = await newQueue({
+          retry: { initialDelaySeconds: 10, multiplier: 2, maxDelaySeconds: 100, jitter: false },
+        });
+        await client.send(queue, { body: 1 });
+        const [first] = await client.receive(queue);
+        await client.nack(queue, first?.messageId ?? "", first?.leaseToken ?? "");
+        expect((await client.peek(queue, first?.messageId ?? "")).state).toBe("delayed");
+        host.clock.advance(9);
+        expect(await client.receive(queue)).toEqual([]);
+        host.clock.advance(2);
+        const [second] = await client.receive(queue);
+        expect(second?.deliveryCount).toBe(2);
+        await client.nack(queue, second?.messageId ?? "", second?.leaseToken ?? "", { delaySeconds: 0 });
+        expect(await client.receive(queue)).toHaveLength(1);
+      });
+
+      it("dead-letters on request with reason rejected", async () => {
+        const queue = await newQueue();
+        await client.send(queue, { body: "poison" });
+        const [message] = await client.receive(queue);
+        await client.nack(queue, message?.messageId ?? "", message?.leaseToken ?? "", {
+          deadLetter: true,
+          error: "schema mismatch",
+        });
+        const dlq = await client.deadLetters(queue);
+        expect(dlq.messages).toHaveLength(1);
+        expect(dlq.messages[0]).toMatchObject({
+          state: "dead",
+          reason: "rejected",
+          lastError: "schema mismatch",
+        });
+      });
+
+      it("dead-letters after maxDeliveries, whether nacked or left to expire", async () => {
+        const queue = await newQueue({ maxDeliveries: 2 });
+        await client.sendBatch(queue, [{ body: "nacked" }, { body: "expired" }]);
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const messages = await client.receive(queue, { max: 10, visibilityTimeout: 5 });
+          expect(messages).toHaveLength(2);
+          const nacked = messages.find((m) => m.body === "nacked");
+          await client.nack(queue, nacked?.messageId ?? "", nacked?.leaseToken ?? "", { delaySeconds: 0 });
+          host.clock.advance(6);
+        }
+        expect(await client.receive(queue, { max: 10 })).toEqual([]);
+        const dlq = await client.deadLetters(queue);
+        expect(dlq.messages.map((m) => [m.body, m.reason, m.deliveryCount]).sort()).toEqual([
+          ["expired", "max_deliveries", 2],
+          ["nacked", "max_deliveries", 2],
+        ]);
+      });
+
+      it("dead-letters a message older than the queue's TTL instead of delivering it", async () => {
+        const queue = await newQueue({ messageTtlSeconds: 60 });
+        await client.send(queue, { body: "stale" });
+        host.clock.advance(61);
+        expect(await client.receive(queue)).toEqual([]);
+        const dlq = await client.deadLetters(queue);
+        expect(dlq.messages.map((m) => [m.body, m.reason, m.deliveryCount])).toEqual([
+          ["stale", "expired", 0],
+        ]);
+      });
+
+      it("extends, shortens and releases a lease", async () => {
+        const queue = await newQueue();
+        await client.send(queue, { body: 1 });
+        const [message] = await client.receive(queue, { visibilityTimeout: 10 });
+        const id = message?.messageId ?? "";
+        const token = message?.leaseToken ?? "";
+        const extended = await client.extendLease(queue, id, token, 300);
+        expect(Date.parse(extended.leaseExpiresAt) - Date.now()).toBeGreaterThan(290_000);
+        host.clock.advance(20);
+        expect(await client.receive(queue)).toEqual([]);
+        await client.extendLease(queue, id, token, 0);
+        const [again] = await client.receive(queue);
+        expect(again?.messageId).toBe(id);
+        const stale = await failure(client.extendLease(queue, id, token, 30));
+        expect(stale.code).toBe("lease_lost");
+      });
+
+      it("settles a batch with a result per item", async () => {
+        const queue = await newQueue();
+        await client.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+        const [a, b, c] = await client.receive(queue, { max: 3 });
+        const result = await client.settle(queue, {
+          acks: [
+            { messageId: a?.messageId ?? "", leaseToken: a?.leaseToken ?? "" },
+            { messageId: b?.messageId ?? "", leaseToken: "wrong" },
+          ],
+          nacks: [{ messageId: c?.messageId ?? "", leaseToken: c?.leaseToken ?? "", delaySeconds: 0 }],
+        });
+        expect(result.results.map((r) => [r.messageId, r.status, r.error?.code])).toEqual([
+          [a?.messageId, 204, undefined],
+          [b?.messageId, 409, "lease_lost"],
+          [c?.messageId, 204, undefined],
+        ]);
+        expect(await client.stats(queue)).toMatchObject({ available: 1, inFlight: 1, ackedTotal: 1 });
+      });
     });
-    expect(result.status).toBe(200);
-    const results = (
-      result.body as { results: { index: number; status: number; error?: { code: string } }[] }
-    ).results;
-    expect(results.map((item) => [item.index, item.status, item.error?.code])).toEqual([
-      [0, 201, undefined],
-      [1, 400, "validation_failed"],
-      [2, 413, "payload_too_large"],
-      [3, 201, undefined],
-      [4, 200, undefined],
-    ]);
-    expect((await client.stats(queue)).available).toBe(2);
-  });
 
-  it("answers 400 for a malformed batch: empty, or over 100 messages", async () => {
-    const queue = await newQueue();
-    const empty = await client.raw("POST", `/v1/queues/${queue}/messages`, { body: { messages: [] } });
-    const tooMany = await client.raw("POST", `/v1/queues/${queue}/messages`, {
-      body: { messages: Array.from({ length: 101 }, () => ({ body: 1 })) },
-    });
-    expect([empty.status, tooMany.status]).toEqual([400, 400]);
-  });
+    describe("peek and purge", () => {
+      it("shows a message and its state without leasing it or revealing its token", async () => {
+        const queue = await newQueue();
+        const sent = await client.send(queue, { body: { a: 1 }, attributes: { k: "v" } });
+        const peeked = await client.peek(queue, sent.messageId);
+        expect(peeked).toMatchObject({
+          messageId: sent.messageId,
+          body: { a: 1 },
+          attributes: { k: "v" },
+          state: "available",
+        });
+        expect(peeked).not.toHaveProperty("leaseToken");
+        await client.receive(queue);
+        expect((await client.peek(queue, sent.messageId)).state).toBe("inFlight");
+      });
 
-  it("refuses priority on a fifo queue", async () => {
-    const queue = await newQueue({ ordering: "fifo" });
-    expect((await failure(client.send(queue, { body: 1, priority: 3 }))).status).toBe(400);
-  });
-});
-
-describe("receive", () => {
-  it("delivers priority first, then arrival order, with lease tokens and no-store caching", async () => {
-    const queue = await newQueue();
-    await client.sendBatch(queue, [
-      { body: "low-1", priority: 0 },
-      { body: "high", priority: 9 },
-      { body: "low-2", priority: 0 },
-      { body: "mid", priority: 5 },
-    ]);
-    const response = await client.raw("GET", `/v1/queues/${queue}/messages?max=10`);
-    expect(response.headers.get("cache-control")).toBe("no-store");
-    const messages = (
-      response.body as { messages: { body: string; leaseToken: string; deliveryCount: number }[] }
-    ).messages;
-    expect(messages.map((m) => m.body)).toEqual(["high", "mid", "low-1", "low-2"]);
-    expect(messages.every((m) => m.leaseToken && m.deliveryCount === 1)).toBe(true);
-  });
-
-  it("delivers each fifo group in order and holds a group while it is leased", async () => {
-    const queue = await newQueue({ ordering: "fifo" });
-    await client.sendBatch(queue, [
-      { body: "a1", groupId: "a" },
-      { body: "b1", groupId: "b" },
-      { body: "a2", groupId: "a" },
-      { body: "b2", groupId: "b" },
-    ]);
-    const first = await client.receive(queue, { max: 1 });
-    const second = await client.receive(queue, { max: 10 });
-    expect(first.map((m) => m.body)).toEqual(["a1"]);
-    expect(second.map((m) => m.body)).toEqual(["b1", "b2"]);
-    expect(await client.receive(queue, { max: 10 })).toEqual([]);
-    await client.ack(queue, first[0]?.messageId ?? "", first[0]?.leaseToken ?? "");
-    expect((await client.receive(queue, { max: 10 })).map((m) => m.body)).toEqual(["a2"]);
-  });
-
-  it("hides a delayed message until it is due", async () => {
-    const queue = await newQueue();
-    await client.send(queue, { body: "later", delaySeconds: 120 });
-    expect(await client.receive(queue)).toEqual([]);
-    expect((await client.stats(queue)).delayed).toBe(1);
-    host.clock.advance(121);
-    expect((await client.receive(queue)).map((m) => m.body)).toEqual(["later"]);
-  });
-
-  it("redelivers a message whose lease expired, with a new token", async () => {
-    const queue = await newQueue();
-    await client.send(queue, { body: "x" });
-    const [first] = await client.receive(queue, { visibilityTimeout: 5 });
-    expect(await client.receive(queue)).toEqual([]);
-    host.clock.advance(6);
-    const [second] = await client.receive(queue);
-    expect(second).toMatchObject({ messageId: first?.messageId, deliveryCount: 2 });
-    const stale = await failure(client.ack(queue, first?.messageId ?? "", first?.leaseToken ?? ""));
-    expect([stale.status, stale.code]).toEqual([409, "lease_lost"]);
-    await client.ack(queue, second?.messageId ?? "", second?.leaseToken ?? "");
-  });
-
-  it("long-polls: answers as soon as a message arrives, not at the end of the wait", async () => {
-    const queue = await newQueue();
-    const started = Date.now();
-    const waiting = client.receive(queue, { wait: 10 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await client.send(queue, { body: "wake" });
-    const messages = await waiting;
-    const elapsed = Date.now() - started;
-    expect(messages.map((m) => m.body)).toEqual(["wake"]);
-    expect(elapsed).toBeGreaterThanOrEqual(300);
-    expect(elapsed).toBeLessThan(3000);
-  });
-
-  it("long-polls an empty queue for the whole wait and answers with no messages", async () => {
-    const queue = await newQueue();
-    const started = Date.now();
-    expect(await client.receive(queue, { wait: 1 })).toEqual([]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-  });
-
-  it("validates max, wait and visibilityTimeout", async () => {
-    const queue = await newQueue();
-    for (const query of ["max=0", "max=101", "wait=21", "visibilityTimeout=0", "max=abc", "bogus=1"]) {
-      const response = await client.raw("GET", `/v1/queues/${queue}/messages?${query}`);
-      expect([query, response.status]).toEqual([query, 400]);
-    }
-  });
-});
-
-describe("settling", () => {
-  it("acks, and acking again with the same token is 204 again", async () => {
-    const queue = await newQueue();
-    await client.send(queue, { body: 1 });
-    const [message] = await client.receive(queue);
-    const path = `/v1/queues/${queue}/messages/${message?.messageId}/ack`;
-    expect((await client.raw("POST", path, { body: { leaseToken: message?.leaseToken } })).status).toBe(204);
-    expect((await client.raw("POST", path, { body: { leaseToken: message?.leaseToken } })).status).toBe(204);
-    const never = await client.raw("POST", path, { body: { leaseToken: "never-issued" } });
-    expect([never.status, (never.body as { code: string }).code]).toEqual([409, "lease_lost"]);
-    expect(await client.stats(queue)).toMatchObject({ available: 0, inFlight: 0, ackedTotal: 1 });
-  });
-
-  it("answers 404 for an unknown message", async () => {
-    const queue = await newQueue();
-    const error = await failure(client.ack(queue, "no-such-message", "token"));
-    expect([error.status, error.code]).toEqual([404, "message_not_found"]);
-  });
-
-  it("nacks with the queue's backoff, or an explicit delay", async () => {
-    const queue = await newQueue({
-      retry: { initialDelaySeconds: 10, multiplier: 2, maxDelaySeconds: 100, jitter: false },
-    });
-    await client.send(queue, { body: 1 });
-    const [first] = await client.receive(queue);
-    await client.nack(queue, first?.messageId ?? "", first?.leaseToken ?? "");
-    expect((await client.peek(queue, first?.messageId ?? "")).state).toBe("delayed");
-    host.clock.advance(9);
-    expect(await client.receive(queue)).toEqual([]);
-    host.clock.advance(2);
-    const [second] = await client.receive(queue);
-    expect(second?.deliveryCount).toBe(2);
-    await client.nack(queue, second?.messageId ?? "", second?.leaseToken ?? "", { delaySeconds: 0 });
-    expect(await client.receive(queue)).toHaveLength(1);
-  });
-
-  it("dead-letters on request with reason rejected", async () => {
-    const queue = await newQueue();
-    await client.send(queue, { body: "poison" });
-    const [message] = await client.receive(queue);
-    await client.nack(queue, message?.messageId ?? "", message?.leaseToken ?? "", {
-      deadLetter: true,
-      error: "schema mismatch",
-    });
-    const dlq = await client.deadLetters(queue);
-    expect(dlq.messages).toHaveLength(1);
-    expect(dlq.messages[0]).toMatchObject({
-      state: "dead",
-      reason: "rejected",
-      lastError: "schema mismatch",
+      it("purges the queue but not its dead letters", async () => {
+        const queue = await newQueue();
+        await client.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+        const [poison] = await client.receive(queue);
+        await client.nack(queue, poison?.messageId ?? "", poison?.leaseToken ?? "", { deadLetter: true });
+        expect(await client.purge(queue)).toEqual({ purged: 2 });
+        expect(await client.stats(queue)).toMatchObject({ available: 0, deadLettered: 1 });
+      });
     });
   });
-
-  it("dead-letters after maxDeliveries, whether nacked or left to expire", async () => {
-    const queue = await newQueue({ maxDeliveries: 2 });
-    await client.sendBatch(queue, [{ body: "nacked" }, { body: "expired" }]);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const messages = await client.receive(queue, { max: 10, visibilityTimeout: 5 });
-      expect(messages).toHaveLength(2);
-      const nacked = messages.find((m) => m.body === "nacked");
-      await client.nack(queue, nacked?.messageId ?? "", nacked?.leaseToken ?? "", { delaySeconds: 0 });
-      host.clock.advance(6);
-    }
-    expect(await client.receive(queue, { max: 10 })).toEqual([]);
-    const dlq = await client.deadLetters(queue);
-    expect(dlq.messages.map((m) => [m.body, m.reason, m.deliveryCount]).sort()).toEqual([
-      ["expired", "max_deliveries", 2],
-      ["nacked", "max_deliveries", 2],
-    ]);
-  });
-
-  it("dead-letters a message older than the queue's TTL instead of delivering it", async () => {
-    const queue = await newQueue({ messageTtlSeconds: 60 });
-    await client.send(queue, { body: "stale" });
-    host.clock.advance(61);
-    expect(await client.receive(queue)).toEqual([]);
-    const dlq = await client.deadLetters(queue);
-    expect(dlq.messages.map((m) => [m.body, m.reason, m.deliveryCount])).toEqual([["stale", "expired", 0]]);
-  });
-
-  it("extends, shortens and releases a lease", async () => {
-    const queue = await newQueue();
-    await client.send(queue, { body: 1 });
-    const [message] = await client.receive(queue, { visibilityTimeout: 10 });
-    const id = message?.messageId ?? "";
-    const token = message?.leaseToken ?? "";
-    const extended = await client.extendLease(queue, id, token, 300);
-    expect(Date.parse(extended.leaseExpiresAt) - Date.now()).toBeGreaterThan(290_000);
-    host.clock.advance(20);
-    expect(await client.receive(queue)).toEqual([]);
-    await client.extendLease(queue, id, token, 0);
-    const [again] = await client.receive(queue);
-    expect(again?.messageId).toBe(id);
-    const stale = await failure(client.extendLease(queue, id, token, 30));
-    expect(stale.code).toBe("lease_lost");
-  });
-
-  it("settles a batch with a result per item", async () => {
-    const queue = await newQueue();
-    await client.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
-    const [a, b, c] = await client.receive(queue, { max: 3 });
-    const result = await client.settle(queue, {
-      acks: [
-        { messageId: a?.messageId ?? "", leaseToken: a?.leaseToken ?? "" },
-        { messageId: b?.messageId ?? "", leaseToken: "wrong" },
-      ],
-      nacks: [{ messageId: c?.messageId ?? "", leaseToken: c?.leaseToken ?? "", delaySeconds: 0 }],
-    });
-    expect(result.results.map((r) => [r.messageId, r.status, r.error?.code])).toEqual([
-      [a?.messageId, 204, undefined],
-      [b?.messageId, 409, "lease_lost"],
-      [c?.messageId, 204, undefined],
-    ]);
-    expect(await client.stats(queue)).toMatchObject({ available: 1, inFlight: 1, ackedTotal: 1 });
-  });
-});
-
-describe("peek and purge", () => {
-  it("shows a message and its state without leasing it or revealing its token", async () => {
-    const queue = await newQueue();
-    const sent = await client.send(queue, { body: { a: 1 }, attributes: { k: "v" } });
-    const peeked = await client.peek(queue, sent.messageId);
-    expect(peeked).toMatchObject({
-      messageId: sent.messageId,
-      body: { a: 1 },
-      attributes: { k: "v" },
-      state: "available",
-    });
-    expect(peeked).not.toHaveProperty("leaseToken");
-    await client.receive(queue);
-    expect((await client.peek(queue, sent.messageId)).state).toBe("inFlight");
-  });
-
-  it("purges the queue but not its dead letters", async () => {
-    const queue = await newQueue();
-    await client.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
-    const [poison] = await client.receive(queue);
-    await client.nack(queue, poison?.messageId ?? "", poison?.leaseToken ?? "", { deadLetter: true });
-    expect(await client.purge(queue)).toEqual({ purged: 2 });
-    expect(await client.stats(queue)).toMatchObject({ available: 0, deadLettered: 1 });
-  });
-});
+}

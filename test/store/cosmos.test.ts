@@ -1,9 +1,6 @@
-import https from "node:https";
-import type { AddressInfo } from "node:net";
 import { CosmosClient } from "@azure/cosmos";
-import { createHttpsServer } from "@vercel/cosmosdb-server";
-import { afterAll } from "vitest";
 import { CosmosStore } from "../../src/adapters/cosmos/store.js";
+import { cosmosTestEndpoint } from "../cosmos-server.js";
 import { describeQueueStoreContract } from "./contract.js";
 
 /**
@@ -12,24 +9,10 @@ import { describeQueueStoreContract } from "./contract.js";
  * which enforces composite indexes and etags. What it cannot show, the
  * atomicity of a transactional batch, is covered in cosmos-batch.test.ts.
  */
-let started: Promise<string> | undefined;
-
-function endpoint(): Promise<string> {
-  started ??= new Promise((resolve) => {
-    const instance = createHttpsServer();
-    instance.listen(0, "127.0.0.1", () => {
-      afterAll(() => instance.close());
-      resolve(`https://127.0.0.1:${(instance.address() as AddressInfo).port}`);
-    });
-  });
-  return started;
-}
-
 const client = async () =>
   new CosmosClient({
-    endpoint: await endpoint(),
+    endpoint: await cosmosTestEndpoint(),
     key: "local-test-server-accepts-any-key",
-    agent: new https.Agent({ rejectUnauthorized: false }),
     connectionPolicy: { enableEndpointDiscovery: false },
   });
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK, type KeyObject, SignJWT } from "jose";
+import type { SecretSource } from "../../service/ports.js";
 
 /**
  * The local host's secrets, kept in its data directory (mode 0600): the ES256
@@ -31,9 +32,14 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<LocalSign
   return { kid: jwk.kid, privateKey, publicKey };
 }
 
-export async function loadOrCreatePepper(dataDir: string): Promise<Buffer> {
-  const stored = await readOrCreate(dataDir, PEPPER_FILE, async () => randomBytes(32).toString("base64"));
-  return Buffer.from(stored.trim(), "base64");
+/** The local host's secrets, from (and created in) its data directory. */
+export function fileSecrets(dataDir: string): SecretSource {
+  return {
+    async apiKeyPepper() {
+      const stored = await readOrCreate(dataDir, PEPPER_FILE, async () => randomBytes(32).toString("base64"));
+      return Buffer.from(stored.trim(), "base64");
+    },
+  };
 }
 
 export interface DevTokenClaims {
