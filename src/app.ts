@@ -3,6 +3,7 @@ import { CosmosClient } from "@azure/cosmos";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { CosmosStore } from "./adapters/cosmos/store.js";
 import { fileSecrets, loadOrCreateSigningKey } from "./adapters/files/local-secrets.js";
+import { resolveHost } from "./adapters/http/webhook-sender.js";
 import { keyVaultSecrets } from "./adapters/keyvault/secrets.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
 import { systemClock } from "./adapters/system/clock.js";
@@ -50,7 +51,7 @@ export async function createConveyor({
   const secrets = config.keyVaultUri
     ? keyVaultSecrets(config.keyVaultUri, azureCredential())
     : fileSecrets(config.dataDir);
-  const pepper = await secrets.apiKeyPepper();
+  const [pepper, signingMaster] = await Promise.all([secrets.apiKeyPepper(), secrets.pushSigningMaster()]);
   const context: ServiceContext = {
     store,
     keys: store,
@@ -59,6 +60,7 @@ export async function createConveyor({
     random: Math.random,
     hashKeySecret: (secret) => createHmac("sha256", pepper).update(secret).digest("base64url"),
     longPollFallbackMs: config.longPollFallbackMs,
+    push: { allowPrivate: config.allowPrivatePush, resolveHost, signingMaster },
   };
   const verifyToken = jwtVerifier({
     issuer: config.jwt.issuer,

@@ -28,6 +28,7 @@ const settings = z.object({
   COSMOS_EMULATOR_KEY: z.string().min(1).optional(),
   COSMOS_CREATE_CONTAINERS: flag.default(false),
   KEY_VAULT_URI: z.url().optional(),
+  CONVEYOR_ALLOW_PRIVATE_PUSH: flag.default(false),
 });
 
 export interface Config {
@@ -44,6 +45,8 @@ export interface Config {
     | undefined;
   /** Secrets from this vault; from the data directory when unset. */
   keyVaultUri: string | undefined;
+  /** Push to private and loopback addresses too (a local host only; never link-local or metadata). */
+  allowPrivatePush: boolean;
 }
 
 export class ConfigError extends Error {
@@ -91,5 +94,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     keyVaultUri: v.KEY_VAULT_URI,
+    allowPrivatePush: v.CONVEYOR_ALLOW_PRIVATE_PUSH,
   };
 }

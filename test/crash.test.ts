@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -101,5 +103,46 @@ describe("graceful shutdown", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await server.exited).toBe(0);
     expect(server.output()).toMatch(/shutting down signal=SIGTERM/);
+  });
+});
+
+describe("kill -9 during a push delivery", () => {
+  it("delivers the message again after the restart, and acks it", async () => {
+    const attempts: string[] = [];
+    const receiver = createServer((request, response) => {
+      request.resume();
+      attempts.push(String(request.headers["conveyor-delivery-count"]));
+      if (attempts.length === 1) return; // the first attempt hangs until the server dies
+      response.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const env = { CONVEYOR_DATA_DIR: dataDir, CONVEYOR_ALLOW_PRIVATE_PUSH: "true" };
+
+    const first = await startServerProcess(env);
+    const client = await adminClient(first.url);
+    await client.createQueue({ name: "pushed-through-crash", push: { url, timeoutSeconds: 1 } });
+    const sent = await client.send("pushed-through-crash", { body: { survive: true } });
+    while (attempts.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    first.child.kill("SIGKILL");
+    await first.exited;
+
+    const second = await startServerProcess(env);
+    const after = await adminClient(second.url);
+    const deadline = Date.now() + 20_000;
+    while ((await after.stats("pushed-through-crash")).ackedTotal < 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await after.stats("pushed-through-crash")).toMatchObject({
+      ackedTotal: 1,
+      available: 0,
+      inFlight: 0,
+    });
+    expect(attempts).toEqual(["1", "2"]);
+    expect((await after.peek("pushed-through-crash", sent.messageId)).state).toBe("acked");
+    second.child.kill("SIGTERM");
+    await second.exited;
+    receiver.closeAllConnections();
+    await new Promise<void>((done) => receiver.close(() => done()));
   });
 });

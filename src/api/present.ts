@@ -6,9 +6,14 @@ import type { ApiKeyRecord } from "../service/ports.js";
 
 const iso = (at: Date | null): string | null => (at === null ? null : at.toISOString());
 
-export function presentQueue(queue: Queue) {
-  const { tenantId: _tenant, createdAt, updatedAt, ...rest } = queue;
-  return { ...rest, createdAt: createdAt.toISOString(), updatedAt: updatedAt.toISOString() };
+export function presentQueue(queue: Queue, signingSecret?: string) {
+  const { tenantId: _tenant, createdAt, updatedAt, push, ...rest } = queue;
+  return {
+    ...rest,
+    ...(push ? { push: { ...push, ...(signingSecret ? { signingSecret } : {}) } } : {}),
+    createdAt: createdAt.toISOString(),
+    updatedAt: updatedAt.toISOString(),
+  };
 }
 
 const core = (message: Message) => ({

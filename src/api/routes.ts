@@ -121,8 +121,8 @@ export const routes: AnyRoute[] = [
       ...problems(400, 401, 403, 409, 429),
     },
     async handle({ principal, body }, { context }) {
-      return respond(await queues.createQueue(context, principal, body), (queue) =>
-        json(201, presentQueue(queue)),
+      return respond(await queues.createQueue(context, principal, body), ({ queue, signingSecret }) =>
+        json(201, presentQueue(queue, signingSecret)),
       );
     },
   }),
@@ -140,7 +140,7 @@ export const routes: AnyRoute[] = [
     async handle({ principal, query }, { context }) {
       return respond(await queues.listQueues(context, principal, query), (page) =>
         json(200, {
-          items: page.items.map(presentQueue),
+          items: page.items.map((queue) => presentQueue(queue)),
           ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
         }),
       );
@@ -170,8 +170,9 @@ export const routes: AnyRoute[] = [
     body: s.updateQueueBody,
     responses: { 200: { description: "The updated queue", schema: s.queueResponse }, ...queueErrors },
     async handle({ principal, params, body }, { context }) {
-      return respond(await queues.updateQueue(context, principal, params.queue, body), (queue) =>
-        json(200, presentQueue(queue)),
+      return respond(
+        await queues.updateQueue(context, principal, params.queue, body),
+        ({ queue, signingSecret }) => json(200, presentQueue(queue, signingSecret)),
       );
     },
   }),

@@ -28,6 +28,12 @@ const accessEntry = z.strictObject({
   grants: z.array(grant).min(1),
 });
 
+const pushInput = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  timeoutSeconds: seconds(LIMITS.push.timeoutSeconds).optional(),
+  maxConcurrency: z.int().min(LIMITS.push.maxConcurrency.min).max(LIMITS.push.maxConcurrency.max).optional(),
+});
+
 const settingsShape = {
   visibilityTimeoutSeconds: seconds(LIMITS.visibilityTimeoutSeconds).optional(),
   maxDeliveries: z.int().min(LIMITS.maxDeliveries.min).max(LIMITS.maxDeliveries.max).optional(),
@@ -43,10 +49,20 @@ export const createQueueBody = z
     name: queueName,
     ordering: z.enum(["standard", "fifo"]).optional(),
     ...settingsShape,
+    push: pushInput
+      .optional()
+      .meta({ description: "Deliver messages to this webhook instead of waiting for receives" }),
   })
   .meta({ id: "CreateQueue" });
 
-export const updateQueueBody = z.strictObject(settingsShape).meta({ id: "UpdateQueue" });
+export const updateQueueBody = z
+  .strictObject({
+    ...settingsShape,
+    push: pushInput.extend({ rotateSecret: z.boolean().optional() }).nullable().optional().meta({
+      description: "New push settings; null turns push off; rotateSecret derives a new signing secret",
+    }),
+  })
+  .meta({ id: "UpdateQueue" });
 
 const attributes = z
   .record(z.string().regex(LIMITS.attributes.key), z.string().max(LIMITS.attributes.maxValueLength))
@@ -182,6 +198,18 @@ export const queueResponse = z
     deduplicationWindowSeconds: z.int(),
     maxMessageBytes: z.int(),
     access: z.array(accessEntry),
+    push: z
+      .object({
+        url: z.string(),
+        timeoutSeconds: z.int(),
+        maxConcurrency: z.int(),
+        secretVersion: z.int(),
+        signingSecret: z
+          .string()
+          .optional()
+          .meta({ description: "whsec_…: shown once, at creation or after rotateSecret" }),
+      })
+      .optional(),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

@@ -25,4 +25,8 @@ export const LIMITS = {
   redriveChunk: 1000,
   settleItems: 100,
   accessEntries: 100,
+  push: {
+    timeoutSeconds: { min: 1, max: 120, default: 30 },
+    maxConcurrency: { min: 1, max: 100, default: 10 },
+  },
 } as const;

@@ -15,7 +15,10 @@ export interface RetryPolicy {
 export interface PushSettings {
   url: string;
   timeoutSeconds: number;
+  /** At most this many deliveries of the queue are in flight at once. */
   maxConcurrency: number;
+  /** Which derivation of the signing secret is current (see `push.ts`); bumped to rotate it. */
+  secretVersion: number;
 }
 
 export interface AccessEntry {

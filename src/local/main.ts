@@ -1,6 +1,8 @@
+import { sendWebhook } from "../adapters/http/webhook-sender.js";
 import { createConveyor } from "../app.js";
 import { ConfigError, loadConfig } from "../config.js";
 import { createLogger } from "../logger.js";
+import { startPushRunner } from "./push-runner.js";
 import { startLocalHost } from "./server.js";
 
 /** `npm start`: the local host on the embedded SQLite store. */
@@ -8,7 +10,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const conveyor = await createConveyor({ config, logger });
-  const host = await startLocalHost(conveyor, { host: config.host, port: config.port, logger });
+  const pushRunner = startPushRunner(conveyor, sendWebhook, logger);
+  const host = await startLocalHost(conveyor, {
+    host: config.host,
+    port: config.port,
+    logger,
+    beforeClose: () => pushRunner.stop(),
+  });
   const housekeeping = setInterval(() => {
     conveyor
       .housekeeping()

@@ -23,7 +23,13 @@ export interface LocalHost {
  */
 export async function startLocalHost(
   conveyor: Conveyor,
-  options: { host: string; port: number; logger: Logger },
+  options: {
+    host: string;
+    port: number;
+    logger: Logger;
+    /** Runs once the host stops accepting requests and before the store closes (background workers). */
+    beforeClose?: () => Promise<void>;
+  },
 ): Promise<LocalHost> {
   const router = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true });
   const shuttingDown = new AbortController();
@@ -109,7 +115,7 @@ export async function startLocalHost(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shuttingDown.abort();
       server.closeIdleConnections();
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...inFlight, options.beforeClose?.()]);
       server.closeAllConnections();
       await closed;
       await conveyor.close();

@@ -1,7 +1,7 @@
 import { holdsGrant, type Principal } from "../domain/access.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import type { Grant, Queue } from "../domain/queue.js";
-import type { Clock, KeyStore, QueueSignals, QueueStore } from "./ports.js";
+import type { Clock, KeyStore, QueueSignals, QueueStore, ResolveHost } from "./ports.js";
 
 /** What every use case needs; built once per host in `src/app.ts`. */
 export interface ServiceContext {
@@ -18,6 +18,12 @@ export interface ServiceContext {
    * reach only this process, so a host with several instances needs a fallback.
    */
   longPollFallbackMs: number;
+  push: {
+    /** CONVEYOR_ALLOW_PRIVATE_PUSH: private and loopback targets allowed (a local host only). */
+    allowPrivate: boolean;
+    resolveHost: ResolveHost;
+    signingMaster: Buffer;
+  };
 }
 
 /**

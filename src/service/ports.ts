@@ -118,6 +118,8 @@ export interface QueueStore {
   stats(queue: Queue, now: Date): Promise<QueueStats>;
   /** Removes acked tombstones whose dedup window has passed; returns how many. */
   removeExpiredTombstones(now: Date): Promise<number>;
+  /** Every queue with push delivery, across tenants: only for the push dispatcher, never for a request. */
+  listPushQueues(): Promise<Queue[]>;
 }
 
 export interface ApiKeyRecord {
@@ -144,7 +146,26 @@ export interface KeyStore {
 export interface SecretSource {
   /** The key API-key secrets are hashed with; never stored beside the hashes. */
   apiKeyPepper(): Promise<Buffer>;
+  /** The master secret every push queue's signing secret is derived from. */
+  pushSigningMaster(): Promise<Buffer>;
 }
+
+/** Resolves a host name to every address it has (push URL checks). */
+export type ResolveHost = (hostname: string) => Promise<string[]>;
+
+export interface WebhookRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  /** Whether private and loopback targets are allowed (a local host started with CONVEYOR_ALLOW_PRIVATE_PUSH). */
+  allowPrivate: boolean;
+}
+
+export type WebhookOutcome = { kind: "response"; status: number } | { kind: "failed"; error: string };
+
+/** POSTs one webhook; never follows redirects, and refuses any address the SSRF rule refuses. */
+export type SendWebhook = (request: WebhookRequest) => Promise<WebhookOutcome>;
 
 /** Wakes long polls when a queue may have become receivable (an enqueue, a nack, a redrive). */
 export interface QueueSignals {

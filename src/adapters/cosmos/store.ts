@@ -746,6 +746,14 @@ export class CosmosStore implements QueueStore, KeyStore {
     return resources.length;
   }
 
+  /** Crosses partitions: only the push dispatcher's sweep calls it, never a request. */
+  async listPushQueues(): Promise<Queue[]> {
+    const { resources } = await this.queues.items
+      .query<QueueDocument>("SELECT * FROM c WHERE IS_DEFINED(c.push) AND NOT IS_NULL(c.push)")
+      .fetchAll();
+    return resources.map(toQueue);
+  }
+
   // API keys
 
   async createKey(record: ApiKeyRecord): Promise<void> {

@@ -11,6 +11,7 @@ import type { SecretSource } from "../../service/ports.js";
  */
 const SIGNING_KEY_FILE = "signing-key.json";
 const PEPPER_FILE = "api-key-pepper";
+const PUSH_MASTER_FILE = "push-signing-master";
 const ALGORITHM = "ES256";
 
 export interface LocalSigningKey {
@@ -35,11 +36,14 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<LocalSign
 /** The local host's secrets, from (and created in) its data directory. */
 export function fileSecrets(dataDir: string): SecretSource {
   return {
-    async apiKeyPepper() {
-      const stored = await readOrCreate(dataDir, PEPPER_FILE, async () => randomBytes(32).toString("base64"));
-      return Buffer.from(stored.trim(), "base64");
-    },
+    apiKeyPepper: () => randomSecret(dataDir, PEPPER_FILE),
+    pushSigningMaster: () => randomSecret(dataDir, PUSH_MASTER_FILE),
   };
+}
+
+async function randomSecret(dataDir: string, name: string): Promise<Buffer> {
+  const stored = await readOrCreate(dataDir, name, async () => randomBytes(32).toString("base64"));
+  return Buffer.from(stored.trim(), "base64");
 }
 
 export interface DevTokenClaims {

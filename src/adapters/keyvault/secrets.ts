@@ -3,7 +3,10 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import type { SecretSource } from "../../service/ports.js";
 
 /** The secret names the infrastructure creates in the vault (read-only for the app). */
-export const KEY_VAULT_SECRETS = { apiKeyPepper: "conveyor-api-key-pepper" } as const;
+export const KEY_VAULT_SECRETS = {
+  apiKeyPepper: "conveyor-api-key-pepper",
+  pushSigningMaster: "conveyor-push-signing-master",
+} as const;
 
 /**
  * Secrets from Azure Key Vault, read with the app's managed identity (Key
@@ -11,14 +14,21 @@ export const KEY_VAULT_SECRETS = { apiKeyPepper: "conveyor-api-key-pepper" } as 
  */
 export function keyVaultSecrets(vaultUri: string, credential: TokenCredential): SecretSource {
   const client = new SecretClient(vaultUri, credential);
-  let pepper: Promise<Buffer> | undefined;
-  return {
-    apiKeyPepper() {
-      pepper ??= client.getSecret(KEY_VAULT_SECRETS.apiKeyPepper).then((secret) => {
-        if (!secret.value) throw new Error(`Key Vault secret ${KEY_VAULT_SECRETS.apiKeyPepper} is empty`);
+  const cache = new Map<string, Promise<Buffer>>();
+  const read = (name: string): Promise<Buffer> => {
+    let value = cache.get(name);
+    if (!value) {
+      value = client.getSecret(name).then((secret) => {
+        if (!secret.value) throw new Error(`Key Vault secret ${name} is empty`);
         return Buffer.from(secret.value, "base64");
       });
-      return pepper;
-    },
+      value.catch(() => cache.delete(name));
+      cache.set(name, value);
+    }
+    return value;
+  };
+  return {
+    apiKeyPepper: () => read(KEY_VAULT_SECRETS.apiKeyPepper),
+    pushSigningMaster: () => read(KEY_VAULT_SECRETS.pushSigningMaster),
   };
 }

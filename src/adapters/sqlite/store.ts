@@ -511,6 +511,10 @@ export class SqliteStore implements QueueStore, KeyStore {
     return this.writes.run(() => this.sql.removeTombstones.run(now.getTime()).changes);
   }
 
+  async listPushQueues(): Promise<Queue[]> {
+    return (this.sql.pushQueues.all() as QueueRow[]).map(toQueue);
+  }
+
   // API keys
 
   createKey(record: ApiKeyRecord): Promise<void> {
@@ -640,6 +644,7 @@ function prepareStatements(db: Database) {
       `DELETE FROM messages WHERE pk IN (
          SELECT pk FROM messages INDEXED BY messages_tombstones WHERE state = 'acked' AND remove_at <= ? LIMIT 10000)`,
     ),
+    pushQueues: q("SELECT * FROM queues WHERE json_extract(settings, '$.push') IS NOT NULL"),
     insertKey: q(
       "INSERT INTO api_keys (id, tenant_id, name, secret_hash, roles, grants, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
