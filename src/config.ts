@@ -31,6 +31,9 @@ const settings = z.object({
   CONVEYOR_ALLOW_PRIVATE_PUSH: flag.default(false),
 });
 
+/** The name of every environment setting Conveyor reads (the infrastructure tests check the templates set them). */
+export const SETTING_NAMES: readonly string[] = Object.keys(settings.shape);
+
 export interface Config {
   store: "sqlite" | "cosmos";
   dataDir: string;

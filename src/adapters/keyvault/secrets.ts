@@ -20,7 +20,8 @@ export function keyVaultSecrets(vaultUri: string, credential: TokenCredential): 
     if (!value) {
       value = client.getSecret(name).then((secret) => {
         if (!secret.value) throw new Error(`Key Vault secret ${name} is empty`);
-        return Buffer.from(secret.value, "base64");
+        // Key material is the secret string itself (azd generates it as a random password).
+        return Buffer.from(secret.value, "utf8");
       });
       value.catch(() => cache.delete(name));
       cache.set(name, value);

@@ -1,0 +1,330 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import definitions from "../../src/adapters/cosmos/containers.json" with { type: "json" };
+import { SETTING_NAMES } from "../../src/config.js";
+import { ROOT } from "../process.js";
+import { bicep, findBicep } from "./bicep-cli.js";
+
+/**
+ * The infrastructure, compiled and linted with the Bicep CLI, and the
+ * compiled ARM JSON checked for what matters: roles, settings, secrets,
+ * containers and local auth.
+ */
+const found = findBicep();
+if ("missing" in found) process.stdout.write(`\ninfra tests skipped: ${found.missing}\n`);
+
+type Json = Record<string, unknown>;
+interface Resource extends Json {
+  type: string;
+  name: string;
+  properties: Json;
+}
+interface Template extends Json {
+  parameters: Record<string, Json>;
+  variables: Record<string, unknown>;
+  resources: Resource[];
+  outputs: Record<string, Json>;
+}
+
+const templates = [
+  "infra/main.bicep",
+  ...readdirSync(join(ROOT, "infra/app"))
+    .filter((file) => file.endsWith(".bicep"))
+    .map((file) => `infra/app/${file}`),
+];
+
+describe.skipIf("missing" in found)("infrastructure templates", () => {
+  const cli = "path" in found ? found.path : "";
+  let main: Template;
+  const modules = new Map<string, Template>();
+  const moduleParameters = new Map<string, Record<string, { value: unknown }>>();
+
+  beforeAll(() => {
+    const built = bicep(cli, ["build", "infra/main.bicep", "--stdout"]);
+    expect(built.stderr).toBe("");
+    main = JSON.parse(built.stdout) as Template;
+    for (const resource of main.resources) {
+      if (resource.type !== "Microsoft.Resources/deployments") continue;
+      modules.set(resource.name, resource.properties.template as Template);
+      moduleParameters.set(
+        resource.name,
+        resource.properties.parameters as Record<string, { value: unknown }>,
+      );
+    }
+  });
+
+  const resourcesOf = (module: string, type: string): Resource[] =>
+    (modules.get(module)?.resources ?? []).filter((resource) => resource.type === type);
+  const only = (module: string, type: string): Resource => {
+    const [resource] = resourcesOf(module, type);
+    if (!resource) throw new Error(`no ${type} in module ${module}`);
+    return resource;
+  };
+
+  it.each(templates)("%s compiles and lints with no error and no warning", (file) => {
+    const built = bicep(cli, ["build", file, "--stdout"]);
+    expect(built.status).toBe(0);
+    expect(built.stderr).toBe("");
+    const lint = bicep(cli, ["lint", file, "--diagnostics-format", "sarif"]);
+    const results = (
+      JSON.parse(lint.stdout) as { runs: { results: { message: { text: string } }[] }[] }
+    ).runs.flatMap((run) => run.results.map((result) => result.message.text));
+    expect(results).toEqual([]);
+  });
+
+  it("declares every resource in the project's own modules (no public registry references)", () => {
+    for (const file of templates)
+      expect(readFileSync(join(ROOT, file), "utf8")).not.toMatch(/br\/public:|br:/);
+  });
+
+  it("creates the Cosmos DB containers exactly as the adapter defines them", () => {
+    // loadJsonContent inlines the file as a variable of its own.
+    const variables = modules.get("cosmos")?.variables ?? {};
+    expect(variables.definitions).toBe("[variables('$fxv#0')]");
+    expect(variables["$fxv#0"]).toEqual(definitions);
+    const containers = only("cosmos", "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers");
+    expect(containers.copy).toMatchObject({ count: "[length(variables('definitions').containers)]" });
+    const body = JSON.stringify(containers.properties);
+    for (const part of ["partitionKey", "indexingPolicy", "defaultTtl"]) expect(body).toContain(part);
+    expect(definitions.containers.map((container) => container.id)).toEqual([
+      "queues",
+      "messages",
+      "keys",
+      "leases",
+    ]);
+    expect(definitions.containers.find((container) => container.id === "leases")?.partitionKey).toBe("/id");
+  });
+
+  it("disables local (key) authentication on every service that has it", () => {
+    expect(only("cosmos", "Microsoft.DocumentDB/databaseAccounts").properties).toMatchObject({
+      disableLocalAuth: true,
+      minimalTlsVersion: "Tls12",
+    });
+    expect(only("servicebus", "Microsoft.ServiceBus/namespaces").properties).toMatchObject({
+      disableLocalAuth: true,
+      minimumTlsVersion: "1.2",
+    });
+    expect(only("monitoring", "Microsoft.Insights/components").properties).toMatchObject({
+      DisableLocalAuth: true,
+    });
+    expect(only("storage", "Microsoft.Storage/storageAccounts").properties).toMatchObject({
+      allowSharedKeyAccess: false,
+      allowBlobPublicAccess: false,
+      minimumTlsVersion: "TLS1_2",
+    });
+    expect(only("webpubsub", "Microsoft.SignalRService/webPubSub").properties).toMatchObject({
+      disableLocalAuth: true,
+    });
+    expect(only("keyvault", "Microsoft.KeyVault/vaults").properties).toMatchObject({
+      enableRbacAuthorization: true,
+      enableSoftDelete: true,
+      enablePurgeProtection: true,
+    });
+  });
+
+  it("configures the deliveries queue for duplicate detection and dead-lettering", () => {
+    const queue = only("servicebus", "Microsoft.ServiceBus/namespaces/queues");
+    expect(queue.name).toContain("deliveries");
+    expect(queue.properties).toMatchObject({
+      requiresDuplicateDetection: true,
+      deadLetteringOnMessageExpiration: true,
+      maxDeliveryCount: 10,
+      lockDuration: "PT2M",
+    });
+    expect(main.parameters.serviceBusSku).toMatchObject({ defaultValue: "Standard" });
+  });
+
+  it("runs the Function App on Flex Consumption, Node 22, as its user-assigned identity", () => {
+    expect(only("function", "Microsoft.Web/serverfarms")).toMatchObject({
+      sku: { name: "FC1", tier: "FlexConsumption" },
+    });
+    const site = only("function", "Microsoft.Web/sites");
+    expect(site).toMatchObject({ kind: "functionapp,linux", identity: { type: "UserAssigned" } });
+    expect(site.properties).toMatchObject({
+      httpsOnly: true,
+      functionAppConfig: {
+        runtime: { name: "node", version: "22" },
+        deployment: { storage: { authentication: { type: "UserAssignedIdentity" } } },
+      },
+    });
+  });
+
+  it("sets every setting the code needs on Azure, each pointing at its resource", () => {
+    const settings = only("function", "Microsoft.Web/sites/config").properties as Record<string, string>;
+    const conveyorSettings = Object.keys(settings).filter((name) =>
+      /^(CONVEYOR_|COSMOS|KEY_VAULT)/.test(name),
+    );
+    // No setting the code does not know (a typo would be silently ignored at run time).
+    for (const name of conveyorSettings.filter((name) => !name.startsWith("COSMOS__"))) {
+      expect(SETTING_NAMES).toContain(name);
+    }
+    expect(settings.CONVEYOR_STORE).toBe("cosmos");
+    expect(settings.COSMOS__accountEndpoint).toMatch(
+      /Microsoft\.DocumentDB\/databaseAccounts.*parameters\('cosmosAccountName'\).*documentEndpoint/,
+    );
+    expect(settings.KEY_VAULT_URI).toMatch(
+      /Microsoft\.KeyVault\/vaults.*parameters\('keyVaultName'\).*vaultUri/,
+    );
+    expect(settings.COSMOS_DATABASE).toBe("[parameters('cosmosDatabaseName')]");
+    expect(settings.AzureWebJobsStorage__blobServiceUri).toMatch(
+      /Microsoft\.Storage\/storageAccounts.*parameters\('storageAccountName'\)/,
+    );
+    expect(settings.ServiceBusConnection__fullyQualifiedNamespace).toBe(
+      "[format('{0}.servicebus.windows.net', parameters('serviceBusNamespaceName'))]",
+    );
+    expect(settings.AZURE_CLIENT_ID).toBe("[parameters('identityClientId')]");
+    for (const name of ["CONVEYOR_JWT_ISSUER", "CONVEYOR_JWT_AUDIENCE", "CONVEYOR_JWT_JWKS_URI"])
+      expect(settings[name]).toBeTruthy();
+    for (const connection of ["AzureWebJobsStorage", "COSMOS", "ServiceBusConnection"]) {
+      expect(settings[`${connection}__credential`]).toBe("managedidentity");
+    }
+
+    const wiring = moduleParameters.get("function") ?? {};
+    expect(JSON.stringify(wiring.cosmosAccountName)).toContain("'cosmos'");
+    expect(JSON.stringify(wiring.keyVaultName)).toContain("'keyvault'");
+    expect(JSON.stringify(wiring.storageAccountName)).toContain("'storage'");
+    expect(JSON.stringify(wiring.serviceBusNamespaceName)).toContain("'servicebus'");
+    expect(JSON.stringify(wiring.identityClientId)).toContain("'identity'");
+    expect(wiring.cosmosDatabaseName).toEqual({ value: "[variables('cosmosDefinitions').database]" });
+  });
+
+  it("grants each principal the least role that works, with the built-in role ids", () => {
+    const roles = modules.get("rbac")?.variables.roles as Record<string, string>;
+    expect(roles).toEqual({
+      storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+      serviceBusDataSender: "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+      serviceBusDataReceiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+      keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
+      monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
+      cosmosBuiltInDataContributor: "00000000-0000-0000-0000-000000000002",
+    });
+    const assignments = resourcesOf("rbac", "Microsoft.Authorization/roleAssignments");
+    const byRole: Record<string, Resource | undefined> = Object.fromEntries(
+      assignments.map((assignment) => [
+        /variables\('roles'\)\.(\w+)/.exec(String(assignment.properties.roleDefinitionId))?.[1],
+        assignment,
+      ]),
+    );
+    expect(Object.keys(byRole).sort()).toEqual([
+      "keyVaultSecretsUser",
+      "monitoringMetricsPublisher",
+      "serviceBusDataReceiver",
+      "serviceBusDataSender",
+      "storageBlobDataOwner",
+    ]);
+    const scopes: Record<string, string> = {
+      storageBlobDataOwner: "Microsoft.Storage/storageAccounts",
+      serviceBusDataSender: "Microsoft.ServiceBus/namespaces",
+      serviceBusDataReceiver: "Microsoft.ServiceBus/namespaces",
+      keyVaultSecretsUser: "Microsoft.KeyVault/vaults",
+      monitoringMetricsPublisher: "Microsoft.Insights/components",
+    };
+    for (const [role, assignment] of Object.entries(byRole)) {
+      expect(String(assignment?.scope)).toContain(scopes[role]);
+      expect(assignment?.properties.principalId).toMatch(/variables\('principals'\)\[copyIndex\(\)\]\.id/);
+    }
+    const cosmos = only("rbac", "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments");
+    expect(String(cosmos.properties.roleDefinitionId)).toContain(
+      "variables('roles').cosmosBuiltInDataContributor",
+    );
+    const principals = String(modules.get("rbac")?.variables.principals);
+    expect(principals).toContain("parameters('appPrincipalId')");
+    expect(principals).toContain("parameters('userPrincipalId')");
+    const wiring = moduleParameters.get("rbac") ?? {};
+    expect(JSON.stringify(wiring.appPrincipalId)).toContain("'identity'");
+    expect(JSON.stringify(wiring.appPrincipalId)).toContain("principalId");
+    expect(wiring.userPrincipalId).toEqual({ value: "[parameters('principalId')]" });
+  });
+
+  it("puts no key, connection string with a secret, or password in settings, parameters or outputs", () => {
+    const compiled = JSON.stringify(main);
+    for (const forbidden of [
+      /listKeys/i,
+      /listConnectionStrings/i,
+      /AccountKey=/i,
+      /SharedAccessKey/i,
+      /primaryKey/i,
+    ]) {
+      expect(compiled).not.toMatch(forbidden);
+    }
+    const settings = only("function", "Microsoft.Web/sites/config").properties as Record<string, string>;
+    for (const [name, value] of Object.entries(settings)) {
+      expect(name).not.toMatch(/key$|secret|password/i);
+      expect(value).not.toMatch(/key=|secret=|password=/i);
+    }
+    for (const secret of ["apiKeyPepper", "pushSigningMaster"]) {
+      expect(main.parameters[secret]?.type).toBe("securestring");
+      expect(modules.get("keyvault")?.parameters[secret]?.type).toBe("securestring");
+    }
+    for (const [name, output] of Object.entries(main.outputs)) {
+      expect([name, output.type]).toEqual([name, "string"]);
+      expect(name).not.toMatch(/key$|secret|password|connectionstring/i);
+    }
+    const parameters = JSON.parse(readFileSync(join(ROOT, "infra/main.parameters.json"), "utf8")) as {
+      parameters: Record<string, { value: string }>;
+    };
+    expect(parameters.parameters.apiKeyPepper?.value).toMatch(/^\$\(secretOrRandomPassword /);
+    expect(parameters.parameters.pushSigningMaster?.value).toMatch(/^\$\(secretOrRandomPassword /);
+  });
+
+  it("alerts on dead-letter growth and backlog age", () => {
+    const alerts = resourcesOf("alerts", "Microsoft.Insights/metricAlerts").map((alert) =>
+      JSON.stringify(alert),
+    );
+    expect(
+      alerts.some((alert) => alert.includes("DeadletteredMessages") && alert.includes("deliveries")),
+    ).toBe(true);
+    expect(alerts.some((alert) => alert.includes("conveyor.dead_lettered"))).toBe(true);
+    expect(alerts.some((alert) => alert.includes("conveyor.oldest_age_seconds"))).toBe(true);
+  });
+});
+
+describe("azd", () => {
+  it("declares the api service as a TypeScript function app built remotely, with the postprovision hook", () => {
+    const manifest = readFileSync(join(ROOT, "azure.yaml"), "utf8");
+    expect(manifest).toMatch(
+      /services:\s+api:\s+project: \.\s+language: ts\s+host: function\s+remoteBuild: true/,
+    );
+    expect(manifest).toMatch(/postprovision:[\s\S]*run: node infra\/scripts\/write-local-settings\.mjs/);
+  });
+
+  it("the postprovision hook writes local.settings.json from the environment's outputs, and nothing secret", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const target = join(mkdtempSync(join(tmpdir(), "conveyor-azd-")), "local.settings.json");
+    execFileSync(process.execPath, [join(ROOT, "infra/scripts/write-local-settings.mjs")], {
+      env: {
+        PATH: process.env.PATH,
+        LOCAL_SETTINGS_PATH: target,
+        AZURE_TENANT_ID: "00000000-0000-0000-0000-0000000000aa",
+        COSMOS__accountEndpoint: "https://cosmos-x.documents.azure.com:443/",
+        COSMOS_DATABASE: "conveyor",
+        KEY_VAULT_URI: "https://kv-x.vault.azure.net/",
+        ServiceBusConnection__fullyQualifiedNamespace: "sb-x.servicebus.windows.net",
+        CONVEYOR_JWT_AUDIENCE: "api://conveyor-dev",
+      },
+    });
+    const written = JSON.parse(readFileSync(target, "utf8")) as { Values: Record<string, string> };
+    expect(written.Values).toMatchObject({
+      CONVEYOR_STORE: "cosmos",
+      COSMOS__accountEndpoint: "https://cosmos-x.documents.azure.com:443/",
+      KEY_VAULT_URI: "https://kv-x.vault.azure.net/",
+      CONVEYOR_JWT_ISSUER: "https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/v2.0",
+    });
+    for (const name of Object.keys(written.Values))
+      expect(SETTING_NAMES.includes(name) || !/^CONVEYOR_|^COSMOS_|^KEY_VAULT/.test(name)).toBe(true);
+    expect(JSON.stringify(written)).not.toMatch(/key=|secret|password/i);
+  });
+
+  it("the postprovision hook refuses to run without the outputs", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const result = spawnSync(process.execPath, [join(ROOT, "infra/scripts/write-local-settings.mjs")], {
+      env: { PATH: process.env.PATH },
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/lacks COSMOS__accountEndpoint/);
+  });
+});
