@@ -14,6 +14,7 @@ import { createPipeline } from "./api/pipeline.js";
 import { RateLimiter } from "./api/rate-limit.js";
 import { type AnyRoute, routes, type Services } from "./api/routes.js";
 import type { Config } from "./config.js";
+import { EventHub } from "./local/event-hub.js";
 import type { Logger } from "./logger.js";
 import type { ServiceContext } from "./service/context.js";
 import { Redriver } from "./service/dead-letters.js";
@@ -24,6 +25,8 @@ export const VERSION = "0.1.0";
 
 export interface Conveyor {
   routes: readonly AnyRoute[];
+  /** Queue events for this process's live streams (the change handler publishes them). */
+  events: EventHub;
   handle(route: AnyRoute, request: ApiRequest): Promise<ApiResponse>;
   context: ServiceContext;
   /** Removes acked tombstones whose dedup window has passed. */
@@ -70,6 +73,7 @@ export async function createConveyor({
       ? { jwksUri: config.jwt.jwksUri }
       : { publicKey: (await loadOrCreateSigningKey(config.dataDir)).publicKey },
   });
+  const events = new EventHub();
   let openApi: unknown;
   const services: Services = {
     context,
@@ -96,6 +100,7 @@ export async function createConveyor({
   });
   return {
     routes,
+    events,
     handle,
     context,
     housekeeping: () => store.removeExpiredTombstones(clock.now()),

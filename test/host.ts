@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
-import { sendWebhook } from "../src/adapters/http/webhook-sender.js";
 import { type Conveyor, createConveyor } from "../src/app.js";
 import { ConveyorClient } from "../src/client/index.js";
 import { loadConfig } from "../src/config.js";
-import { startPushRunner } from "../src/local/push-runner.js";
+import { startLocalPush } from "../src/local/push.js";
 import { startLocalHost } from "../src/local/server.js";
 import { createLogger } from "../src/logger.js";
 import type { Clock } from "../src/service/ports.js";
@@ -50,12 +49,12 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
   const logger = createLogger(config.logLevel);
   const clock = new OffsetClock();
   const conveyor = await createConveyor({ config, logger, clock });
-  const pushRunner = startPushRunner(conveyor, sendWebhook, logger, 20);
+  const push = startLocalPush(conveyor, { dataDir, logger, events: conveyor.events });
   const host = await startLocalHost(conveyor, {
     host: "127.0.0.1",
     port: 0,
     logger,
-    beforeClose: () => pushRunner.stop(),
+    beforeClose: () => push.stop(),
   });
   const key = await loadOrCreateSigningKey(dataDir);
   const token: TestHost["token"] = (tenant, options = {}) =>

@@ -12,7 +12,9 @@ import type { Queue } from "./queue.js";
  *      (see `atReceive`).
  * 3. `rejected`: a consumer nacks it with `deadLetter: true`.
  * 4. `push_failed`: a push delivery failed on its last allowed attempt
- *    (the push dispatcher nacks with this reason).
+ *    (the push dispatcher nacks with this reason), or the broker gave up on
+ *    its delivery job because the delivery handler kept crashing
+ *    (`afterBrokerGaveUp`).
  *
  * A dead-lettered message keeps its body, attributes and delivery count; a
  * redrive returns it to the queue with `deliveryCount` 0.
@@ -35,4 +37,9 @@ export function afterNack(message: Message, queue: Queue, request: NackRequest):
     return request.reason === "push_failed" ? "push_failed" : "max_deliveries";
   }
   return null;
+}
+
+/** A push job the broker dead-lettered: the message is dead-lettered too, unless it was settled meanwhile. */
+export function afterBrokerGaveUp(message: Message): DeadLetterReason | null {
+  return message.state === "ready" ? "push_failed" : null;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { backoffSeconds } from "./backoff.js";
-import { afterNack, atReceive, type NackRequest } from "./dead-letter.js";
+import { afterBrokerGaveUp, afterNack, atReceive, type NackRequest } from "./dead-letter.js";
 import { type Failure, fail, ok, type Result } from "./errors.js";
 import type { DeadLetterReason, Message } from "./message.js";
 import type { Queue } from "./queue.js";
@@ -97,4 +97,10 @@ function leaseLost(message: Message): { ok: false; error: Failure } {
       ? "the lease token is not this message's latest lease; it was received again or the token was never issued"
       : `the message is ${message.state === "dead" ? "dead-lettered" : "already settled"} and this token cannot settle it`,
   );
+}
+
+/** The broker dead-lettered this message's push job; `null` when the message no longer needs it. */
+export function onPushAbandoned(message: Message, now: Date, error: string): Transition | null {
+  const reason = afterBrokerGaveUp(message);
+  return reason ? { kind: "deadLetter", reason, lastError: error, at: now } : null;
 }

@@ -1,8 +1,7 @@
-import { sendWebhook } from "../adapters/http/webhook-sender.js";
 import { createConveyor } from "../app.js";
 import { ConfigError, loadConfig } from "../config.js";
 import { createLogger } from "../logger.js";
-import { startPushRunner } from "./push-runner.js";
+import { startLocalPush } from "./push.js";
 import { startLocalHost } from "./server.js";
 
 /** `npm start`: the local host on the embedded SQLite store. */
@@ -10,12 +9,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const conveyor = await createConveyor({ config, logger });
-  const pushRunner = startPushRunner(conveyor, sendWebhook, logger);
+  const push = startLocalPush(conveyor, { dataDir: config.dataDir, logger, events: conveyor.events });
   const host = await startLocalHost(conveyor, {
     host: config.host,
     port: config.port,
     logger,
-    beforeClose: () => pushRunner.stop(),
+    beforeClose: () => push.stop(),
   });
   const housekeeping = setInterval(() => {
     conveyor

@@ -118,8 +118,50 @@ export interface QueueStore {
   stats(queue: Queue, now: Date): Promise<QueueStats>;
   /** Removes acked tombstones whose dedup window has passed; returns how many. */
   removeExpiredTombstones(now: Date): Promise<number>;
-  /** Every queue with push delivery, across tenants: only for the push dispatcher, never for a request. */
+  /** Every queue with push delivery, across tenants: only for the push safety net, never for a request. */
   listPushQueues(): Promise<Queue[]>;
+  /** A queue by its id (change feeds and push jobs carry ids, not names). */
+  getQueueById(tenantId: string, queueId: string): Promise<Queue | undefined>;
+  /** Messages of the queue that are leased right now (push concurrency). */
+  countInFlight(queue: Queue, now: Date): Promise<number>;
+  /** Ready messages due by `now` and not leased, oldest first: what the push safety net makes sure has a job. */
+  dueMessages(queue: Queue, now: Date, limit: number): Promise<Message[]>;
+}
+
+/** One push delivery attempt to make at `dueAt`. */
+export interface PushJob {
+  tenantId: string;
+  queueId: string;
+  messageId: string;
+  /** The message's delivery count when the job was scheduled; with the id, it names the attempt. */
+  deliveryCount: number;
+  dueAt: Date;
+}
+
+/**
+ * Schedules push jobs: Service Bus on Azure (scheduled messages, duplicate
+ * detection on the attempt's id), a SQLite table on the local host. Scheduling
+ * the same attempt twice is harmless.
+ */
+export interface Dispatcher {
+  schedule(jobs: PushJob[]): Promise<void>;
+}
+
+/** Queue metrics: custom metrics in Application Insights on Azure, the log locally. */
+export interface MetricsSink {
+  track(name: string, value: number, dimensions: Record<string, string>): void;
+}
+
+/** Live queue events for dashboards: Server-Sent Events locally, Web PubSub on Azure. */
+export interface QueueEvent {
+  type: "message.dead_lettered" | "queue.stats";
+  tenantId: string;
+  queueId: string;
+  data: Record<string, unknown>;
+}
+
+export interface EventSink {
+  publish(event: QueueEvent): void;
 }
 
 export interface ApiKeyRecord {

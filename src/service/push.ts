@@ -1,11 +1,11 @@
 import { isIP } from "node:net";
 import { fail, ok, type Result } from "../domain/errors.js";
-import { onAck, onNack } from "../domain/lease.js";
+import { newLeaseToken, onAck, onNack, onPushAbandoned, onReceive } from "../domain/lease.js";
 import type { Message } from "../domain/message.js";
 import { deriveSigningSecret, pushAddressVerdict, pushUrlVerdict, signWebhook } from "../domain/push.js";
 import type { Queue } from "../domain/queue.js";
 import type { ServiceContext } from "./context.js";
-import type { SendWebhook, WebhookOutcome } from "./ports.js";
+import type { PushJob, SendWebhook, WebhookOutcome } from "./ports.js";
 
 /**
  * Refuses a push URL whose form or any resolved address the SSRF rule
@@ -100,3 +100,111 @@ export async function deliverPush(
 
 const describeFailure = (outcome: WebhookOutcome): string =>
   outcome.kind === "response" ? `HTTP ${outcome.status}` : outcome.error;
+
+/** A lease outlives the request's own timeout by this much, so a slow answer is not delivered twice. */
+const LEASE_MARGIN_SECONDS = 5;
+/** How long a job waits when its queue already has `maxConcurrency` deliveries in flight. */
+const CONCURRENCY_RETRY_MS = 250;
+
+/**
+ * Runs one task at a time per key. Push jobs claim (count in-flight, then
+ * lease) under it, so `maxConcurrency` holds within a process; across
+ * instances on Azure it is checked the same way without a shared lock, so two
+ * instances claiming for one queue at the same instant can exceed it briefly.
+ */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
+const claimLocks = new KeyedLock();
+
+/**
+ * One attempt's identity: the message, its delivery count and the due time.
+ * Scheduling the same attempt twice (a change seen twice, the safety net)
+ * yields the same id, which both dispatchers drop.
+ */
+export const pushJobId = (job: PushJob): string =>
+  `${job.messageId}:${job.deliveryCount}:${job.dueAt.getTime()}`;
+
+export type PushJobOutcome =
+  | { kind: "delivered"; outcome: PushOutcome }
+  | { kind: "deferred"; job: PushJob; why: string }
+  | { kind: "dropped"; why: string };
+
+/**
+ * The push job handler, the same on every host (the Service Bus function and
+ * the local dispatcher): leases the job's message compare-and-set and
+ * delivers it. A job for a message that is not due yet, or whose queue
+ * already has `maxConcurrency` deliveries in flight, is deferred; a job for a
+ * message that is gone, settled or no longer pushed is dropped. Because any
+ * due job leases whatever attempt the message is at, a delivery cut short by
+ * a crash is picked up by the next job once its lease expires.
+ */
+export async function runPushJob(
+  context: ServiceContext,
+  send: SendWebhook,
+  job: PushJob,
+): Promise<PushJobOutcome> {
+  const queue = await context.store.getQueueById(job.tenantId, job.queueId);
+  if (!queue?.push) return { kind: "dropped", why: "the queue is gone or no longer pushes" };
+  const now = context.clock.now();
+  const message = await context.store.getMessage(queue, job.messageId);
+  if (message?.state !== "ready") return { kind: "dropped", why: "the message is gone or settled" };
+  if (message.visibleAt > now) {
+    const later = { ...job, deliveryCount: message.deliveryCount, dueAt: message.visibleAt };
+    return { kind: "deferred", job: later, why: "the message is leased or backing off" };
+  }
+  const push = queue.push;
+  // Count and lease under one lock per queue, so that parallel jobs in this process cannot all see room.
+  const claimed = await claimLocks.run(queue.id, async (): Promise<PushJobOutcome | Message> => {
+    if ((await context.store.countInFlight(queue, now)) >= push.maxConcurrency) {
+      const later = { ...job, dueAt: new Date(now.getTime() + CONCURRENCY_RETRY_MS) };
+      return { kind: "deferred", job: later, why: "the queue has maxConcurrency deliveries in flight" };
+    }
+    const visibilityTimeoutSeconds = push.timeoutSeconds + LEASE_MARGIN_SECONDS;
+    const [leased] = await context.store.settle(queue, [
+      {
+        messageId: message.id,
+        decide: (current) =>
+          ok(
+            current.state === "ready" && current.visibleAt <= now
+              ? onReceive(current, queue, now, visibilityTimeoutSeconds, newLeaseToken())
+              : null,
+          ),
+      },
+    ]);
+    if (!leased?.ok || leased.value.state !== "ready" || leased.value.leaseToken === message.leaseToken) {
+      return { kind: "dropped", why: "another delivery took the message, or it was dead-lettered" };
+    }
+    return leased.value;
+  });
+  if ("kind" in claimed) return claimed;
+  return { kind: "delivered", outcome: await deliverPush(context, send, queue, claimed) };
+}
+
+/** The broker dead-lettered a job (its handler kept crashing): dead-letter the message with the broker's reason. */
+export async function abandonPushJob(
+  context: ServiceContext,
+  job: PushJob,
+  brokerReason: string,
+): Promise<boolean> {
+  const queue = await context.store.getQueueById(job.tenantId, job.queueId);
+  if (!queue) return false;
+  const now = context.clock.now();
+  const error = `the push job was dead-lettered by the broker: ${brokerReason}`;
+  const [result] = await context.store.settle(queue, [
+    { messageId: job.messageId, decide: (message) => ok(onPushAbandoned(message, now, error)) },
+  ]);
+  return result?.ok === true && result.value.state === "dead";
+}

@@ -754,6 +754,33 @@ export class CosmosStore implements QueueStore, KeyStore {
     return resources.map(toQueue);
   }
 
+  async getQueueById(tenantId: string, queueId: string): Promise<Queue | undefined> {
+    const [document] = await this.query<QueueDocument>(
+      this.queues,
+      tenantId,
+      "SELECT * FROM c WHERE c.tenantId = @pk AND c.queueId = @queueId",
+      { queueId },
+    );
+    return document && toQueue(document);
+  }
+
+  async countInFlight(queue: Queue, now: Date): Promise<number> {
+    return this.count(queue.id, "c.state = 'ready' AND c.visibleAt > @now AND NOT IS_NULL(c.leaseToken)", {
+      now: now.getTime(),
+    });
+  }
+
+  async dueMessages(queue: Queue, now: Date, limit: number): Promise<Message[]> {
+    const documents = await this.query<MessageDocument>(
+      this.messages,
+      queue.id,
+      `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.visibleAt <= @now
+       ORDER BY c.priority DESC, c.sequence ASC`,
+      { n: limit, now: now.getTime() },
+    );
+    return documents.map(toMessage);
+  }
+
   // API keys
 
   async createKey(record: ApiKeyRecord): Promise<void> {

@@ -14,12 +14,20 @@ interface Pending {
  * failing write rolls back alone), and all of them are answered only after
  * that single COMMIT has reached the disk. Nothing is acknowledged before it
  * is durable.
+ *
+ * Writes may `record` what they changed; the records of a write that rolled
+ * back are dropped, and the rest go to `onCommitted` after the COMMIT: the
+ * local equivalent of a change feed, which never shows an uncommitted change.
  */
-export class GroupCommitter {
+export class GroupCommitter<Change> {
   private pending: Pending[] = [];
   private scheduled = false;
+  private changes: Change[] = [];
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly onCommitted: (changes: Change[]) => void = () => undefined,
+  ) {}
 
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -29,6 +37,11 @@ export class GroupCommitter {
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /** Called by a write while it runs. */
+  record(change: Change): void {
+    this.changes.push(change);
   }
 
   /** Runs whatever is queued now; `close()` calls it so nothing queued is dropped. */
@@ -41,21 +54,27 @@ export class GroupCommitter {
     try {
       this.db.transaction(() => {
         for (const item of batch) {
+          const mark = this.changes.length;
           try {
             outcomes.push({ ok: true, value: this.db.transaction(item.work)() });
           } catch (error) {
+            this.changes.length = mark;
             outcomes.push({ ok: false, error });
           }
         }
       })();
     } catch (error) {
+      this.changes = [];
       for (const item of batch) item.reject(error);
       return;
     }
+    const committed = this.changes;
+    this.changes = [];
     batch.forEach((item, index) => {
       const outcome = outcomes[index];
       if (outcome?.ok) item.resolve(outcome.value);
       else item.reject(outcome?.error);
     });
+    if (committed.length > 0) this.onCommitted(committed);
   }
 }

@@ -145,7 +145,8 @@ export class SqliteStore implements QueueStore, KeyStore {
   readonly kind = "sqlite" as const;
   readonly path: string;
   private readonly db: Database;
-  private readonly writes: GroupCommitter;
+  private readonly writes: GroupCommitter<Message>;
+  private readonly changeListeners = new Set<(changes: Message[]) => void>();
   private readonly sql: ReturnType<typeof prepareStatements>;
 
   constructor(options: SqliteStoreOptions) {
@@ -157,11 +158,23 @@ export class SqliteStore implements QueueStore, KeyStore {
     this.db.pragma("busy_timeout = 5000");
     migrate(this.db);
     this.sql = prepareStatements(this.db);
-    this.writes = new GroupCommitter(this.db);
+    this.writes = new GroupCommitter<Message>(this.db, (changes) => {
+      for (const listener of this.changeListeners) listener(changes);
+    });
   }
 
   async ping(): Promise<void> {
     this.db.prepare("SELECT 1").get();
+  }
+
+  /**
+   * Committed changes to messages, in commit order: every message a write
+   * created or changed, as it is after the change. The local host feeds them
+   * to the same change handler the Cosmos DB change feed feeds on Azure.
+   */
+  onCommittedChanges(listener: (changes: Message[]) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   isUnavailable(error: unknown): boolean {
@@ -253,23 +266,22 @@ export class SqliteStore implements QueueStore, KeyStore {
         });
         if (draft.groupId !== null) this.sql.touchGroup.run(queue.id, draft.groupId);
         added++;
-        results.push({
-          duplicate: false,
-          message: {
-            ...draft,
-            tenantId: queue.tenantId,
-            queueId: queue.id,
-            sequence: sequence - 1,
-            state: "ready",
-            deliveryCount: 0,
-            leaseToken: null,
-            leaseExpiresAt: null,
-            lastError: null,
-            reason: null,
-            deadLetteredAt: null,
-            ackedAt: null,
-          },
-        });
+        const message: Message = {
+          ...draft,
+          tenantId: queue.tenantId,
+          queueId: queue.id,
+          sequence: sequence - 1,
+          state: "ready",
+          deliveryCount: 0,
+          leaseToken: null,
+          leaseExpiresAt: null,
+          lastError: null,
+          reason: null,
+          deadLetteredAt: null,
+          ackedAt: null,
+        };
+        this.writes.record(message);
+        results.push({ duplicate: false, message });
       }
       if (added > 0) this.sql.countEnqueued.run(added, queue.id);
       return results;
@@ -345,8 +357,14 @@ export class SqliteStore implements QueueStore, KeyStore {
     );
   }
 
-  /** Writes a domain transition; callers run inside a write transaction. */
+  /** Writes a domain transition and records the change; callers run inside a write transaction. */
   private apply(queue: Queue, message: Message, transition: Transition): Message {
+    const next = this.writeTransition(queue, message, transition);
+    this.writes.record(next);
+    return next;
+  }
+
+  private writeTransition(queue: Queue, message: Message, transition: Transition): Message {
     switch (transition.kind) {
       case "lease": {
         const next = {
@@ -466,6 +484,18 @@ export class SqliteStore implements QueueStore, KeyStore {
         const { next_sequence: sequence } = this.sql.takeSequence.get(queue.id) as { next_sequence: number };
         this.sql.redrive.run(sequence - 1, now.getTime(), expiresAt, queue.id, row.id);
         if (row.group_id !== null) this.sql.touchGroup.run(queue.id, row.group_id);
+        this.writes.record({
+          ...toMessage(row),
+          state: "ready",
+          sequence: sequence - 1,
+          visibleAt: now,
+          expiresAt: new Date(expiresAt),
+          deliveryCount: 0,
+          leaseToken: null,
+          leaseExpiresAt: null,
+          reason: null,
+          deadLetteredAt: null,
+        });
       }
       this.sql.countRedriven.run(rows.length, queue.id);
       const remaining = "all" in selection ? (this.sql.countDead.get(queue.id) as { n: number }).n : 0;
@@ -513,6 +543,19 @@ export class SqliteStore implements QueueStore, KeyStore {
 
   async listPushQueues(): Promise<Queue[]> {
     return (this.sql.pushQueues.all() as QueueRow[]).map(toQueue);
+  }
+
+  async getQueueById(tenantId: string, queueId: string): Promise<Queue | undefined> {
+    const row = this.sql.queueById.get(queueId, tenantId) as QueueRow | undefined;
+    return row && toQueue(row);
+  }
+
+  async countInFlight(queue: Queue, now: Date): Promise<number> {
+    return (this.sql.countInFlight.get(queue.id, now.getTime()) as { n: number }).n;
+  }
+
+  async dueMessages(queue: Queue, now: Date, limit: number): Promise<Message[]> {
+    return (this.sql.standardCandidates.all(queue.id, now.getTime(), limit) as MessageRow[]).map(toMessage);
   }
 
   // API keys
@@ -645,6 +688,11 @@ function prepareStatements(db: Database) {
          SELECT pk FROM messages INDEXED BY messages_tombstones WHERE state = 'acked' AND remove_at <= ? LIMIT 10000)`,
     ),
     pushQueues: q("SELECT * FROM queues WHERE json_extract(settings, '$.push') IS NOT NULL"),
+    queueById: q("SELECT * FROM queues WHERE id = ? AND tenant_id = ?"),
+    countInFlight: q(
+      `SELECT COUNT(*) AS n FROM messages
+       WHERE queue_id = ? AND state = 'ready' AND lease_token IS NOT NULL AND visible_at > ?`,
+    ),
     insertKey: q(
       "INSERT INTO api_keys (id, tenant_id, name, secret_hash, roles, grants, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),

@@ -1,0 +1,145 @@
+import type { Message } from "../domain/message.js";
+import type { ServiceContext } from "./context.js";
+import type { Dispatcher, EventSink, MetricsSink, PushJob } from "./ports.js";
+
+export const METRICS = {
+  enqueued: "conveyor.enqueued",
+  acked: "conveyor.acked",
+  deadLettered: "conveyor.dead_lettered",
+  backlog: "conveyor.backlog",
+  oldestAgeSeconds: "conveyor.oldest_age_seconds",
+  deliveryLatencyMs: "conveyor.delivery_latency_ms",
+} as const;
+
+const STATS_EVERY_MS = 1000;
+
+export interface ChangeHandlerDeps {
+  dispatcher: Dispatcher;
+  metrics: MetricsSink;
+  events: EventSink;
+}
+
+/**
+ * Handles committed changes to messages: the Cosmos DB change feed on Azure,
+ * the SQLite store's committed-change stream locally. For each change it
+ *  - schedules a push job when a push queue's message became ready to
+ *    deliver (new, nacked with a backoff, redriven): this drives retries;
+ *  - publishes `message.dead_lettered` events and counts metrics;
+ *  - publishes `queue.stats` and the backlog metrics, at most once a second
+ *    a queue.
+ * Change feeds deliver at least once, so everything here is idempotent
+ * (jobs have per-attempt ids) or harmless when repeated (events, metrics).
+ */
+export class ChangeHandler {
+  private readonly statsPublishedAt = new Map<string, number>();
+
+  constructor(
+    private readonly context: ServiceContext,
+    private readonly deps: ChangeHandlerDeps,
+  ) {}
+
+  async handle(changes: Message[]): Promise<void> {
+    const byQueue = new Map<string, Message[]>();
+    for (const message of changes) {
+      const key = `${message.tenantId}\u0000${message.queueId}`;
+      byQueue.set(key, [...(byQueue.get(key) ?? []), message]);
+    }
+    for (const messages of byQueue.values()) await this.handleQueue(messages);
+  }
+
+  private async handleQueue(messages: Message[]): Promise<void> {
+    const [first] = messages;
+    if (!first) return;
+    const queue = await this.context.store.getQueueById(first.tenantId, first.queueId);
+    if (!queue) return;
+    const dimensions = { tenant: queue.tenantId, queue: queue.name };
+    const jobs: PushJob[] = [];
+    let enqueued = 0;
+    let acked = 0;
+    let deadLettered = 0;
+    for (const message of messages) {
+      if (message.state === "acked") {
+        acked++;
+        if (message.ackedAt) {
+          const latency = message.ackedAt.getTime() - message.enqueuedAt.getTime();
+          this.deps.metrics.track(METRICS.deliveryLatencyMs, latency, dimensions);
+        }
+      } else if (message.state === "dead") {
+        deadLettered++;
+        this.deps.events.publish({
+          type: "message.dead_lettered",
+          tenantId: queue.tenantId,
+          queueId: queue.id,
+          data: {
+            queue: queue.name,
+            messageId: message.id,
+            reason: message.reason,
+            lastError: message.lastError,
+            deliveryCount: message.deliveryCount,
+          },
+        });
+      } else if (message.leaseToken === null) {
+        if (message.deliveryCount === 0) enqueued++;
+        if (queue.push) {
+          jobs.push({
+            tenantId: queue.tenantId,
+            queueId: queue.id,
+            messageId: message.id,
+            deliveryCount: message.deliveryCount,
+            dueAt: message.visibleAt,
+          });
+        }
+      }
+    }
+    if (jobs.length > 0) await this.deps.dispatcher.schedule(jobs);
+    if (enqueued > 0) this.deps.metrics.track(METRICS.enqueued, enqueued, dimensions);
+    if (acked > 0) this.deps.metrics.track(METRICS.acked, acked, dimensions);
+    if (deadLettered > 0) this.deps.metrics.track(METRICS.deadLettered, deadLettered, dimensions);
+    await this.publishStats(queue.id, queue.tenantId, queue.name, dimensions);
+  }
+
+  private async publishStats(
+    queueId: string,
+    tenantId: string,
+    name: string,
+    dimensions: Record<string, string>,
+  ) {
+    const nowMs = this.context.clock.now().getTime();
+    if (nowMs - (this.statsPublishedAt.get(queueId) ?? 0) < STATS_EVERY_MS) return;
+    this.statsPublishedAt.set(queueId, nowMs);
+    const queue = await this.context.store.getQueueById(tenantId, queueId);
+    if (!queue) return;
+    const stats = await this.context.store.stats(queue, new Date(nowMs));
+    this.deps.metrics.track(METRICS.backlog, stats.available, dimensions);
+    this.deps.metrics.track(METRICS.oldestAgeSeconds, stats.oldestAvailableAgeSeconds, dimensions);
+    this.deps.events.publish({ type: "queue.stats", tenantId, queueId, data: { queue: name, ...stats } });
+  }
+}
+
+/**
+ * The push safety net: a change feed can skip a batch (its host died), so a
+ * timer makes sure every due message of every push queue has a job. The jobs
+ * carry the message's own attempt and due time, so one that already exists
+ * is not scheduled twice.
+ */
+export async function reschedulePushBacklog(
+  context: ServiceContext,
+  dispatcher: Dispatcher,
+  limit = 1000,
+): Promise<number> {
+  const now = context.clock.now();
+  let scheduled = 0;
+  for (const queue of await context.store.listPushQueues()) {
+    const due = await context.store.dueMessages(queue, now, limit);
+    const jobs = due.map((message) => ({
+      tenantId: queue.tenantId,
+      queueId: queue.id,
+      messageId: message.id,
+      deliveryCount: message.deliveryCount,
+      dueAt: message.visibleAt,
+    }));
+    if (jobs.length > 0) await dispatcher.schedule(jobs);
+    scheduled += jobs.length;
+  }
+  return scheduled;
+}
