@@ -111,7 +111,7 @@ export async function createConveyor({
 let credential: TokenCredential | undefined;
 
 /** The app's managed identity on Azure; the developer's az/azd login elsewhere. */
-function azureCredential(): TokenCredential {
+export function azureCredential(): TokenCredential {
   credential ??= new DefaultAzureCredential();
   return credential;
 }

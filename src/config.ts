@@ -29,6 +29,9 @@ const settings = z.object({
   COSMOS_CREATE_CONTAINERS: flag.default(false),
   KEY_VAULT_URI: z.url().optional(),
   CONVEYOR_ALLOW_PRIVATE_PUSH: flag.default(false),
+  // Identity-based, as the Functions Service Bus trigger reads it; where push jobs go on Azure.
+  ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional(),
 });
 
 /** The name of every environment setting Conveyor reads (the infrastructure tests check the templates set them). */
@@ -50,6 +53,9 @@ export interface Config {
   keyVaultUri: string | undefined;
   /** Push to private and loopback addresses too (a local host only; never link-local or metadata). */
   allowPrivatePush: boolean;
+  /** The Service Bus namespace for push jobs on Azure. */
+  serviceBusNamespace: string | undefined;
+  applicationInsightsConnectionString: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -98,5 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     keyVaultUri: v.KEY_VAULT_URI,
     allowPrivatePush: v.CONVEYOR_ALLOW_PRIVATE_PUSH,
+    serviceBusNamespace: v.ServiceBusConnection__fullyQualifiedNamespace,
+    applicationInsightsConnectionString: v.APPLICATIONINSIGHTS_CONNECTION_STRING,
   };
 }

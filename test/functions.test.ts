@@ -13,7 +13,7 @@ import { startTestHost, type TestHost } from "./host.js";
  * with the library's own `HttpRequest` and `InvocationContext`.
  */
 interface Registration {
-  kind: "http" | "timer";
+  kind: "http" | "timer" | "serviceBusQueue" | "cosmosDB";
   name: string;
   options: {
     methods?: string[];
@@ -30,12 +30,12 @@ vi.mock("@azure/functions", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/functions")>();
   return {
     ...original,
-    app: {
-      http: (name: string, options: Registration["options"]) =>
-        registrations.push({ kind: "http", name, options }),
-      timer: (name: string, options: Registration["options"]) =>
-        registrations.push({ kind: "timer", name, options }),
-    },
+    app: Object.fromEntries(
+      (["http", "timer", "serviceBusQueue", "cosmosDB"] as const).map((kind) => [
+        kind,
+        (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
+      ]),
+    ),
   };
 });
 
@@ -156,7 +156,7 @@ describe("Azure Functions registrations", () => {
   });
 
   it("register the housekeeping timer, which runs against the same store", async () => {
-    const timer = registrations.find((registration) => registration.kind === "timer");
+    const timer = registrations.find((registration) => registration.name === "housekeeping");
     expect(timer?.options.schedule).toBe("0 */5 * * * *");
     const context = new InvocationContext({ functionName: "housekeeping" });
     const log = vi.spyOn(context, "log").mockImplementation(() => undefined);

@@ -183,6 +183,12 @@ function toMessage(document: MessageDocument): Message {
   };
 }
 
+/** A change-feed document as a message; other documents of the container (totals, claims, groups) are not. */
+export function messageFromDocument(document: unknown): Message | undefined {
+  const candidate = document as Partial<MessageDocument> | null;
+  return candidate?.kind === "message" ? toMessage(candidate as MessageDocument) : undefined;
+}
+
 function toKey(document: KeyDocument): ApiKeyRecord {
   return {
     id: document.id,

@@ -1,0 +1,328 @@
+import { mkdtempSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CosmosClient } from "@azure/cosmos";
+import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/functions";
+import type { ServiceBusMessage } from "@azure/service-bus";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
+import { cosmosHostEnv } from "./cosmos-server.js";
+
+/**
+ * The Azure push path as the Functions host runs it: Cosmos DB through the
+ * local test server, the change-feed, Service Bus and timer functions invoked
+ * with InvocationContext and trigger metadata, and the Service Bus client
+ * faked at the SDK boundary (it records what would be scheduled), because no
+ * Service Bus can run here.
+ */
+interface Registration {
+  kind: string;
+  name: string;
+  options: { handler: (trigger: unknown, context: InvocationContext) => Promise<unknown> };
+}
+
+const registrations = vi.hoisted(() => [] as Registration[]);
+const scheduled = vi.hoisted(() => [] as { queue: string; namespace: string; message: ServiceBusMessage }[]);
+
+vi.mock("@azure/functions", async (importOriginal) => {
+  const original = await importOriginal<typeof import("@azure/functions")>();
+  return {
+    ...original,
+    app: Object.fromEntries(
+      ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
+        kind,
+        (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
+      ]),
+    ),
+  };
+});
+
+vi.mock("@azure/service-bus", async (importOriginal) => {
+  const original = await importOriginal<typeof import("@azure/service-bus")>();
+  class RecordingServiceBusClient {
+    constructor(readonly namespace: string) {}
+    createSender(queue: string) {
+      return {
+        sendMessages: async (messages: ServiceBusMessage | ServiceBusMessage[]) => {
+          for (const message of [messages].flat())
+            scheduled.push({ queue, namespace: this.namespace, message });
+        },
+      };
+    }
+  }
+  return { ...original, ServiceBusClient: RecordingServiceBusClient };
+});
+
+const dataDir = mkdtempSync(join(tmpdir(), "conveyor-functions-push-"));
+let env: Record<string, string>;
+let token: string;
+let receiver: { server: Server; url: string; deliveries: { headers: IncomingHttpHeaders; body: string }[] };
+let status = 200;
+
+beforeAll(async () => {
+  env = {
+    ...(await cosmosHostEnv()),
+    COSMOS_DATABASE: `conveyor-functions-${process.pid}`,
+    CONVEYOR_DATA_DIR: dataDir,
+    CONVEYOR_LOG_LEVEL: "warn",
+    CONVEYOR_ALLOW_PRIVATE_PUSH: "true",
+    ServiceBusConnection__fullyQualifiedNamespace: "conveyor-test.servicebus.windows.net",
+  };
+  Object.assign(process.env, env);
+  await import("../src/functions/index.js");
+  const key = await loadOrCreateSigningKey(dataDir);
+  token = await signDevToken(key, {
+    tenant: "azure-tenant",
+    subject: "tester",
+    roles: ["admin"],
+    ttlSeconds: 600,
+    issuer: "conveyor-local",
+    audience: "conveyor",
+  });
+  const deliveries: { headers: IncomingHttpHeaders; body: string }[] = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => {
+      body += chunk;
+    });
+    request.on("end", () => {
+      deliveries.push({ headers: request.headers, body });
+      response.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  receiver = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, deliveries };
+});
+afterAll(() => new Promise<void>((done) => receiver.server.close(() => done())));
+
+const fn = (name: string) => {
+  const registration = registrations.find((candidate) => candidate.name === name);
+  if (!registration) throw new Error(`no function ${name}`);
+  return registration;
+};
+
+async function http(
+  name: string,
+  method: string,
+  path: string,
+  params: Record<string, string>,
+  body?: unknown,
+) {
+  const request = new HttpRequest({
+    method,
+    url: `http://localhost${path}`,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    params,
+    ...(body ? { body: { string: JSON.stringify(body) } } : {}),
+  });
+  const response = (await fn(name).options.handler(
+    request,
+    new InvocationContext({ functionName: name }),
+  )) as HttpResponseInit;
+  return {
+    status: response.status,
+    json: typeof response.body === "string" ? JSON.parse(response.body) : undefined,
+  };
+}
+
+/** What the change feed would deliver: the container's documents as stored. */
+async function changeFeed(): Promise<unknown[]> {
+  const client = new CosmosClient({
+    endpoint: env.COSMOS__accountEndpoint as string,
+    key: env.COSMOS_EMULATOR_KEY as string,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  const { resources } = await client
+    .database(env.COSMOS_DATABASE as string)
+    .container("messages")
+    .items.readAll()
+    .fetchAll();
+  return resources;
+}
+
+const jobsFor = (messageId: string) =>
+  scheduled.filter((entry) => (entry.message.body as { messageId: string }).messageId === messageId);
+
+describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK boundary)", () => {
+  it("registers the change-feed, Service Bus and timer functions on the right sources", () => {
+    const byName = Object.fromEntries(registrations.map((r) => [r.name, r]));
+    expect(byName.messageChanges?.options).toMatchObject({
+      connection: "COSMOS",
+      databaseName: "%COSMOS_DATABASE%",
+      containerName: "messages",
+      leaseContainerName: "leases",
+      createLeaseContainerIfNotExists: false,
+    });
+    expect(byName.deliverPush?.options).toMatchObject({
+      connection: "ServiceBusConnection",
+      queueName: "deliveries",
+    });
+    expect(byName.deadLetterPush?.options).toMatchObject({ queueName: "deliveries/$DeadLetterQueue" });
+    expect(byName.pushSafetyNet?.kind).toBe("timer");
+  });
+
+  it("change feed -> scheduled job -> delivery -> ack, signed and idempotent", async () => {
+    const created = await http(
+      "createQueue",
+      "POST",
+      "/v1/queues",
+      {},
+      { name: "pushed", push: { url: receiver.url } },
+    );
+    expect(created.status).toBe(201);
+    const secret = created.json.push.signingSecret as string;
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/pushed/messages",
+      { queue: "pushed" },
+      { body: { n: 1 } },
+    );
+    expect(sent.status).toBe(201);
+
+    const documents = await changeFeed();
+    const context = new InvocationContext({ functionName: "messageChanges" });
+    await fn("messageChanges").options.handler(documents, context);
+    await fn("messageChanges").options.handler(documents, context); // the feed is at-least-once
+    const jobs = jobsFor(sent.json.messageId);
+    expect(jobs.length).toBeGreaterThanOrEqual(1);
+    const ids = new Set(jobs.map((job) => job.message.messageId));
+    expect(ids).toEqual(new Set([`${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`]));
+    expect(jobs[0]).toMatchObject({ queue: "deliveries", namespace: "conveyor-test.servicebus.windows.net" });
+    expect(jobs[0]?.message.scheduledEnqueueTimeUtc?.toISOString()).toBe(sent.json.visibleAt);
+
+    const job = jobs[0]?.message.body;
+    await fn("deliverPush").options.handler(
+      job,
+      new InvocationContext({
+        functionName: "deliverPush",
+        triggerMetadata: { messageId: jobs[0]?.message.messageId, deliveryCount: 1 },
+      }),
+    );
+    const delivery = receiver.deliveries.at(-1);
+    expect(
+      new Webhook(secret).verify(delivery?.body ?? "", delivery?.headers as Record<string, string>),
+    ).toEqual({ n: 1 });
+    const peeked = await http("peekMessage", "GET", "", { queue: "pushed", messageId: sent.json.messageId });
+    expect(peeked.json.state).toBe("acked");
+
+    // The same job delivered again by Service Bus changes nothing.
+    const before = receiver.deliveries.length;
+    await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
+    expect(receiver.deliveries.length).toBe(before);
+  });
+
+  it("defers a job that arrives before its message is due", async () => {
+    await http("createQueue", "POST", "/v1/queues", {}, { name: "later", push: { url: receiver.url } });
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/later/messages",
+      { queue: "later" },
+      { body: 2, delaySeconds: 60 },
+    );
+    const early = {
+      tenantId: "azure-tenant",
+      queueId: "",
+      messageId: sent.json.messageId,
+      deliveryCount: 0,
+      dueAt: new Date().toISOString(),
+    };
+    const queue = await http("getQueue", "GET", "", { queue: "later" });
+    early.queueId = queue.json.id;
+    await fn("deliverPush").options.handler(early, new InvocationContext({ functionName: "deliverPush" }));
+    const deferred = jobsFor(sent.json.messageId).at(-1);
+    expect(deferred?.message.scheduledEnqueueTimeUtc?.toISOString()).toBe(sent.json.visibleAt);
+  });
+
+  it("dead-letters the message when Service Bus dead-letters its job, with the broker's reason", async () => {
+    await http("createQueue", "POST", "/v1/queues", {}, { name: "crashing", push: { url: receiver.url } });
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/crashing/messages",
+      { queue: "crashing" },
+      { body: 3 },
+    );
+    const queue = await http("getQueue", "GET", "", { queue: "crashing" });
+    const job = {
+      tenantId: "azure-tenant",
+      queueId: queue.json.id,
+      messageId: sent.json.messageId,
+      deliveryCount: 0,
+      dueAt: sent.json.visibleAt,
+    };
+    await fn("deadLetterPush").options.handler(
+      job,
+      new InvocationContext({
+        functionName: "deadLetterPush",
+        triggerMetadata: {
+          deadLetterReason: "MaxDeliveryCountExceeded",
+          deadLetterErrorDescription: "Message could not be consumed after 10 delivery attempts.",
+        },
+      }),
+    );
+    const dlq = await http("listDeadLetters", "GET", "", { queue: "crashing" });
+    expect(dlq.json.messages[0]).toMatchObject({
+      messageId: sent.json.messageId,
+      reason: "push_failed",
+      lastError: expect.stringContaining("MaxDeliveryCountExceeded"),
+    });
+  });
+
+  it("the safety net gives a due message without a job one", async () => {
+    await http("createQueue", "POST", "/v1/queues", {}, { name: "missed", push: { url: receiver.url } });
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/missed/messages",
+      { queue: "missed" },
+      { body: 4 },
+    );
+    expect(jobsFor(sent.json.messageId)).toEqual([]);
+    await fn("pushSafetyNet").options.handler(
+      { isPastDue: false },
+      new InvocationContext({ functionName: "pushSafetyNet" }),
+    );
+    expect(jobsFor(sent.json.messageId).map((job) => job.message.messageId)).toEqual([
+      `${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`,
+    ]);
+  });
+
+  it("a failing webhook nacks with backoff, and the last attempt dead-letters with push_failed", async () => {
+    status = 500;
+    await http(
+      "createQueue",
+      "POST",
+      "/v1/queues",
+      {},
+      { name: "failing", maxDeliveries: 1, push: { url: receiver.url } },
+    );
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/failing/messages",
+      { queue: "failing" },
+      { body: 5 },
+    );
+    const queue = await http("getQueue", "GET", "", { queue: "failing" });
+    const job = {
+      tenantId: "azure-tenant",
+      queueId: queue.json.id,
+      messageId: sent.json.messageId,
+      deliveryCount: 0,
+      dueAt: sent.json.visibleAt,
+    };
+    await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
+    status = 200;
+    const dlq = await http("listDeadLetters", "GET", "", { queue: "failing" });
+    expect(dlq.json.messages[0]).toMatchObject({
+      messageId: sent.json.messageId,
+      reason: "push_failed",
+      lastError: "HTTP 500",
+    });
+  });
+});
