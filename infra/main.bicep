@@ -133,6 +133,7 @@ module functionApp 'app/function.bicep' = {
     cosmosDatabaseName: cosmosDefinitions.database
     keyVaultName: keyVault.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
+    webPubSubName: webPubSub.outputs.name
     jwtIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
     jwtAudience: jwtAudience
     jwtJwksUri: '${environment().authentication.loginEndpoint}${tenant().tenantId}/discovery/v2.0/keys'
@@ -151,6 +152,7 @@ module rbac 'app/rbac.bicep' = {
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    webPubSubName: webPubSub.outputs.name
   }
 }
 

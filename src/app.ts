@@ -7,6 +7,7 @@ import { resolveHost } from "./adapters/http/webhook-sender.js";
 import { keyVaultSecrets } from "./adapters/keyvault/secrets.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
 import { systemClock } from "./adapters/system/clock.js";
+import { webPubSubEvents } from "./adapters/webpubsub/events.js";
 import { jwtVerifier } from "./api/auth.js";
 import type { ApiRequest, ApiResponse } from "./api/http.js";
 import { buildOpenApiDocument } from "./api/openapi.js";
@@ -18,15 +19,17 @@ import { EventHub } from "./local/event-hub.js";
 import type { Logger } from "./logger.js";
 import type { ServiceContext } from "./service/context.js";
 import { Redriver } from "./service/dead-letters.js";
-import type { Clock, KeyStore, QueueStore } from "./service/ports.js";
+import type { Clock, KeyStore, LiveEvents, QueueStore } from "./service/ports.js";
 import { InProcessSignals } from "./service/signals.js";
 
 export const VERSION = "0.1.0";
 
 export interface Conveyor {
   routes: readonly AnyRoute[];
-  /** Queue events for this process's live streams (the change handler publishes them). */
-  events: EventHub;
+  /** Live queue events: this process's own streams, or Web PubSub on Azure. */
+  events: LiveEvents;
+  /** The age of the oldest available message above which a queue.backlog event is raised. */
+  backlogAlertSeconds: number;
   handle(route: AnyRoute, request: ApiRequest): Promise<ApiResponse>;
   context: ServiceContext;
   /** Removes acked tombstones whose dedup window has passed. */
@@ -73,10 +76,13 @@ export async function createConveyor({
       ? { jwksUri: config.jwt.jwksUri }
       : { publicKey: (await loadOrCreateSigningKey(config.dataDir)).publicKey },
   });
-  const events = new EventHub();
+  const events: LiveEvents = config.webPubSubEndpoint
+    ? webPubSubEvents(config.webPubSubEndpoint, azureCredential(), logger)
+    : new EventHub();
   let openApi: unknown;
   const services: Services = {
     context,
+    events,
     redriver: new Redriver(context),
     async health() {
       try {
@@ -101,6 +107,7 @@ export async function createConveyor({
   return {
     routes,
     events,
+    backlogAlertSeconds: config.backlogAlertSeconds,
     handle,
     context,
     housekeeping: () => store.removeExpiredTombstones(clock.now()),

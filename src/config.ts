@@ -32,6 +32,10 @@ const settings = z.object({
   // Identity-based, as the Functions Service Bus trigger reads it; where push jobs go on Azure.
   ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional(),
+  /** Live events through Azure Web PubSub (managed identity); the local host streams them itself when unset. */
+  WEB_PUBSUB_ENDPOINT: z.url().optional(),
+  /** A queue whose oldest available message is older than this raises a queue.backlog event. */
+  CONVEYOR_BACKLOG_ALERT_SECONDS: z.coerce.number().int().min(1).default(300),
 });
 
 /** The name of every environment setting Conveyor reads (the infrastructure tests check the templates set them). */
@@ -56,6 +60,8 @@ export interface Config {
   /** The Service Bus namespace for push jobs on Azure. */
   serviceBusNamespace: string | undefined;
   applicationInsightsConnectionString: string | undefined;
+  webPubSubEndpoint: string | undefined;
+  backlogAlertSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -106,5 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowPrivatePush: v.CONVEYOR_ALLOW_PRIVATE_PUSH,
     serviceBusNamespace: v.ServiceBusConnection__fullyQualifiedNamespace,
     applicationInsightsConnectionString: v.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    webPubSubEndpoint: v.WEB_PUBSUB_ENDPOINT,
+    backlogAlertSeconds: v.CONVEYOR_BACKLOG_ALERT_SECONDS,
   };
 }

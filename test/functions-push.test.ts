@@ -26,6 +26,34 @@ interface Registration {
 
 const registrations = vi.hoisted(() => [] as Registration[]);
 const scheduled = vi.hoisted(() => [] as { queue: string; namespace: string; message: ServiceBusMessage }[]);
+const published = vi.hoisted(
+  () => [] as { hub: string; group: string; message: { type: string; data: Record<string, unknown> } }[],
+);
+const tokenRequests = vi.hoisted(() => [] as { groups?: string[]; roles?: string[] }[]);
+
+vi.mock("@azure/web-pubsub", async (importOriginal) => {
+  const original = await importOriginal<typeof import("@azure/web-pubsub")>();
+  class RecordingWebPubSubServiceClient {
+    constructor(
+      readonly endpoint: string,
+      _credential: unknown,
+      readonly hub: string,
+    ) {}
+    group(group: string) {
+      return {
+        sendToAll: async (message: { type: string; data: Record<string, unknown> }) => {
+          published.push({ hub: this.hub, group, message });
+        },
+      };
+    }
+    async getClientAccessToken(options: { groups?: string[]; roles?: string[] }) {
+      tokenRequests.push(options);
+      const baseUrl = `wss://pubsub.test/client/hubs/${this.hub}`;
+      return { token: "t", baseUrl, url: `${baseUrl}?access_token=t` };
+    }
+  }
+  return { ...original, WebPubSubServiceClient: RecordingWebPubSubServiceClient };
+});
 
 vi.mock("@azure/functions", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/functions")>();
@@ -70,6 +98,7 @@ beforeAll(async () => {
     CONVEYOR_LOG_LEVEL: "warn",
     CONVEYOR_ALLOW_PRIVATE_PUSH: "true",
     ServiceBusConnection__fullyQualifiedNamespace: "conveyor-test.servicebus.windows.net",
+    WEB_PUBSUB_ENDPOINT: "https://pubsub.test",
   };
   Object.assign(process.env, env);
   await import("../src/functions/index.js");
@@ -324,5 +353,35 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
       reason: "push_failed",
       lastError: "HTTP 500",
     });
+
+    // The change feed turns the dead letter into a live event in the queue's Web PubSub group.
+    await fn("messageChanges").options.handler(
+      await changeFeed(),
+      new InvocationContext({ functionName: "messageChanges" }),
+    );
+    const event = published.find(
+      (entry) =>
+        entry.message.type === "message.dead_lettered" &&
+        entry.message.data.messageId === sent.json.messageId,
+    );
+    expect(event).toMatchObject({ hub: "conveyor", group: `azure-tenant.${queue.json.id}` });
+    expect(event?.message.data).toMatchObject({ queue: "failing", reason: "push_failed" });
+  });
+
+  it("hands dashboards a Web PubSub connection for one queue's group, and does not stream itself", async () => {
+    await http("createQueue", "POST", "/v1/queues", {}, { name: "dashboard" });
+    const queue = await http("getQueue", "GET", "", { queue: "dashboard" });
+    const negotiated = await http("negotiateQueueEvents", "GET", "", { queue: "dashboard" });
+    expect(negotiated).toMatchObject({
+      status: 200,
+      json: { transport: "webpubsub", url: expect.stringMatching(/^wss:/) },
+    });
+    const group = `azure-tenant.${queue.json.id}`;
+    expect(tokenRequests.at(-1)).toMatchObject({
+      groups: [group],
+      roles: [`webpubsub.joinLeaveGroup.${group}`],
+    });
+    const streamed = await http("queueEvents", "GET", "", { queue: "dashboard" });
+    expect(streamed).toMatchObject({ status: 501, json: { code: "not_implemented" } });
   });
 });

@@ -12,6 +12,7 @@ param cosmosAccountName string
 param cosmosDatabaseName string
 param keyVaultName string
 param serviceBusNamespaceName string
+param webPubSubName string
 param jwtIssuer string
 param jwtAudience string
 param jwtJwksUri string
@@ -33,6 +34,9 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 }
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: serviceBusNamespaceName
+}
+resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = {
+  name: webPubSubName
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -96,6 +100,7 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     ServiceBusConnection__fullyQualifiedNamespace: '${serviceBus.name}.servicebus.windows.net'
     ServiceBusConnection__credential: 'managedidentity'
     ServiceBusConnection__clientId: identityClientId
+    WEB_PUBSUB_ENDPOINT: 'https://${webPubSub.properties.hostName}'
     CONVEYOR_JWT_ISSUER: jwtIssuer
     CONVEYOR_JWT_AUDIENCE: jwtAudience
     CONVEYOR_JWT_JWKS_URI: jwtJwksUri

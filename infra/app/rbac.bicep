@@ -7,6 +7,7 @@ param cosmosAccountName string
 param serviceBusNamespaceName string
 param keyVaultName string
 param applicationInsightsName string
+param webPubSubName string
 
 // Built-in role definition ids, written once.
 var roles = {
@@ -15,6 +16,8 @@ var roles = {
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  // Publishing to groups and issuing client tokens through the identity (local auth is off).
+  webPubSubServiceOwner: '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
   // A Cosmos DB data-plane role (sqlRoleDefinitions), not an Azure RBAC role.
   cosmosBuiltInDataContributor: '00000000-0000-0000-0000-000000000002'
 }
@@ -39,6 +42,21 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
+resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = {
+  name: webPubSubName
+}
+
+resource webPubSubServiceOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principal in principals: {
+    name: guid(webPubSub.id, principal.id, roles.webPubSubServiceOwner)
+    scope: webPubSub
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.webPubSubServiceOwner)
+      principalId: principal.id
+      principalType: principal.type
+    }
+  }
+]
 
 resource storageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for principal in principals: {

@@ -18,4 +18,10 @@ export interface ApiResponse {
   headers: Record<string, string>;
   /** Serialized as JSON unless it is already a string. */
   body?: unknown;
+  /**
+   * A response written over time (Server-Sent Events): the host sends the
+   * status and headers, then lets `stream` write until it returns or `closed`
+   * aborts (the client left, or the host is shutting down).
+   */
+  stream?: (write: (chunk: string) => void, closed: AbortSignal) => Promise<void>;
 }

@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, { status: number; title: string }> = {
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal error" },
+  not_implemented: { status: 501, title: "Not available on this host" },
   unavailable: { status: 503, title: "Service unavailable" },
 };
 

@@ -1,12 +1,13 @@
 import type { z } from "zod";
 import type { Principal } from "../domain/access.js";
 import { ok, type Result } from "../domain/errors.js";
-import type { ServiceContext } from "../service/context.js";
+import { openQueue, type ServiceContext } from "../service/context.js";
 import type { Redriver } from "../service/dead-letters.js";
 import * as deadLetters from "../service/dead-letters.js";
+import { streamQueueEvents } from "../service/events.js";
 import * as keys from "../service/keys.js";
 import * as messages from "../service/messages.js";
-import type { Enqueued } from "../service/ports.js";
+import type { Enqueued, LiveEvents } from "../service/ports.js";
 import * as queues from "../service/queues.js";
 import type { ApiRequest, ApiResponse } from "./http.js";
 import { presentEnqueued, presentKey, presentMessage, presentQueue, presentReceived } from "./present.js";
@@ -16,6 +17,7 @@ import * as s from "./schemas.js";
 /** What handlers call into; built once per host by `src/app.ts`. */
 export interface Services {
   context: ServiceContext;
+  events: LiveEvents;
   redriver: Redriver;
   health(): Promise<{ status: "ok" | "unavailable"; store: "sqlite" | "cosmos"; version: string }>;
   openApiDocument(): unknown;
@@ -186,6 +188,45 @@ export const routes: AnyRoute[] = [
     responses: { 204: { description: "Deleted" }, ...queueErrors },
     async handle({ principal, params }, { context }) {
       return respond(await queues.deleteQueue(context, principal, params.queue), () => noContent);
+    },
+  }),
+  route({
+    name: "queueEvents",
+    method: "GET",
+    path: "/v1/queues/{queue}/events",
+    summary: "Server-Sent Events: message.dead_lettered, queue.stats and queue.backlog (local host)",
+    tag: "Queues",
+    params: s.queueParams,
+    responses: {
+      200: { description: "text/event-stream" },
+      501: { description: "This host carries live events through Web PubSub: see .../events/negotiate" },
+      ...queueErrors,
+    },
+    async handle({ principal, params }, { context, events }) {
+      return respond(await streamQueueEvents(context, events, principal, params.queue), (stream) => ({
+        status: 200,
+        headers: {
+          "content-type": "text/event-stream",
+          "cache-control": "no-store",
+          "x-accel-buffering": "no",
+        },
+        stream,
+      }));
+    },
+  }),
+  route({
+    name: "negotiateQueueEvents",
+    method: "GET",
+    path: "/v1/queues/{queue}/events/negotiate",
+    summary: "Where to connect for the queue's live events (SSE locally, Web PubSub on Azure)",
+    tag: "Queues",
+    params: s.queueParams,
+    responses: { 200: { description: "{ transport, url }" }, ...queueErrors },
+    async handle({ principal, params }, { context, events }) {
+      const opened = await openQueue(context, principal, params.queue, "read");
+      if (!opened.ok) return opened;
+      const streamPath = `/v1/queues/${encodeURIComponent(params.queue)}/events`;
+      return ok(json(200, await events.negotiate(principal.tenantId, opened.value.id, streamPath)));
     },
   }),
   route({

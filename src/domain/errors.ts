@@ -16,6 +16,7 @@ export type ErrorCode =
   | "rate_limited"
   | "not_found"
   | "method_not_allowed"
+  | "not_implemented"
   | "unavailable"
   | "internal";
 

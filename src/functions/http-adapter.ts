@@ -1,7 +1,11 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { ApiRequest } from "../api/http.js";
+import { problemResponse } from "../api/problem.js";
 import type { AnyRoute } from "../api/routes.js";
 import type { Conveyor } from "../app.js";
+
+const pick = (headers: Record<string, string>, name: string): Record<string, string> =>
+  headers[name] === undefined ? {} : { [name]: headers[name] as string };
 
 /** Translates a Functions HTTP invocation into the host-independent request and back. */
 export async function handleFunctionsRequest(
@@ -21,6 +25,18 @@ export async function handleFunctionsRequest(
     signal: new AbortController().signal,
   };
   const response = await conveyor.handle(route, apiRequest);
+  if (response.stream) {
+    // The Functions host answers once; live events reach dashboards through Web PubSub there.
+    const problem = problemResponse({
+      code: "not_implemented",
+      detail: "this host does not stream; GET .../events/negotiate for where live events are",
+    });
+    return {
+      status: problem.status,
+      headers: { ...problem.headers, ...pick(response.headers, "x-request-id") },
+      body: JSON.stringify(problem.body),
+    };
+  }
   return {
     status: response.status,
     headers: response.headers,

@@ -46,7 +46,12 @@ export function pushRuntime(): Promise<PushRuntime> {
     const metrics: MetricsSink = config.applicationInsightsConnectionString
       ? applicationInsightsMetrics(config.applicationInsightsConnectionString, azureCredential())
       : { track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }) };
-    const changes = new ChangeHandler(conveyor.context, { dispatcher, metrics, events: conveyor.events });
+    const changes = new ChangeHandler(conveyor.context, {
+      dispatcher,
+      metrics,
+      events: conveyor.events,
+      backlogAlertSeconds: conveyor.backlogAlertSeconds,
+    });
     return { conveyor, dispatcher, changes, send: sendWebhook };
   })();
   return push;

@@ -1,16 +1,16 @@
-import type { EventSink, QueueEvent } from "../service/ports.js";
+import type { LiveEvents, LiveEventsConnection, QueueEvent } from "../service/ports.js";
 
 export type EventListener = (event: QueueEvent) => void;
 
-/** In-process fan-out of queue events to the local host's Server-Sent Events streams. */
-export class EventHub implements EventSink {
+/** In-process fan-out of queue events to this host's Server-Sent Events streams. */
+export class EventHub implements LiveEvents {
   private readonly listeners = new Map<string, Set<EventListener>>();
 
   publish(event: QueueEvent): void {
     for (const listener of this.listeners.get(keyOf(event.tenantId, event.queueId)) ?? []) listener(event);
   }
 
-  subscribe(tenantId: string, queueId: string, listener: EventListener): () => void {
+  subscribe = (tenantId: string, queueId: string, listener: EventListener): (() => void) => {
     const key = keyOf(tenantId, queueId);
     const set = this.listeners.get(key) ?? new Set();
     set.add(listener);
@@ -19,6 +19,10 @@ export class EventHub implements EventSink {
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(key);
     };
+  };
+
+  async negotiate(_tenantId: string, _queueId: string, streamPath: string): Promise<LiveEventsConnection> {
+    return { transport: "sse", url: streamPath };
   }
 }
 

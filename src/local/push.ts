@@ -30,7 +30,12 @@ export function startLocalPush(
   const metrics: MetricsSink = {
     track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }),
   };
-  const changes = new ChangeHandler(context, { dispatcher, metrics, events: options.events });
+  const changes = new ChangeHandler(context, {
+    dispatcher,
+    metrics,
+    events: options.events,
+    backlogAlertSeconds: conveyor.backlogAlertSeconds,
+  });
   const store = context.store;
   const unsubscribe =
     store instanceof SqliteStore

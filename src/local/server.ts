@@ -97,7 +97,12 @@ export async function startLocalHost(
       body,
       signal: AbortSignal.any([clientGone.signal, shuttingDown.signal]),
     };
-    send(res, await conveyor.handle(route, request));
+    const response = await conveyor.handle(route, request);
+    if (!response.stream) return send(res, response);
+    res.writeHead(response.status, response.headers);
+    res.flushHeaders();
+    await response.stream((chunk) => res.write(chunk), request.signal);
+    res.end();
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -17,6 +17,8 @@ export interface ChangeHandlerDeps {
   dispatcher: Dispatcher;
   metrics: MetricsSink;
   events: EventSink;
+  /** A queue whose oldest available message is older than this raises `queue.backlog` (and again when it recovers). */
+  backlogAlertSeconds: number;
 }
 
 /**
@@ -26,12 +28,14 @@ export interface ChangeHandlerDeps {
  *    deliver (new, nacked with a backoff, redriven): this drives retries;
  *  - publishes `message.dead_lettered` events and counts metrics;
  *  - publishes `queue.stats` and the backlog metrics, at most once a second
- *    a queue.
+ *    a queue, and `queue.backlog` when the oldest message's age crosses the
+ *    threshold either way.
  * Change feeds deliver at least once, so everything here is idempotent
  * (jobs have per-attempt ids) or harmless when repeated (events, metrics).
  */
 export class ChangeHandler {
   private readonly statsPublishedAt = new Map<string, number>();
+  private readonly backlogged = new Set<string>();
 
   constructor(
     private readonly context: ServiceContext,
@@ -113,6 +117,22 @@ export class ChangeHandler {
     this.deps.metrics.track(METRICS.backlog, stats.available, dimensions);
     this.deps.metrics.track(METRICS.oldestAgeSeconds, stats.oldestAvailableAgeSeconds, dimensions);
     this.deps.events.publish({ type: "queue.stats", tenantId, queueId, data: { queue: name, ...stats } });
+    const over = stats.oldestAvailableAgeSeconds > this.deps.backlogAlertSeconds;
+    if (over !== this.backlogged.has(queueId)) {
+      if (over) this.backlogged.add(queueId);
+      else this.backlogged.delete(queueId);
+      this.deps.events.publish({
+        type: "queue.backlog",
+        tenantId,
+        queueId,
+        data: {
+          queue: name,
+          state: over ? "over" : "under",
+          oldestAvailableAgeSeconds: stats.oldestAvailableAgeSeconds,
+          thresholdSeconds: this.deps.backlogAlertSeconds,
+        },
+      });
+    }
   }
 }
 

@@ -154,7 +154,7 @@ export interface MetricsSink {
 
 /** Live queue events for dashboards: Server-Sent Events locally, Web PubSub on Azure. */
 export interface QueueEvent {
-  type: "message.dead_lettered" | "queue.stats";
+  type: "message.dead_lettered" | "queue.stats" | "queue.backlog";
   tenantId: string;
   queueId: string;
   data: Record<string, unknown>;
@@ -162,6 +162,23 @@ export interface QueueEvent {
 
 export interface EventSink {
   publish(event: QueueEvent): void;
+}
+
+/** Where a dashboard connects for a queue's live events. */
+export interface LiveEventsConnection {
+  transport: "sse" | "webpubsub";
+  url: string;
+}
+
+/**
+ * Live events as the API serves them: the local host streams them itself
+ * (Server-Sent Events); on Azure, Web PubSub carries them and the API only
+ * hands out a connection.
+ */
+export interface LiveEvents extends EventSink {
+  /** Present where this host streams events itself. */
+  subscribe?: (tenantId: string, queueId: string, listener: (event: QueueEvent) => void) => () => void;
+  negotiate(tenantId: string, queueId: string, streamPath: string): Promise<LiveEventsConnection>;
 }
 
 export interface ApiKeyRecord {

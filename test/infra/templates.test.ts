@@ -185,6 +185,10 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
     expect(JSON.stringify(wiring.keyVaultName)).toContain("'keyvault'");
     expect(JSON.stringify(wiring.storageAccountName)).toContain("'storage'");
     expect(JSON.stringify(wiring.serviceBusNamespaceName)).toContain("'servicebus'");
+    expect(JSON.stringify(wiring.webPubSubName)).toContain("'webpubsub'");
+    expect(settings.WEB_PUBSUB_ENDPOINT).toMatch(
+      /Microsoft\.SignalRService\/webPubSub.*parameters\('webPubSubName'\).*hostName/,
+    );
     expect(JSON.stringify(wiring.identityClientId)).toContain("'identity'");
     expect(wiring.cosmosDatabaseName).toEqual({ value: "[variables('cosmosDefinitions').database]" });
   });
@@ -197,6 +201,7 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
       serviceBusDataReceiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
       keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
       monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
+      webPubSubServiceOwner: "12cf5a90-567b-43ae-8102-96cf46c7d9b4",
       cosmosBuiltInDataContributor: "00000000-0000-0000-0000-000000000002",
     });
     const assignments = resourcesOf("rbac", "Microsoft.Authorization/roleAssignments");
@@ -212,6 +217,7 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
       "serviceBusDataReceiver",
       "serviceBusDataSender",
       "storageBlobDataOwner",
+      "webPubSubServiceOwner",
     ]);
     const scopes: Record<string, string> = {
       storageBlobDataOwner: "Microsoft.Storage/storageAccounts",
@@ -219,6 +225,7 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
       serviceBusDataReceiver: "Microsoft.ServiceBus/namespaces",
       keyVaultSecretsUser: "Microsoft.KeyVault/vaults",
       monitoringMetricsPublisher: "Microsoft.Insights/components",
+      webPubSubServiceOwner: "Microsoft.SignalRService/webPubSub",
     };
     for (const [role, assignment] of Object.entries(byRole)) {
       expect(String(assignment?.scope)).toContain(scopes[role]);

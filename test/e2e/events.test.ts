@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConveyorClient } from "../../src/client/index.js";
+import { startTestHost, type TestHost } from "../host.js";
+
+let host: TestHost;
+let client: ConveyorClient;
+let token: string;
+
+beforeAll(async () => {
+  host = await startTestHost({ CONVEYOR_BACKLOG_ALERT_SECONDS: "10" });
+  token = await host.token("events-tenant", { roles: ["admin"] });
+  client = host.client(token);
+});
+afterAll(() => host.close());
+
+interface ServerSentEvent {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Reads a Server-Sent Events stream over a real socket, frame by frame. */
+async function openStream(path: string) {
+  const abort = new AbortController();
+  const response = await fetch(`${host.url}${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  const events: ServerSentEvent[] = [];
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end = buffer.indexOf("\n\n");
+        while (end >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.+)$/m.exec(frame)?.[1];
+          const data = /^data: (.+)$/m.exec(frame)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+          end = buffer.indexOf("\n\n");
+        }
+      }
+    } catch {
+      // aborted by the test
+    }
+  })();
+  const next = async (type: string, timeoutMs = 5000): Promise<ServerSentEvent> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = events.findIndex((event) => event.event === type);
+      if (index >= 0) return events.splice(index, 1)[0] as ServerSentEvent;
+      if (Date.now() > deadline)
+        throw new Error(`no ${type} event; saw ${events.map((e) => e.event).join(", ")}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  return {
+    response,
+    next,
+    close: async () => {
+      abort.abort();
+      await pump;
+    },
+  };
+}
+
+describe("live queue events (Server-Sent Events on the local host)", () => {
+  it("streams the queue's stats at once, then dead-letter events as they happen", async () => {
+    await client.createQueue({ name: "watched" });
+    const stream = await openStream("/v1/queues/watched/events");
+    expect(stream.response.status).toBe(200);
+    expect(stream.response.headers.get("content-type")).toBe("text/event-stream");
+    expect((await stream.next("queue.stats")).data).toMatchObject({ queue: "watched", available: 0 });
+
+    await client.send("watched", { body: "poison" });
+    const [message] = await client.receive("watched");
+    await client.nack("watched", message?.messageId ?? "", message?.leaseToken ?? "", {
+      deadLetter: true,
+      error: "cannot parse",
+    });
+    expect((await stream.next("message.dead_lettered")).data).toMatchObject({
+      queue: "watched",
+      messageId: message?.messageId,
+      reason: "rejected",
+      lastError: "cannot parse",
+    });
+    await stream.close();
+  });
+
+  it("raises queue.backlog when the oldest message gets older than the threshold, and when it recovers", async () => {
+    await client.createQueue({ name: "slow" });
+    const stream = await openStream("/v1/queues/slow/events");
+    await client.send("slow", { body: 1 });
+    host.clock.advance(11);
+    await client.send("slow", { body: 2 });
+    expect((await stream.next("queue.backlog")).data).toMatchObject({
+      queue: "slow",
+      state: "over",
+      thresholdSeconds: 10,
+    });
+    host.clock.advance(2);
+    const received = await client.receive("slow", { max: 10 });
+    await client.settle("slow", {
+      acks: received.map((m) => ({ messageId: m.messageId, leaseToken: m.leaseToken })),
+    });
+    expect((await stream.next("queue.backlog")).data).toMatchObject({ queue: "slow", state: "under" });
+    await stream.close();
+  });
+
+  it("tells a dashboard where to connect", async () => {
+    await client.createQueue({ name: "negotiated" });
+    expect(await client.raw("GET", "/v1/queues/negotiated/events/negotiate")).toMatchObject({
+      status: 200,
+      body: { transport: "sse", url: "/v1/queues/negotiated/events" },
+    });
+  });
+
+  it("keeps events to the queue's own tenant and to callers with the read grant", async () => {
+    await client.createQueue({ name: "private-events" });
+    const stranger = host.client(await host.token("someone-else", { roles: ["admin"] }));
+    expect((await stranger.raw("GET", "/v1/queues/private-events/events")).status).toBe(404);
+    const sender = host.client(
+      (await client.createKey({ name: "s", grants: { "private-events": ["send"] } })).key,
+    );
+    expect((await sender.raw("GET", "/v1/queues/private-events/events")).status).toBe(403);
+    expect((await host.client().raw("GET", "/v1/queues/private-events/events")).status).toBe(401);
+  });
+});
