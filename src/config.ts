@@ -31,6 +31,8 @@ const settings = z.object({
   CONVEYOR_ALLOW_PRIVATE_PUSH: flag.default(false),
   // Identity-based, as the Functions Service Bus trigger reads it; where push jobs go on Azure.
   ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
+  /** Only for the Service Bus emulator, which takes a connection string; Azure uses the namespace and the identity. */
+  ServiceBusConnection: z.string().min(1).optional(),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional(),
   /** Live events through Azure Web PubSub (managed identity); the local host streams them itself when unset. */
   WEB_PUBSUB_ENDPOINT: z.url().optional(),
@@ -57,8 +59,8 @@ export interface Config {
   keyVaultUri: string | undefined;
   /** Push to private and loopback addresses too (a local host only; never link-local or metadata). */
   allowPrivatePush: boolean;
-  /** The Service Bus namespace for push jobs on Azure. */
-  serviceBusNamespace: string | undefined;
+  /** Where push jobs go: a namespace (identity) on Azure, or an emulator's connection string. */
+  serviceBus: { namespace: string } | { emulatorConnectionString: string } | undefined;
   applicationInsightsConnectionString: string | undefined;
   webPubSubEndpoint: string | undefined;
   backlogAlertSeconds: number;
@@ -110,7 +112,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     keyVaultUri: v.KEY_VAULT_URI,
     allowPrivatePush: v.CONVEYOR_ALLOW_PRIVATE_PUSH,
-    serviceBusNamespace: v.ServiceBusConnection__fullyQualifiedNamespace,
+    serviceBus: v.ServiceBusConnection
+      ? { emulatorConnectionString: v.ServiceBusConnection }
+      : v.ServiceBusConnection__fullyQualifiedNamespace
+        ? { namespace: v.ServiceBusConnection__fullyQualifiedNamespace }
+        : undefined,
     applicationInsightsConnectionString: v.APPLICATIONINSIGHTS_CONNECTION_STRING,
     webPubSubEndpoint: v.WEB_PUBSUB_ENDPOINT,
     backlogAlertSeconds: v.CONVEYOR_BACKLOG_ALERT_SECONDS,

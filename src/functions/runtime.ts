@@ -36,12 +36,15 @@ export function pushRuntime(): Promise<PushRuntime> {
   push ??= (async () => {
     instance ??= build();
     const { conveyor, config, logger } = await instance;
-    if (!config.serviceBusNamespace) {
+    if (!config.serviceBus) {
       throw new ConfigError(
         "invalid configuration: ServiceBusConnection__fullyQualifiedNamespace is required for push",
       );
     }
-    const client = new ServiceBusClient(config.serviceBusNamespace, azureCredential());
+    const client =
+      "namespace" in config.serviceBus
+        ? new ServiceBusClient(config.serviceBus.namespace, azureCredential())
+        : new ServiceBusClient(config.serviceBus.emulatorConnectionString);
     const dispatcher = new ServiceBusDispatcher(client.createSender(DELIVERIES_QUEUE));
     const metrics: MetricsSink = config.applicationInsightsConnectionString
       ? applicationInsightsMetrics(config.applicationInsightsConnectionString, azureCredential())

@@ -335,3 +335,21 @@ describe("azd", () => {
     expect(result.stderr).toMatch(/lacks COSMOS__accountEndpoint/);
   });
 });
+
+describe("local.settings.sample.json", () => {
+  it("lists every setting the code reads, with identity-based connection names", () => {
+    const sample = JSON.parse(readFileSync(join(ROOT, "local.settings.sample.json"), "utf8")) as {
+      Values: Record<string, string>;
+    };
+    expect(
+      Object.keys(sample.Values)
+        .filter((name) => SETTING_NAMES.includes(name))
+        .sort(),
+    ).toEqual([...SETTING_NAMES].sort());
+    expect(sample.Values).toHaveProperty("COSMOS__accountEndpoint");
+    expect(sample.Values).toHaveProperty("ServiceBusConnection__fullyQualifiedNamespace");
+    for (const [name, value] of Object.entries(sample.Values)) {
+      expect([name, value]).not.toEqual([name, expect.stringMatching(/AccountKey=|SharedAccessKey=/)]);
+    }
+  });
+});
