@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../domain/access.js";
 import { dedupKey } from "../domain/dedup.js";
+import { placeMessage } from "../domain/enqueue.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import { type NackOptions, onAck, onExtend, onNack } from "../domain/lease.js";
 import { LIMITS } from "../domain/limits.js";
@@ -63,40 +64,18 @@ function draftMessage(
   idempotencyKey?: string,
 ): Result<NewMessage> {
   const body = JSON.stringify(input.body);
-  const bytes = Buffer.byteLength(body);
-  if (bytes > queue.maxMessageBytes) {
-    return fail(
-      "payload_too_large",
-      `the body is ${bytes} bytes; this queue takes at most ${queue.maxMessageBytes}`,
-    );
-  }
-  if (
-    queue.ordering === "fifo" &&
-    input.priority !== undefined &&
-    input.priority !== LIMITS.priority.default
-  ) {
-    return fail(
-      "validation_failed",
-      "priority applies to standard queues only; fifo queues deliver in sequence",
-      {
-        errors: [{ path: "priority", message: "not allowed on a fifo queue" }],
-      },
-    );
-  }
+  const placed = placeMessage(queue, { ...input, body }, now);
+  if (!placed.ok) return placed;
   return ok({
     id: randomUUID(),
     body,
     attributes: input.attributes ?? {},
-    priority:
-      queue.ordering === "fifo" ? LIMITS.priority.default : (input.priority ?? LIMITS.priority.default),
-    groupId: queue.ordering === "fifo" ? (input.groupId ?? LIMITS.groupId.default) : null,
+    ...placed.value,
     dedupKey:
       queue.deduplicationWindowSeconds > 0
         ? dedupKey(queue.ordering, body, input.deduplicationId, idempotencyKey)
         : null,
     enqueuedAt: now,
-    visibleAt: addSeconds(now, input.delaySeconds ?? 0),
-    expiresAt: addSeconds(now, queue.messageTtlSeconds),
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Failure, Result } from "../domain/errors.js";
+import type { Result } from "../domain/errors.js";
 import type { Transition } from "../domain/lease.js";
 import type { Message } from "../domain/message.js";
 import type { Grant, Queue } from "../domain/queue.js";
@@ -232,5 +232,3 @@ export interface QueueSignals {
   /** Resolves on the next notify for the queue, or when `signal` aborts. */
   wait(queueId: string, signal: AbortSignal): Promise<void>;
 }
-
-export type { Failure };

@@ -9,6 +9,7 @@ import {
   type SqlParameter,
 } from "@azure/cosmos";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
+import { redrivenMessage } from "../../domain/enqueue.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
 import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
@@ -31,9 +32,6 @@ import type {
 } from "../../service/ports.js";
 import definitions from "./containers.json" with { type: "json" };
 import { HybridLogicalClock } from "./sequence.js";
-
-/** The container definitions, shared with the Bicep templates (`loadJsonContent`). */
-export const COSMOS_DEFINITIONS = definitions;
 
 interface QueueDocument extends QueueSettings {
   id: string; // the queue's name: unique in its tenant's partition
@@ -661,16 +659,17 @@ export class CosmosStore implements QueueStore, KeyStore {
     let redriven = 0;
     for (const document of candidates) {
       const { _etag: etag, ...body } = document;
+      const back = redrivenMessage(toMessage(document), queue, now);
       const revived: MessageDocument = {
         ...body,
-        state: "ready",
+        state: back.state,
         sequence: this.sequences.next(now.getTime()),
-        visibleAt: now.getTime(),
-        expiresAt: now.getTime() + queue.messageTtlSeconds * 1000,
-        deliveryCount: 0,
-        leaseToken: null,
+        visibleAt: back.visibleAt.getTime(),
+        expiresAt: back.expiresAt.getTime(),
+        deliveryCount: back.deliveryCount,
+        leaseToken: back.leaseToken,
         leaseExpiresAt: null,
-        reason: null,
+        reason: back.reason,
         deadLetteredAt: null,
       };
       if (document.groupId !== null) await this.touchGroup(queue.id, document.groupId);

@@ -76,11 +76,6 @@ export class SqliteDispatcher implements Dispatcher {
     this.wake();
   }
 
-  /** How many jobs wait (tests and the start-up banner). */
-  pending(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM push_jobs").get() as { n: number }).n;
-  }
-
   /** Starts running due jobs with `run`, the push job handler. */
   start(run: RunJob): void {
     this.run = run;

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
+import { redrivenMessage } from "../../domain/enqueue.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
 import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
@@ -143,7 +144,6 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements QueueStore, KeyStore {
   readonly kind = "sqlite" as const;
-  readonly path: string;
   private readonly db: Database;
   private readonly writes: GroupCommitter<Message>;
   private readonly changeListeners = new Set<(changes: Message[]) => void>();
@@ -151,8 +151,7 @@ export class SqliteStore implements QueueStore, KeyStore {
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
-    this.path = join(options.dataDir, "conveyor.db");
-    this.db = new BetterSqlite3(this.path);
+    this.db = new BetterSqlite3(join(options.dataDir, "conveyor.db"));
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
@@ -479,23 +478,12 @@ export class SqliteStore implements QueueStore, KeyStore {
           : selection.messageIds
               .map((id) => this.sql.messageById.get(queue.id, id, queue.tenantId) as MessageRow | undefined)
               .filter((row): row is MessageRow => row?.state === "dead");
-      const expiresAt = now.getTime() + queue.messageTtlSeconds * 1000;
       for (const row of rows) {
         const { next_sequence: sequence } = this.sql.takeSequence.get(queue.id) as { next_sequence: number };
-        this.sql.redrive.run(sequence - 1, now.getTime(), expiresAt, queue.id, row.id);
+        const revived = { ...redrivenMessage(toMessage(row), queue, now), sequence: sequence - 1 };
+        this.sql.redrive.run(revived.sequence, now.getTime(), revived.expiresAt.getTime(), queue.id, row.id);
         if (row.group_id !== null) this.sql.touchGroup.run(queue.id, row.group_id);
-        this.writes.record({
-          ...toMessage(row),
-          state: "ready",
-          sequence: sequence - 1,
-          visibleAt: now,
-          expiresAt: new Date(expiresAt),
-          deliveryCount: 0,
-          leaseToken: null,
-          leaseExpiresAt: null,
-          reason: null,
-          deadLetteredAt: null,
-        });
+        this.writes.record(revived);
       }
       this.sql.countRedriven.run(rows.length, queue.id);
       const remaining = "all" in selection ? (this.sql.countDead.get(queue.id) as { n: number }).n : 0;
