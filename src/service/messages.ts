@@ -4,10 +4,8 @@ import { dedupKey } from "../domain/dedup.js";
 import { placeMessage } from "../domain/enqueue.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import { type NackOptions, onAck, onExtend, onNack } from "../domain/lease.js";
-import { LIMITS } from "../domain/limits.js";
 import type { Message } from "../domain/message.js";
 import type { Queue } from "../domain/queue.js";
-import { addSeconds } from "../domain/time.js";
 import { openQueue, type ServiceContext } from "./context.js";
 import type { Enqueued, NewMessage } from "./ports.js";
 
