@@ -3,6 +3,7 @@ import { CosmosClient } from "@azure/cosmos";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { CosmosStore } from "./adapters/cosmos/store.js";
 import { fileSecrets, loadOrCreateSigningKey } from "./adapters/files/local-secrets.js";
+import { consoleDirectory, staticFiles } from "./adapters/files/static-files.js";
 import { resolveHost } from "./adapters/http/webhook-sender.js";
 import { keyVaultSecrets } from "./adapters/keyvault/secrets.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
@@ -83,6 +84,7 @@ export async function createConveyor({
   const services: Services = {
     context,
     events,
+    consoleFiles: staticFiles(consoleDirectory()),
     redriver: new Redriver(context),
     async health() {
       try {

@@ -16,7 +16,7 @@ export interface ApiRequest {
 export interface ApiResponse {
   status: number;
   headers: Record<string, string>;
-  /** Serialized as JSON unless it is already a string. */
+  /** Serialized as JSON unless it is already a string or bytes. */
   body?: unknown;
   /**
    * A response written over time (Server-Sent Events): the host sends the

@@ -1,6 +1,7 @@
 import type { z } from "zod";
+import type { ReadStaticFile } from "../adapters/files/static-files.js";
 import type { Principal } from "../domain/access.js";
-import { ok, type Result } from "../domain/errors.js";
+import { fail, ok, type Result } from "../domain/errors.js";
 import { openQueue, type ServiceContext } from "../service/context.js";
 import type { Redriver } from "../service/dead-letters.js";
 import * as deadLetters from "../service/dead-letters.js";
@@ -18,6 +19,8 @@ import * as s from "./schemas.js";
 export interface Services {
   context: ServiceContext;
   events: LiveEvents;
+  /** The built web console's files. */
+  consoleFiles: ReadStaticFile;
   redriver: Redriver;
   health(): Promise<{ status: "ok" | "unavailable"; store: "sqlite" | "cosmos"; version: string }>;
   openApiDocument(): unknown;
@@ -46,7 +49,7 @@ export interface Route<P = unknown, Q = unknown, B = unknown> {
   /** With `{param}` segments, as Azure Functions route templates write them. */
   path: string;
   summary: string;
-  tag: "Queues" | "Messages" | "Dead letters" | "Keys" | "Service";
+  tag: "Queues" | "Messages" | "Dead letters" | "Keys" | "Service" | "Console";
   /** Public routes take no credentials and are not rate limited. */
   public?: boolean;
   params?: z.ZodType<P>;
@@ -107,6 +110,33 @@ export const routes: AnyRoute[] = [
     responses: { 200: { description: "The document" } },
     async handle(_input, services) {
       return ok(json(200, services.openApiDocument()));
+    },
+  }),
+
+  // The web console: static files, no credentials needed (the page asks for them and calls the API).
+  route({
+    name: "consoleIndex",
+    method: "GET",
+    path: "/",
+    summary: "The web console",
+    tag: "Console",
+    public: true,
+    responses: { 200: { description: "text/html" } },
+    async handle(_input, { consoleFiles }) {
+      return serveFile(consoleFiles, "index.html");
+    },
+  }),
+  route({
+    name: "consoleAsset",
+    method: "GET",
+    path: "/console/{*asset}",
+    summary: "The web console's files",
+    tag: "Console",
+    public: true,
+    params: s.assetParams,
+    responses: { 200: { description: "A file" }, 404: { description: "No such file" } },
+    async handle({ params }, { consoleFiles }) {
+      return serveFile(consoleFiles, params.asset || "index.html");
     },
   }),
 
@@ -542,6 +572,24 @@ export const routes: AnyRoute[] = [
     },
   }),
 ];
+
+function serveFile(files: ReadStaticFile, path: string): Result<ApiResponse> {
+  const file = files(path);
+  if (!file) {
+    return fail(
+      "not_found",
+      path === "index.html" ? "the console is not built: run npm run build" : `no console file ${path}`,
+    );
+  }
+  return ok({
+    status: 200,
+    headers: {
+      "content-type": file.contentType,
+      "cache-control": file.immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    },
+    body: file.body,
+  });
+}
 
 /** Each batch item is validated and enqueued on its own; the batch fails whole only when malformed. */
 async function enqueueBatch(

@@ -176,6 +176,7 @@ export const queueParams = z.strictObject({ queue: z.string() });
 export const messageParams = z.strictObject({ queue: z.string(), messageId: z.string() });
 export const taskParams = z.strictObject({ queue: z.string(), taskId: z.string() });
 export const keyParams = z.strictObject({ id: z.string() });
+export const assetParams = z.strictObject({ asset: z.string().max(256).default("") });
 
 // Response shapes: used only to document the API.
 

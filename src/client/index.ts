@@ -64,7 +64,8 @@ export class ConveyorClient {
 
   constructor(private readonly options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.fetch = options.fetch ?? fetch;
+    // Bound: browsers refuse a fetch called with any `this` but the global one.
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   /** Any request, with no error mapping: for status-level checks and routes this client lacks. */
@@ -73,7 +74,7 @@ export class ConveyorClient {
     path: string,
     init: {
       body?: unknown;
-      rawBody?: string | Buffer;
+      rawBody?: string;
       headers?: Record<string, string>;
       signal?: AbortSignal;
     } = {},
@@ -81,7 +82,7 @@ export class ConveyorClient {
     const headers: Record<string, string> = { ...init.headers };
     if (this.options.token && !("authorization" in headers))
       headers.authorization = `Bearer ${this.options.token}`;
-    let body: string | Buffer | undefined = init.rawBody;
+    let body: string | undefined = init.rawBody;
     if (init.body !== undefined) {
       body = JSON.stringify(init.body);
       headers["content-type"] ??= "application/json";

@@ -43,7 +43,7 @@ export async function handleFunctionsRequest(
     body:
       response.body === undefined
         ? undefined
-        : typeof response.body === "string"
+        : typeof response.body === "string" || Buffer.isBuffer(response.body)
           ? response.body
           : JSON.stringify(response.body),
   };

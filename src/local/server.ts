@@ -37,9 +37,9 @@ export async function startLocalHost(
 
   const routeTable: LocalHost["routeTable"] = [];
   for (const route of conveyor.routes) {
-    router.on(route.method as HTTPMethod, route.path.replace(/\{(\w+)\}/g, ":$1"), () => undefined, {
-      route,
-    });
+    // `{*name}` (a catch-all, as Functions writes it) is find-my-way's `*`.
+    const template = route.path.replace(/\{\*\w+\}/g, "*").replace(/\{(\w+)\}/g, ":$1");
+    router.on(route.method as HTTPMethod, template, () => undefined, { route });
     routeTable.push({ method: route.method, path: route.path });
   }
 
@@ -90,7 +90,10 @@ export async function startLocalHost(
       method: req.method ?? "GET",
       path: url.pathname,
       params: Object.fromEntries(
-        Object.entries(found.params).map(([key, value]) => [key, decodeURIComponent(value ?? "")]),
+        Object.entries(found.params).map(([key, value]) => [
+          key === "*" ? (/\{\*(\w+)\}/.exec(route.path)?.[1] ?? key) : key,
+          decodeURIComponent(value ?? ""),
+        ]),
       ),
       query: Object.fromEntries(url.searchParams),
       headers: req.headers as Record<string, string | undefined>,
@@ -139,7 +142,7 @@ function send(res: ServerResponse, response: ApiResponse): void {
   const payload =
     response.body === undefined
       ? undefined
-      : typeof response.body === "string"
+      : typeof response.body === "string" || Buffer.isBuffer(response.body)
         ? response.body
         : JSON.stringify(response.body);
   res.writeHead(response.status, {

@@ -27,7 +27,8 @@ const pathOf = (template: string, queue: string) =>
     .replace("{queue}", queue)
     .replace("{messageId}", "some-message")
     .replace("{taskId}", "task_x")
-    .replace("{id}", "key_x");
+    .replace("{id}", "key_x")
+    .replace("{*asset}", "index.html");
 
 describe("authentication", () => {
   it("answers 401 without credentials on every route but health and the API document", async () => {

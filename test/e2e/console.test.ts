@@ -1,0 +1,145 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConveyorClient } from "../../src/client/index.js";
+import { startTestHost, type TestHost } from "../host.js";
+import { ROOT, requireBuild } from "../process.js";
+
+/**
+ * The web console in headless Chromium (Debian's package, driven by
+ * playwright-core) against the real local host. Screenshots go to
+ * test-artifacts/console/. Without a Chromium (install it with
+ * `npm run setup:browser`; CI does), these tests are skipped with the reason.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SHOTS = join(ROOT, "test-artifacts", "console");
+const available = existsSync(CHROMIUM);
+if (!available)
+  process.stdout.write(`\nconsole tests skipped: no Chromium at ${CHROMIUM} (npm run setup:browser)\n`);
+
+let host: TestHost;
+let client: ConveyorClient;
+let token: string;
+let browser: Browser;
+let page: Page;
+
+describe.skipIf(!available)("the web console", () => {
+  beforeAll(async () => {
+    requireBuild();
+    mkdirSync(SHOTS, { recursive: true });
+    host = await startTestHost();
+    token = await host.token("console-tenant", { roles: ["admin"] });
+    client = host.client(token);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await host?.close();
+  });
+
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const stat = (label: string) => page.locator(`dd[data-stat="${label}"]`);
+
+  it("refuses a bad credential with a clear message", async () => {
+    await page.goto(`${host.url}/`);
+    await page.fill("#token", "not-a-real-token");
+    await page.click("text=Open the console");
+    await expect
+      .poll(() => page.locator("[role=alert]").first().textContent())
+      .toMatch(/No valid credentials/);
+    await page.click("text=Sign out");
+  });
+
+  it("signs in, shows the empty state, and creates a queue", async () => {
+    await page.fill("#token", token);
+    await page.click("text=Open the console");
+    await page.waitForSelector("text=No queues yet");
+    await shot("01-empty");
+    await page.fill("#new-queue", "orders");
+    await page.click("button:has-text('Create')");
+    await page.waitForSelector('tr[data-queue="orders"]');
+    await shot("02-queues");
+  });
+
+  it("opens a queue with the keyboard, sends a test message and watches the counters move", async () => {
+    await page.focus('a[href="#/queues/orders"]');
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#queue-title");
+    await expect.poll(() => stat("Available").textContent()).toBe("0");
+    await page.fill("#send-body", '{"orderId": 1001}');
+    await page.click("button:has-text('Send')");
+    await page.waitForSelector("text=/Sent [0-9a-f-]{36}/");
+    await expect.poll(() => stat("Available").textContent(), { timeout: 10_000 }).toBe("1");
+    await expect.poll(() => stat("Enqueued").textContent()).toBe("1");
+  });
+
+  it("shows a dead-lettered message, peeks at it, and redrives it from the console", async () => {
+    const [message] = await client.receive("orders");
+    await client.nack("orders", message?.messageId ?? "", message?.leaseToken ?? "", {
+      deadLetter: true,
+      error: "address missing",
+    });
+    const row = page.locator(`tr[data-message="${message?.messageId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain("address missing");
+    await expect.poll(() => stat("Dead-lettered").textContent(), { timeout: 10_000 }).toBe("1");
+    await shot("03-dead-letter");
+
+    await row.locator("button.link").click();
+    await page.waitForSelector('dialog[open] dd[data-field="state"]');
+    expect(await page.locator('dialog[open] dd[data-field="state"]').textContent()).toBe("dead");
+    expect(await page.locator('dialog[open] pre[data-field="body"]').textContent()).toContain(
+      '"orderId": 1001',
+    );
+    await shot("04-peek");
+    await page.keyboard.press("Escape");
+    await page.waitForSelector("dialog[open]", { state: "detached" });
+
+    await row.locator("input[type=checkbox]").check();
+    await page.click("button:has-text('Redrive selected (1)')");
+    await page.waitForSelector('text=/Redriven: .*"redriven":1/');
+    await page.waitForSelector("text=No dead letters.");
+    await expect.poll(() => stat("Available").textContent(), { timeout: 10_000 }).toBe("1");
+    await shot("05-redriven");
+  });
+
+  it("purges the dead-letter queue only after a confirmation", async () => {
+    const [message] = await client.receive("orders");
+    await client.nack("orders", message?.messageId ?? "", message?.leaseToken ?? "", { deadLetter: true });
+    await page.locator(`tr[data-message="${message?.messageId}"]`).waitFor({ timeout: 10_000 });
+    await page.click("button.danger:has-text('Purge')");
+    await page.waitForSelector("[role=alertdialog]");
+    await shot("06-confirm-purge");
+    await page.click("button:has-text('Cancel')");
+    expect((await client.stats("orders")).deadLettered).toBe(1);
+    await page.click("button.danger:has-text('Purge')");
+    await page.click("button:has-text('Yes, purge')");
+    await page.waitForSelector('text=/Purged: .*"purged":1/');
+    expect((await client.stats("orders")).deadLettered).toBe(0);
+  });
+
+  it("is readable on a phone", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await phone.goto(`${host.url}/`);
+    await phone.fill("#token", token);
+    await phone.click("text=Open the console");
+    await phone.waitForSelector('tr[data-queue="orders"]');
+    const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.screenshot({ path: join(SHOTS, "07-phone.png"), fullPage: true });
+    await phone.close();
+  });
+});
