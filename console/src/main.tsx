@@ -61,6 +61,48 @@ function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unknown[])
   return { ...state, reload };
 }
 
+/**
+ * Follows the queue's live events where this Conveyor streams them (the local
+ * host's Server-Sent Events, read with fetch because EventSource cannot send
+ * the Authorization header) and calls `onEvent` for each; on Azure, where
+ * events go through Web PubSub, the pages keep polling instead.
+ */
+function useLiveEvents(
+  client: ConveyorClient,
+  token: string,
+  queue: string,
+  onEvent: (type: string) => void,
+) {
+  const latest = useRef(onEvent);
+  latest.current = onEvent;
+  useEffect(() => {
+    const abort = new AbortController();
+    (async () => {
+      const where = await client.raw("GET", `/v1/queues/${encodeURIComponent(queue)}/events/negotiate`);
+      const connection = where.body as { transport?: string; url?: string } | undefined;
+      if (where.status !== 200 || connection?.transport !== "sse" || !connection.url) return;
+      const response = await fetch(connection.url, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: abort.signal,
+      });
+      const reader = response.body?.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      while (reader) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          const type = /^event: (.+)$/m.exec(buffer.slice(0, end))?.[1];
+          buffer = buffer.slice(end + 2);
+          if (type) latest.current(type);
+        }
+      }
+    })().catch(() => undefined); // polling carries on
+    return () => abort.abort();
+  }, [client, token, queue]);
+}
+
 function App() {
   const [token, setToken] = useState(sessionStorage.getItem(TOKEN_KEY) ?? "");
   const client = useMemo(() => new ConveyorClient({ baseUrl: location.origin, token }), [token]);
@@ -91,7 +133,7 @@ function App() {
         {route.page === "queues" ? (
           <QueuesPage client={client} />
         ) : (
-          <QueuePage client={client} name={route.name} key={route.name} />
+          <QueuePage client={client} token={token} name={route.name} key={route.name} />
         )}
       </main>
     </div>
@@ -285,7 +327,7 @@ function CreateQueue({ client, onCreated }: { client: ConveyorClient; onCreated:
   );
 }
 
-function QueuePage({ client, name }: { client: ConveyorClient; name: string }) {
+function QueuePage({ client, token, name }: { client: ConveyorClient; token: string; name: string }) {
   const [history, setHistory] = useState<{ at: number; stats: QueueStatsView }[]>([]);
   const queue = usePolling(
     async () => {
@@ -297,6 +339,11 @@ function QueuePage({ client, name }: { client: ConveyorClient; name: string }) {
     [client, name],
   );
   const [peeked, setPeeked] = useState<string | undefined>();
+  const [dlqVersion, setDlqVersion] = useState(0);
+  useLiveEvents(client, token, name, (type) => {
+    void queue.reload();
+    if (type === "message.dead_lettered") setDlqVersion((version) => version + 1);
+  });
   if (queue.loading) return <p class="muted">Loading {name}…</p>;
   if (!queue.value)
     return (
@@ -342,7 +389,14 @@ function QueuePage({ client, name }: { client: ConveyorClient; name: string }) {
         <SendMessage client={client} name={name} onSent={() => void queue.reload()} />
         <Settings client={client} queue={settings as QueueView} onSaved={() => void queue.reload()} />
       </div>
-      <DeadLetters client={client} name={name} onPeek={setPeeked} onChanged={() => void queue.reload()} />
+      <PeekById onPeek={setPeeked} />
+      <DeadLetters
+        client={client}
+        name={name}
+        version={dlqVersion}
+        onPeek={setPeeked}
+        onChanged={() => void queue.reload()}
+      />
       {peeked && <Peek client={client} name={name} messageId={peeked} onClose={() => setPeeked(undefined)} />}
     </section>
   );
@@ -500,9 +554,28 @@ function Settings({
   );
 }
 
+function PeekById({ onPeek }: { onPeek: (messageId: string) => void }) {
+  const [id, setId] = useState("");
+  return (
+    <form
+      class="inline card"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (id.trim()) onPeek(id.trim());
+      }}
+    >
+      <label for="peek-id">Peek at a message</label>
+      <input id="peek-id" value={id} onInput={(e) => setId(e.currentTarget.value)} placeholder="message id" />
+      <button type="submit">Peek</button>
+    </form>
+  );
+}
+
 function DeadLetters(props: {
   client: ConveyorClient;
   name: string;
+  /** Bumped when a live event says the dead letters changed. */
+  version: number;
   onPeek: (messageId: string) => void;
   onChanged: () => void;
 }) {
@@ -516,6 +589,7 @@ function DeadLetters(props: {
     client,
     name,
     cursor,
+    props.version,
   ]);
   const messages: MessageView[] = page.value?.messages ?? [];
   const act = async (label: string, action: () => Promise<unknown>) => {
