@@ -6,6 +6,7 @@ import { fileSecrets, loadOrCreateSigningKey } from "./adapters/files/local-secr
 import { consoleDirectory, staticFiles } from "./adapters/files/static-files.js";
 import { resolveHost } from "./adapters/http/webhook-sender.js";
 import { keyVaultSecrets } from "./adapters/keyvault/secrets.js";
+import type { CommitFaults } from "./adapters/sqlite/group-commit.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
 import { systemClock } from "./adapters/system/clock.js";
 import { webPubSubEvents } from "./adapters/webpubsub/events.js";
@@ -43,6 +44,8 @@ export interface ConveyorOptions {
   logger: Logger;
   /** Tests inject a controllable clock; hosts use the system clock. */
   clock?: Clock;
+  /** The crash harness injects store faults; hosts never do. */
+  storeFaults?: CommitFaults;
 }
 
 /**
@@ -53,8 +56,9 @@ export async function createConveyor({
   config,
   logger,
   clock = systemClock,
+  storeFaults,
 }: ConveyorOptions): Promise<Conveyor> {
-  const store = await openStore(config);
+  const store = await openStore(config, storeFaults);
   const secrets = config.keyVaultUri
     ? keyVaultSecrets(config.keyVaultUri, azureCredential())
     : fileSecrets(config.dataDir);
@@ -125,8 +129,9 @@ export function azureCredential(): TokenCredential {
   return credential;
 }
 
-async function openStore(config: Config): Promise<QueueStore & KeyStore> {
-  if (config.store === "sqlite") return new SqliteStore({ dataDir: config.dataDir });
+async function openStore(config: Config, faults: CommitFaults | undefined): Promise<QueueStore & KeyStore> {
+  if (config.store === "sqlite")
+    return new SqliteStore({ dataDir: config.dataDir, ...(faults ? { faults } : {}) });
   const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
   const client = new CosmosClient({
     endpoint: cosmos.endpoint,

@@ -19,6 +19,15 @@ interface Pending {
  * back are dropped, and the rest go to `onCommitted` after the COMMIT: the
  * local equivalent of a change feed, which never shows an uncommitted change.
  */
+/**
+ * Faults for the crash harness only (src/tools/chaos-server.ts): nothing in
+ * the product's configuration can set them.
+ */
+export interface CommitFaults {
+  /** Answer every write at once and commit it this much later: the bug the crash harness must catch. */
+  acknowledgeBeforeCommitMs?: number;
+}
+
 export class GroupCommitter<Change> {
   private pending: Pending[] = [];
   private scheduled = false;
@@ -27,6 +36,7 @@ export class GroupCommitter<Change> {
   constructor(
     private readonly db: Database,
     private readonly onCommitted: (changes: Change[]) => void = () => undefined,
+    private readonly faults: CommitFaults = {},
   ) {}
 
   run<T>(work: () => T): Promise<T> {
@@ -50,6 +60,10 @@ export class GroupCommitter<Change> {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
+    if (this.faults.acknowledgeBeforeCommitMs !== undefined) {
+      this.flushWithoutWaitingForCommit(batch);
+      return;
+    }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.db.transaction(() => {
@@ -76,5 +90,23 @@ export class GroupCommitter<Change> {
       else item.reject(outcome?.error);
     });
     if (committed.length > 0) this.onCommitted(committed);
+  }
+
+  /** The injected bug: writes run in a transaction left open, are answered, and are committed only later. */
+  private flushWithoutWaitingForCommit(batch: Pending[]): void {
+    if (!this.db.inTransaction) {
+      this.db.exec("BEGIN");
+      setTimeout(() => {
+        if (this.db.open && this.db.inTransaction) this.db.exec("COMMIT");
+      }, this.faults.acknowledgeBeforeCommitMs);
+    }
+    for (const item of batch) {
+      try {
+        item.resolve(this.db.transaction(item.work)());
+      } catch (error) {
+        item.reject(error);
+      }
+    }
+    this.changes = [];
   }
 }

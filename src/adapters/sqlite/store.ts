@@ -23,7 +23,7 @@ import type {
   RedriveSelection,
   Settlement,
 } from "../../service/ports.js";
-import { GroupCommitter } from "./group-commit.js";
+import { type CommitFaults, GroupCommitter } from "./group-commit.js";
 import { migrate } from "./migrations.js";
 
 /** Disk full, I/O errors, a locked file: conditions a retry may outlive, unlike a bug. */
@@ -133,6 +133,8 @@ function toKey(row: KeyRow): ApiKeyRecord {
 export interface SqliteStoreOptions {
   /** The directory of `conveyor.db`; created when missing. */
   dataDir: string;
+  /** Injected faults, for the crash harness only. */
+  faults?: CommitFaults;
 }
 
 /**
@@ -157,9 +159,13 @@ export class SqliteStore implements QueueStore, KeyStore {
     this.db.pragma("busy_timeout = 5000");
     migrate(this.db);
     this.sql = prepareStatements(this.db);
-    this.writes = new GroupCommitter<Message>(this.db, (changes) => {
-      for (const listener of this.changeListeners) listener(changes);
-    });
+    this.writes = new GroupCommitter<Message>(
+      this.db,
+      (changes) => {
+        for (const listener of this.changeListeners) listener(changes);
+      },
+      options.faults,
+    );
   }
 
   async ping(): Promise<void> {

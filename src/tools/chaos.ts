@@ -1,0 +1,373 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { loadOrCreateSigningKey, signDevToken } from "../adapters/files/local-secrets.js";
+import { ConveyorApiError, ConveyorClient, type ReceivedMessage } from "../client/index.js";
+
+/**
+ * The crash harness. Producers and consumers run against the local host and
+ * write a history (invoke, then ok, fail or unknown, per operation) while a
+ * supervisor SIGKILLs and restarts the server at random intervals. Then the
+ * queues are drained and the checker classifies every message.
+ *
+ * Producers send with a deduplication id and retry an unknown outcome with
+ * the same id; each fifo group belongs to one producer, which sends it in
+ * order, so ack order within a group must follow the producer's sequence.
+ */
+
+export interface ChaosOptions {
+  kills: number;
+  producers: number;
+  consumers: number;
+  /** Milliseconds between kills, drawn uniformly. */
+  killEveryMs: [number, number];
+  /** CONVEYOR_CHAOS_FAULT for the server: `ack-before-commit` must make the checker report losses. */
+  fault?: string;
+  /** The built chaos server to run (default: the one beside this module). */
+  serverEntry?: string;
+  log?: (line: string) => void;
+}
+
+type Outcome = "ok" | "fail" | "unknown";
+
+interface SendRecord {
+  id: string;
+  queue: string;
+  group?: string;
+  seq: number;
+  outcomes: Outcome[];
+  messageIds: Set<string>;
+}
+
+interface DeliveryRecord {
+  id: string;
+  queue: string;
+  messageId: string;
+  group?: string;
+  seq: number;
+  deliveryCount: number;
+  ack?: Outcome;
+}
+
+export interface ChaosReport {
+  kills: number;
+  sends: number;
+  acknowledgedSends: number;
+  unknownSends: number;
+  /** Sends whose first attempts had an unknown outcome and were retried with the same dedup id. */
+  retriedAcrossCrash: number;
+  /** Of those, delivered as more than one message (must be 0). */
+  dedupViolations: string[];
+  deliveries: number;
+  lost: string[];
+  unexpected: string[];
+  duplicated: number;
+  unexplainedDuplicates: string[];
+  recovered: number;
+  fifoViolations: string[];
+  passed: boolean;
+}
+
+const QUEUES = { standard: "chaos-standard", fifo: "chaos-fifo" };
+const VISIBILITY_SECONDS = 3;
+/** How late the `ack-before-commit` fault commits (src/tools/chaos-server.ts). */
+export const FAULT_COMMIT_DELAY_MS = 2000;
+const BESIDE = fileURLToPath(new URL("./chaos-server.js", import.meta.url));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const between = ([low, high]: [number, number]) => low + Math.random() * (high - low);
+
+/** A failure the client could not see the end of: the connection died, or the server was not there. */
+const isUnknown = (error: unknown) => !(error instanceof ConveyorApiError) || error.status >= 500;
+
+class Server {
+  private child: ChildProcess | undefined;
+  url = "";
+
+  constructor(
+    private readonly entry: string,
+    private readonly dataDir: string,
+    private readonly fault: string | undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [this.entry], {
+      env: {
+        ...process.env,
+        CONVEYOR_DATA_DIR: this.dataDir,
+        CONVEYOR_PORT: "0",
+        CONVEYOR_RATE_LIMIT: "off",
+        CONVEYOR_LOG_LEVEL: "error",
+        ...(this.fault ? { CONVEYOR_CHAOS_FAULT: this.fault } : {}),
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    this.child = child;
+    this.url = await new Promise<string>((resolve, reject) => {
+      let output = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /listening on (http:\/\/\S+)/.exec(output);
+        if (match) resolve(match[1] as string);
+      });
+      child.once("exit", (code) => reject(new Error(`the server exited (${code}) before it listened`)));
+    });
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = mkdtempSync(join(tmpdir(), "conveyor-chaos-"));
+  const server = new Server(options.serverEntry ?? BESIDE, dataDir, options.fault);
+  await server.start();
+  const key = await loadOrCreateSigningKey(dataDir);
+  const token = await signDevToken(key, {
+    tenant: "chaos",
+    subject: "chaos",
+    roles: ["admin"],
+    ttlSeconds: 3600,
+    issuer: "conveyor-local",
+    audience: "conveyor",
+  });
+  // A client per call reads the server's current URL: it changes with every restart.
+  const api = () => new ConveyorClient({ baseUrl: server.url, token });
+  await api().createQueue({
+    name: QUEUES.standard,
+    visibilityTimeoutSeconds: VISIBILITY_SECONDS,
+    maxDeliveries: 1000,
+  });
+  await api().createQueue({
+    name: QUEUES.fifo,
+    ordering: "fifo",
+    visibilityTimeoutSeconds: VISIBILITY_SECONDS,
+    maxDeliveries: 1000,
+  });
+
+  // The setup must outlive the first kill: under the injected fault it is durable only once the late commit ran.
+  if (options.fault) await sleep(FAULT_COMMIT_DELAY_MS + 500);
+
+  const sends = new Map<string, SendRecord>();
+  const deliveries: DeliveryRecord[] = [];
+  let producing = true;
+  let consuming = true;
+
+  const producer = async (index: number) => {
+    for (let seq = 0; producing; seq++) {
+      const fifo = seq % 2 === 1;
+      const record: SendRecord = {
+        id: `p${index}-${seq}`,
+        queue: fifo ? QUEUES.fifo : QUEUES.standard,
+        ...(fifo ? { group: `g${index}` } : {}),
+        seq,
+        outcomes: [],
+        messageIds: new Set(),
+      };
+      sends.set(record.id, record);
+      // Retry an unknown outcome with the same deduplication id until it is known.
+      for (let attempt = 0; attempt < 50; attempt++) {
+        try {
+          const sent = await api().send(record.queue, {
+            body: { id: record.id, seq, group: record.group ?? null },
+            deduplicationId: record.id,
+            ...(record.group ? { groupId: record.group } : {}),
+          });
+          record.outcomes.push("ok");
+          record.messageIds.add(sent.messageId);
+          break;
+        } catch (error) {
+          record.outcomes.push(isUnknown(error) ? "unknown" : "fail");
+          if (!isUnknown(error)) break;
+          await sleep(50);
+        }
+      }
+    }
+  };
+
+  const consumer = async (queue: string) => {
+    while (consuming) {
+      let messages: ReceivedMessage[];
+      try {
+        messages = await api().receive(queue, { max: 10, wait: 1 });
+      } catch {
+        await sleep(50);
+        continue;
+      }
+      for (const message of messages) {
+        const body = message.body as { id: string; seq: number; group: string | null };
+        const delivery: DeliveryRecord = {
+          id: body.id,
+          queue,
+          messageId: message.messageId,
+          ...(body.group ? { group: body.group } : {}),
+          seq: body.seq,
+          deliveryCount: message.deliveryCount,
+        };
+        deliveries.push(delivery);
+        try {
+          await api().ack(queue, message.messageId, message.leaseToken);
+          delivery.ack = "ok";
+        } catch (error) {
+          delivery.ack = isUnknown(error) ? "unknown" : "fail";
+        }
+      }
+    }
+  };
+
+  const producers = Array.from({ length: options.producers }, (_, index) => producer(index));
+  const consumers = Array.from({ length: options.consumers }, (_, index) =>
+    consumer(index % 2 === 0 ? QUEUES.standard : QUEUES.fifo),
+  );
+
+  for (let kill = 1; kill <= options.kills; kill++) {
+    await sleep(between(options.killEveryMs));
+    await server.kill();
+    await server.start();
+    log(
+      `kill ${kill}/${options.kills}: restarted; ${sends.size} sends, ${deliveries.length} deliveries so far`,
+    );
+  }
+
+  producing = false;
+  await Promise.all(producers);
+  // Drain: leases cut short by the last kill expire after the visibility timeout.
+  for (let quiet = 0; quiet < 3; ) {
+    const before = deliveries.length;
+    await sleep((VISIBILITY_SECONDS + 1) * 1000);
+    const stats = await Promise.all([api().stats(QUEUES.standard), api().stats(QUEUES.fifo)]);
+    const pending = stats.reduce((sum, s) => sum + s.available + s.inFlight + s.delayed, 0);
+    quiet = deliveries.length === before && pending === 0 ? quiet + 1 : 0;
+    log(`draining: ${pending} messages left, ${deliveries.length} deliveries`);
+  }
+  consuming = false;
+  await Promise.all(consumers);
+  await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  return check(options.kills, sends, deliveries);
+}
+
+export function check(
+  kills: number,
+  sends: Map<string, SendRecord>,
+  deliveries: DeliveryRecord[],
+): ChaosReport {
+  const delivered = new Map<string, DeliveryRecord[]>();
+  for (const delivery of deliveries)
+    delivered.set(delivery.id, [...(delivered.get(delivery.id) ?? []), delivery]);
+
+  const acknowledged = [...sends.values()].filter((send) => send.outcomes.includes("ok"));
+  const unknown = [...sends.values()].filter(
+    (send) => !send.outcomes.includes("ok") && send.outcomes.includes("unknown"),
+  );
+  const lost = acknowledged.filter((send) => !delivered.has(send.id)).map((send) => send.id);
+  const unexpected = [...delivered.keys()].filter((id) => !sends.has(id));
+  const recovered = unknown.filter((send) => delivered.has(send.id)).length;
+
+  // One producer id must never become two messages (the dedup id survives crashes and retries).
+  const dedupViolations = [...delivered.entries()]
+    .filter(([, records]) => new Set(records.map((record) => record.messageId)).size > 1)
+    .map(([id]) => id);
+
+  // A second delivery is explained only if no earlier delivery of the message was acked for sure.
+  let duplicated = 0;
+  const unexplainedDuplicates: string[] = [];
+  for (const [id, records] of delivered) {
+    if (records.length < 2) continue;
+    duplicated++;
+    const ackedBefore = records.slice(0, -1).some((record) => record.ack === "ok");
+    if (ackedBefore) unexplainedDuplicates.push(id);
+  }
+
+  // Fifo: the first successful ack of each message, per group, in the order acks happened, must follow seq.
+  const fifoViolations: string[] = [];
+  const lastAcked = new Map<string, number>();
+  for (const delivery of deliveries) {
+    if (!delivery.group || delivery.ack !== "ok") continue;
+    const previous = lastAcked.get(delivery.group) ?? -1;
+    if (delivery.seq < previous)
+      fifoViolations.push(`${delivery.group}: seq ${delivery.seq} acked after ${previous}`);
+    lastAcked.set(delivery.group, Math.max(previous, delivery.seq));
+  }
+
+  const report: ChaosReport = {
+    kills,
+    sends: sends.size,
+    acknowledgedSends: acknowledged.length,
+    unknownSends: unknown.length,
+    retriedAcrossCrash: [...sends.values()].filter(
+      (send) => send.outcomes.includes("unknown") && send.outcomes.includes("ok"),
+    ).length,
+    deliveries: deliveries.length,
+    lost,
+    unexpected,
+    duplicated,
+    unexplainedDuplicates,
+    recovered,
+    dedupViolations,
+    fifoViolations,
+    passed: false,
+  };
+  report.passed =
+    lost.length === 0 &&
+    unexpected.length === 0 &&
+    unexplainedDuplicates.length === 0 &&
+    dedupViolations.length === 0 &&
+    fifoViolations.length === 0;
+  return report;
+}
+
+/** `npm run chaos -- --kills 50 [--fault ack-before-commit]` */
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      kills: { type: "string", default: "50" },
+      producers: { type: "string", default: "8" },
+      consumers: { type: "string", default: "4" },
+      fault: { type: "string" },
+    },
+  });
+  const report = await runChaos({
+    kills: Number(values.kills),
+    producers: Number(values.producers),
+    consumers: Number(values.consumers),
+    killEveryMs: [200, 1500],
+    ...(values.fault ? { fault: values.fault } : {}),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const summary = {
+    ...report,
+    lost: report.lost.length,
+    lostSample: report.lost.slice(0, 5),
+    unexpected: report.unexpected.length,
+    unexplainedDuplicates: report.unexplainedDuplicates.length,
+    dedupViolations: report.dedupViolations.length,
+    fifoViolations: report.fifoViolations.length,
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  process.exitCode = report.passed ? 0 : 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`chaos: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  });
+}

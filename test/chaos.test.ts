@@ -1,0 +1,47 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runChaos } from "../src/tools/chaos.js";
+import { ROOT, requireBuild } from "./process.js";
+
+/**
+ * A short run of the crash harness (`npm run chaos` runs the long one): kills
+ * and restarts of the real server under load, then the checker. The same run
+ * with the store answering before it commits must fail, or the checker proves
+ * nothing.
+ */
+const serverEntry = join(ROOT, "dist/src/tools/chaos-server.js");
+
+describe("the crash harness", () => {
+  it("finds nothing lost, unexpected, duplicated without cause or out of fifo order across kills", async () => {
+    requireBuild();
+    const report = await runChaos({
+      kills: 3,
+      producers: 4,
+      consumers: 2,
+      killEveryMs: [300, 800],
+      serverEntry,
+    });
+    expect(report.sends).toBeGreaterThan(100);
+    expect(report).toMatchObject({
+      lost: [],
+      unexpected: [],
+      unexplainedDuplicates: [],
+      dedupViolations: [],
+      fifoViolations: [],
+      passed: true,
+    });
+  }, 120_000);
+
+  it("reports lost messages when the store acknowledges writes before committing them", async () => {
+    const report = await runChaos({
+      kills: 3,
+      producers: 4,
+      consumers: 2,
+      killEveryMs: [300, 800],
+      serverEntry,
+      fault: "ack-before-commit",
+    });
+    expect(report.passed).toBe(false);
+    expect(report.lost.length).toBeGreaterThan(0);
+  }, 120_000);
+});
