@@ -6,6 +6,7 @@ import { fileSecrets, loadOrCreateSigningKey } from "./adapters/files/local-secr
 import { consoleDirectory, staticFiles } from "./adapters/files/static-files.js";
 import { resolveHost } from "./adapters/http/webhook-sender.js";
 import { keyVaultSecrets } from "./adapters/keyvault/secrets.js";
+import { EventHub } from "./adapters/memory/event-hub.js";
 import type { CommitFaults } from "./adapters/sqlite/group-commit.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
 import { systemClock } from "./adapters/system/clock.js";
@@ -17,7 +18,6 @@ import { createPipeline } from "./api/pipeline.js";
 import { RateLimiter } from "./api/rate-limit.js";
 import { type AnyRoute, routes, type Services } from "./api/routes.js";
 import type { Config } from "./config.js";
-import { EventHub } from "./local/event-hub.js";
 import type { Logger } from "./logger.js";
 import type { ServiceContext } from "./service/context.js";
 import { Redriver } from "./service/dead-letters.js";

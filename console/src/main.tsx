@@ -67,40 +67,17 @@ function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unknown[])
  * the Authorization header) and calls `onEvent` for each; on Azure, where
  * events go through Web PubSub, the pages keep polling instead.
  */
-function useLiveEvents(
-  client: ConveyorClient,
-  token: string,
-  queue: string,
-  onEvent: (type: string) => void,
-) {
+function useLiveEvents(client: ConveyorClient, queue: string, onEvent: (type: string) => void) {
   const latest = useRef(onEvent);
   latest.current = onEvent;
   useEffect(() => {
     const abort = new AbortController();
     (async () => {
-      const where = await client.raw("GET", `/v1/queues/${encodeURIComponent(queue)}/events/negotiate`);
-      const connection = where.body as { transport?: string; url?: string } | undefined;
-      if (where.status !== 200 || connection?.transport !== "sse" || !connection.url) return;
-      const response = await fetch(connection.url, {
-        headers: { authorization: `Bearer ${token}` },
-        signal: abort.signal,
-      });
-      const reader = response.body?.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      while (reader) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-          const type = /^event: (.+)$/m.exec(buffer.slice(0, end))?.[1];
-          buffer = buffer.slice(end + 2);
-          if (type) latest.current(type);
-        }
-      }
+      if ((await client.negotiateEvents(queue)).transport !== "sse") return;
+      for await (const { event } of client.events(queue, abort.signal)) latest.current(event);
     })().catch(() => undefined); // polling carries on
     return () => abort.abort();
-  }, [client, token, queue]);
+  }, [client, queue]);
 }
 
 function App() {
@@ -133,7 +110,7 @@ function App() {
         {route.page === "queues" ? (
           <QueuesPage client={client} />
         ) : (
-          <QueuePage client={client} token={token} name={route.name} key={route.name} />
+          <QueuePage client={client} name={route.name} key={route.name} />
         )}
       </main>
     </div>
@@ -327,7 +304,7 @@ function CreateQueue({ client, onCreated }: { client: ConveyorClient; onCreated:
   );
 }
 
-function QueuePage({ client, token, name }: { client: ConveyorClient; token: string; name: string }) {
+function QueuePage({ client, name }: { client: ConveyorClient; name: string }) {
   const [history, setHistory] = useState<{ at: number; stats: QueueStatsView }[]>([]);
   const queue = usePolling(
     async () => {
@@ -340,7 +317,7 @@ function QueuePage({ client, token, name }: { client: ConveyorClient; token: str
   );
   const [peeked, setPeeked] = useState<string | undefined>();
   const [dlqVersion, setDlqVersion] = useState(0);
-  useLiveEvents(client, token, name, (type) => {
+  useLiveEvents(client, name, (type) => {
     void queue.reload();
     if (type === "message.dead_lettered") setDlqVersion((version) => version + 1);
   });
@@ -480,16 +457,7 @@ function SendMessage({ client, name, onSent }: { client: ConveyorClient; name: s
         onInput={(e) => setPriority(Number(e.currentTarget.value))}
       />
       <button type="submit">Send</button>
-      {status.error && (
-        <p class="error" role="alert">
-          {status.error}
-        </p>
-      )}
-      {status.done && (
-        <p class="ok" role="status">
-          {status.done}
-        </p>
-      )}
+      <Status {...status} />
     </form>
   );
 }
@@ -540,16 +508,7 @@ function Settings({
         </div>
       ))}
       <button type="submit">Save settings</button>
-      {status.error && (
-        <p class="error" role="alert">
-          {status.error}
-        </p>
-      )}
-      {status.done && (
-        <p class="ok" role="status">
-          {status.done}
-        </p>
-      )}
+      <Status {...status} />
     </form>
   );
 }
@@ -654,16 +613,7 @@ function DeadLetters(props: {
           </button>
         </div>
       )}
-      {result.error && (
-        <p class="error" role="alert">
-          {result.error}
-        </p>
-      )}
-      {result.done && (
-        <p class="ok" role="status">
-          {result.done}
-        </p>
-      )}
+      <Status {...result} />
       {page.error && (
         <p class="error" role="alert">
           {page.error}
@@ -792,6 +742,22 @@ function Peek(props: { client: ConveyorClient; name: string; messageId: string; 
       </form>
     </dialog>
   );
+}
+
+/** The outcome of the last action on a form: an error to read, or what was done. */
+function Status({ error, done }: { error?: string; done?: string }) {
+  if (error) {
+    return (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    );
+  }
+  return done ? (
+    <p class="ok" role="status">
+      {done}
+    </p>
+  ) : null;
 }
 
 const preview = (body: unknown) => {

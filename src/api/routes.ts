@@ -1,5 +1,4 @@
 import type { z } from "zod";
-import type { ReadStaticFile } from "../adapters/files/static-files.js";
 import type { Principal } from "../domain/access.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import { openQueue, type ServiceContext } from "../service/context.js";
@@ -8,7 +7,7 @@ import * as deadLetters from "../service/dead-letters.js";
 import { streamQueueEvents } from "../service/events.js";
 import * as keys from "../service/keys.js";
 import * as messages from "../service/messages.js";
-import type { Enqueued, LiveEvents } from "../service/ports.js";
+import type { Enqueued, LiveEvents, ReadStaticFile } from "../service/ports.js";
 import * as queues from "../service/queues.js";
 import type { ApiRequest, ApiResponse } from "./http.js";
 import { presentEnqueued, presentKey, presentMessage, presentQueue, presentReceived } from "./present.js";

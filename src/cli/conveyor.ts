@@ -314,11 +314,8 @@ export function buildProgram(): Command {
     )
     .action(async (queue: string, _options: unknown, command: Command) => {
       const api = client(command);
-      const { url, token } = command.optsWithGlobals<{ url: string; token: string }>();
-      const where = await api.raw("GET", `/v1/queues/${encodeURIComponent(queue)}/events/negotiate`);
-      if (where.status !== 200) await api.getQueue(queue); // turns the refusal into its problem
-      const connection = where.body as { transport: string; url: string };
-      if (connection.transport !== "sse") {
+      const { transport } = await api.negotiateEvents(queue);
+      if (transport !== "sse") {
         // Web PubSub needs a WebSocket client; polling the stats keeps the command dependency-free.
         note("this Conveyor carries live events through Web PubSub; following its stats every 2 s instead");
         for (;;) {
@@ -326,21 +323,7 @@ export function buildProgram(): Command {
           await new Promise((resolve) => setTimeout(resolve, 2000));
         }
       }
-      const response = await fetch(new URL(connection.url, url), {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.+)$/m.exec(frame)?.[1];
-          const data = /^data: (.+)$/m.exec(frame)?.[1];
-          if (event && data) out({ event, data: JSON.parse(data) });
-        }
-      }
+      for await (const event of api.events(queue)) out(event);
     });
 
   program

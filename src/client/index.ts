@@ -112,6 +112,47 @@ export class ConveyorClient {
     return response.body as T;
   }
 
+  /** Where to follow a queue's live events: `sse` (use `events`) or `webpubsub` (a Web PubSub client URL). */
+  negotiateEvents(queueName: string): Promise<{ transport: "sse" | "webpubsub"; url: string }> {
+    return this.call("GET", `${queuePath(queueName)}/events/negotiate`);
+  }
+
+  /**
+   * A queue's live events (`queue.stats`, `message.dead_lettered`,
+   * `queue.backlog`) as the local host streams them, until `signal` aborts
+   * or the server ends the stream.
+   */
+  async *events(queueName: string, signal?: AbortSignal): AsyncGenerator<{ event: string; data: unknown }> {
+    const headers: Record<string, string> = this.options.token
+      ? { authorization: `Bearer ${this.options.token}` }
+      : {};
+    const response = await this.fetch(`${this.baseUrl}${queuePath(queueName)}/events`, { headers, signal });
+    if (response.status !== 200 || !response.body) {
+      const problem = (await response.json().catch(() => undefined)) as ProblemView | undefined;
+      throw new ConveyorApiError(response.status, problem?.code ?? "http_error", problem, response.headers);
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.+)$/m.exec(frame)?.[1];
+          const data = /^data: (.+)$/m.exec(frame)?.[1];
+          if (event && data) yield { event, data: JSON.parse(data) as unknown };
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) return;
+      throw error;
+    }
+  }
+
   health(): Promise<HealthView> {
     return this.call("GET", "/v1/health");
   }

@@ -209,6 +209,17 @@ export interface SecretSource {
   pushSigningMaster(): Promise<Buffer>;
 }
 
+/** A file of the built web console, as the API serves it. */
+export interface StaticFile {
+  body: Buffer;
+  contentType: string;
+  /** Content-hashed names can be cached for good. */
+  immutable: boolean;
+}
+
+/** Reads a console file by its path below the console's root; undefined when there is none. */
+export type ReadStaticFile = (path: string) => StaticFile | undefined;
+
 /** Resolves a host name to every address it has (push URL checks). */
 export type ResolveHost = (hostname: string) => Promise<string[]>;
 

@@ -18,37 +18,15 @@ interface ServerSentEvent {
   data: Record<string, unknown>;
 }
 
-/** Reads a Server-Sent Events stream over a real socket, frame by frame. */
-async function openStream(path: string) {
+/** Follows a queue's events over a real socket with the typed client, collecting them as they come. */
+function openStream(queue: string) {
   const abort = new AbortController();
-  const response = await fetch(`${host.url}${path}`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: abort.signal,
-  });
   const events: ServerSentEvent[] = [];
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
   const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += decoder.decode(value, { stream: true });
-        let end = buffer.indexOf("\n\n");
-        while (end >= 0) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.+)$/m.exec(frame)?.[1];
-          const data = /^data: (.+)$/m.exec(frame)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-          end = buffer.indexOf("\n\n");
-        }
-      }
-    } catch {
-      // aborted by the test
+    for await (const { event, data } of client.events(queue, abort.signal)) {
+      events.push({ event, data: data as Record<string, unknown> });
     }
-  })();
+  })().catch(() => undefined);
   const next = async (type: string, timeoutMs = 5000): Promise<ServerSentEvent> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -60,7 +38,6 @@ async function openStream(path: string) {
     }
   };
   return {
-    response,
     next,
     close: async () => {
       abort.abort();
@@ -72,9 +49,14 @@ async function openStream(path: string) {
 describe("live queue events (Server-Sent Events on the local host)", () => {
   it("streams the queue's stats at once, then dead-letter events as they happen", async () => {
     await client.createQueue({ name: "watched" });
-    const stream = await openStream("/v1/queues/watched/events");
-    expect(stream.response.status).toBe(200);
-    expect(stream.response.headers.get("content-type")).toBe("text/event-stream");
+    const head = new AbortController();
+    const response = await fetch(`${host.url}/v1/queues/watched/events`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: head.signal,
+    });
+    expect([response.status, response.headers.get("content-type")]).toEqual([200, "text/event-stream"]);
+    head.abort();
+    const stream = openStream("watched");
     expect((await stream.next("queue.stats")).data).toMatchObject({ queue: "watched", available: 0 });
 
     await client.send("watched", { body: "poison" });
@@ -94,7 +76,7 @@ describe("live queue events (Server-Sent Events on the local host)", () => {
 
   it("raises queue.backlog when the oldest message gets older than the threshold, and when it recovers", async () => {
     await client.createQueue({ name: "slow" });
-    const stream = await openStream("/v1/queues/slow/events");
+    const stream = openStream("slow");
     await client.send("slow", { body: 1 });
     host.clock.advance(11);
     await client.send("slow", { body: 2 });

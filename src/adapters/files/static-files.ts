@@ -12,14 +12,7 @@ const TYPES: Record<string, string> = {
   ".ico": "image/x-icon",
 };
 
-export interface StaticFile {
-  body: Buffer;
-  contentType: string;
-  /** Vite puts a content hash in asset names, so they can be cached for good. */
-  immutable: boolean;
-}
-
-export type ReadStaticFile = (path: string) => StaticFile | undefined;
+import type { ReadStaticFile } from "../../service/ports.js";
 
 /** The built console: `dist/console` of the package this module belongs to. */
 export function consoleDirectory(): string {
@@ -40,6 +33,7 @@ export function staticFiles(root: string): ReadStaticFile {
       return {
         body: readFileSync(file),
         contentType: TYPES[extname(file)] ?? "application/octet-stream",
+        // Vite puts a content hash in asset names.
         immutable: relative.startsWith(`assets${sep}`),
       };
     } catch {

@@ -1,4 +1,4 @@
-import type { LiveEvents, LiveEventsConnection, QueueEvent } from "../service/ports.js";
+import type { LiveEvents, LiveEventsConnection, QueueEvent } from "../../service/ports.js";
 
 export type EventListener = (event: QueueEvent) => void;
 
