@@ -172,6 +172,15 @@ async function changeFeed(): Promise<unknown[]> {
   return resources;
 }
 
+/** The job body the change feed would schedule for a message's first attempt. */
+const firstAttempt = (queueId: string, sent: { messageId: string; visibleAt: string }) => ({
+  tenantId: "azure-tenant",
+  queueId,
+  messageId: sent.messageId,
+  deliveryCount: 0,
+  dueAt: sent.visibleAt,
+});
+
 const jobsFor = (messageId: string) =>
   scheduled.filter((entry) => (entry.message.body as { messageId: string }).messageId === messageId);
 
@@ -277,13 +286,7 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
       { body: 3 },
     );
     const queue = await http("getQueue", "GET", "", { queue: "crashing" });
-    const job = {
-      tenantId: "azure-tenant",
-      queueId: queue.json.id,
-      messageId: sent.json.messageId,
-      deliveryCount: 0,
-      dueAt: sent.json.visibleAt,
-    };
+    const job = firstAttempt(queue.json.id, sent.json);
     await fn("deadLetterPush").options.handler(
       job,
       new InvocationContext({
@@ -338,13 +341,7 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
       { body: 5 },
     );
     const queue = await http("getQueue", "GET", "", { queue: "failing" });
-    const job = {
-      tenantId: "azure-tenant",
-      queueId: queue.json.id,
-      messageId: sent.json.messageId,
-      deliveryCount: 0,
-      dueAt: sent.json.visibleAt,
-    };
+    const job = firstAttempt(queue.json.id, sent.json);
     await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
     status = 200;
     const dlq = await http("listDeadLetters", "GET", "", { queue: "failing" });

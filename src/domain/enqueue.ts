@@ -52,6 +52,38 @@ export function placeMessage(queue: Queue, request: MessageRequest, now: Date): 
   });
 }
 
+/** What an enqueue decides about a message before the store gives it a sequence. */
+export type DraftMessage = Pick<
+  Message,
+  | "id"
+  | "body"
+  | "attributes"
+  | "priority"
+  | "groupId"
+  | "dedupKey"
+  | "enqueuedAt"
+  | "visibleAt"
+  | "expiresAt"
+>;
+
+/** A newly enqueued message: ready, never delivered, with the sequence its store assigned. */
+export function enqueuedMessage(queue: Queue, draft: DraftMessage, sequence: number): Message {
+  return {
+    ...draft,
+    tenantId: queue.tenantId,
+    queueId: queue.id,
+    sequence,
+    state: "ready",
+    deliveryCount: 0,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    lastError: null,
+    reason: null,
+    deadLetteredAt: null,
+    ackedAt: null,
+  };
+}
+
 /**
  * A redriven dead letter: back in the queue with `deliveryCount` 0, visible
  * now, with a fresh TTL (an expired message would otherwise die again at once)

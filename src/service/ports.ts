@@ -1,3 +1,4 @@
+import type { DraftMessage } from "../domain/enqueue.js";
 import type { Result } from "../domain/errors.js";
 import type { Transition } from "../domain/lease.js";
 import type { Message } from "../domain/message.js";
@@ -20,17 +21,7 @@ export interface Page<T> {
 }
 
 /** A message as the service hands it to the store: ids, keys and times are already decided. */
-export interface NewMessage {
-  id: string;
-  body: string;
-  attributes: Record<string, string>;
-  priority: number;
-  groupId: string | null;
-  dedupKey: string | null;
-  enqueuedAt: Date;
-  visibleAt: Date;
-  expiresAt: Date;
-}
+export type NewMessage = DraftMessage;
 
 export interface Enqueued {
   message: Message;

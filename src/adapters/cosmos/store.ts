@@ -9,7 +9,7 @@ import {
   type SqlParameter,
 } from "@azure/cosmos";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
-import { redrivenMessage } from "../../domain/enqueue.js";
+import { enqueuedMessage, redrivenMessage } from "../../domain/enqueue.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
 import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
@@ -187,6 +187,22 @@ export function messageFromDocument(document: unknown): Message | undefined {
   return candidate?.kind === "message" ? toMessage(candidate as MessageDocument) : undefined;
 }
 
+const time = (at: Date | null): number | null => (at === null ? null : at.getTime());
+
+function toDocument(message: Message): MessageDocument {
+  return {
+    ...message,
+    kind: "message",
+    visibleAt: message.visibleAt.getTime(),
+    enqueuedAt: message.enqueuedAt.getTime(),
+    expiresAt: message.expiresAt.getTime(),
+    leaseExpiresAt: time(message.leaseExpiresAt),
+    deadLetteredAt: time(message.deadLetteredAt),
+    ackedAt: time(message.ackedAt),
+    removeAt: null,
+  };
+}
+
 function toKey(document: KeyDocument): ApiKeyRecord {
   return {
     id: document.id,
@@ -321,30 +337,9 @@ export class CosmosStore implements QueueStore, KeyStore {
   }
 
   private async enqueueOne(queue: Queue, draft: NewMessage): Promise<Enqueued> {
-    const document: MessageDocument = {
-      id: draft.id,
-      kind: "message",
-      queueId: queue.id,
-      tenantId: queue.tenantId,
-      body: draft.body,
-      attributes: draft.attributes,
-      priority: draft.priority,
-      groupId: draft.groupId,
-      sequence: this.sequences.next(draft.enqueuedAt.getTime()),
-      dedupKey: draft.dedupKey,
-      state: "ready",
-      visibleAt: draft.visibleAt.getTime(),
-      enqueuedAt: draft.enqueuedAt.getTime(),
-      expiresAt: draft.expiresAt.getTime(),
-      deliveryCount: 0,
-      leaseToken: null,
-      leaseExpiresAt: null,
-      lastError: null,
-      reason: null,
-      deadLetteredAt: null,
-      ackedAt: null,
-      removeAt: null,
-    };
+    const document = toDocument(
+      enqueuedMessage(queue, draft, this.sequences.next(draft.enqueuedAt.getTime())),
+    );
     if (draft.groupId !== null) await this.touchGroup(queue.id, draft.groupId);
     if (draft.dedupKey === null) {
       await this.messages.items.create(document);

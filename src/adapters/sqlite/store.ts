@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
-import { redrivenMessage } from "../../domain/enqueue.js";
+import { enqueuedMessage, redrivenMessage } from "../../domain/enqueue.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
 import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
@@ -271,20 +271,7 @@ export class SqliteStore implements QueueStore, KeyStore {
         });
         if (draft.groupId !== null) this.sql.touchGroup.run(queue.id, draft.groupId);
         added++;
-        const message: Message = {
-          ...draft,
-          tenantId: queue.tenantId,
-          queueId: queue.id,
-          sequence: sequence - 1,
-          state: "ready",
-          deliveryCount: 0,
-          leaseToken: null,
-          leaseExpiresAt: null,
-          lastError: null,
-          reason: null,
-          deadLetteredAt: null,
-          ackedAt: null,
-        };
+        const message = enqueuedMessage(queue, draft, sequence - 1);
         this.writes.record(message);
         results.push({ duplicate: false, message });
       }
