@@ -195,6 +195,35 @@ function done(summary, latency, requests)
   io.write("settled " .. total .. "\\n")
 end
 `,
+  /** Receive up to 10, then ack each with its own request, and again; counts what it acked. */
+  receiveAndAckEach: (queue: string, token: string) => `
+local auth = "Bearer ${token}"
+local pending = {}
+settled = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function request()
+  local next = table.remove(pending)
+  if next then
+    return wrk.format("POST", "/v1/queues/${queue}/messages/" .. next.id .. "/ack",
+      { ["authorization"] = auth, ["content-type"] = "application/json" }, '{"leaseToken":"' .. next.token .. '"}')
+  end
+  return wrk.format("GET", "/v1/queues/${queue}/messages?max=10", { ["authorization"] = auth }, nil)
+end
+function response(status, headers, body)
+  if status == 204 then settled = settled + 1 end
+  if body and body:find('"messages"', 1, true) then
+    for id, token in body:gmatch('"messageId":"([^"]+)".-"leaseToken":"([^"]+)"') do
+      pending[#pending + 1] = { id = id, token = token }
+    end
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("settled") end
+  io.write("settled " .. total .. "\\n")
+end
+`,
 };
 
 export async function runBench(options: {
@@ -372,6 +401,8 @@ export async function runBench(options: {
     log(`backlog before receiving: ${backlog} messages`);
     const receive = script("c-receive", lua.receiveAndSettle("bench", token));
     for (const c of [1, 16]) measure("receive 10 + settle", conveyor, conveyor.url, receive, 1, c);
+    const ackEach = script("c-receive-ack", lua.receiveAndAckEach("bench", token));
+    measure("receive 10 + ack each", conveyor, conveyor.url, ackEach, 1, 16);
     return rows;
   } finally {
     for (const target of targets) target.child.kill("SIGTERM");
