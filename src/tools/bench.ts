@@ -152,6 +152,37 @@ function wrk(url: string, script: string, connections: number, seconds: number):
   };
 }
 
+/**
+ * The receive loop both receive scenarios share: ask for up to 10 messages,
+ * hand their leases to `received`, send what `settlement` returns until it
+ * returns nothing, and report the total of `settled` across wrk's threads.
+ */
+const receiveLoop = (queue: string, token: string, settling: string) => `
+local auth = "Bearer ${token}"
+settled = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+${settling}
+function request()
+  return settlement() or wrk.format("GET", "/v1/queues/${queue}/messages?max=10", { ["authorization"] = auth }, nil)
+end
+function response(status, headers, body)
+  answered(status)
+  if body and body:find('"messages"', 1, true) then
+    local leases = {}
+    for id, token in body:gmatch('"messageId":"([^"]+)".-"leaseToken":"([^"]+)"') do
+      leases[#leases + 1] = { id = id, token = token }
+    end
+    if #leases > 0 then received(leases) end
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("settled") end
+  io.write("settled " .. total .. "\\n")
+end
+`;
+
 const lua = {
   post: (path: string, headers: Record<string, string>, body: string) => `
 wrk.method = "POST"
@@ -162,68 +193,49 @@ ${Object.entries(headers)
   .join("\n")}
 `,
   /** Receive up to 10, then settle exactly those, and again; counts what it settled. */
-  receiveAndSettle: (queue: string, token: string) => `
-local auth = "Bearer ${token}"
+  receiveAndSettle: (queue: string, token: string) =>
+    receiveLoop(
+      queue,
+      token,
+      `
 local pending = nil
-settled = 0
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function request()
-  if pending then
-    local body = pending
-    pending = nil
-    return wrk.format("POST", "/v1/queues/${queue}/messages/settle",
-      { ["authorization"] = auth, ["content-type"] = "application/json" }, body)
+function settlement()
+  local body = pending
+  pending = nil
+  return body and wrk.format("POST", "/v1/queues/${queue}/messages/settle",
+    { ["authorization"] = auth, ["content-type"] = "application/json" }, body)
+end
+function received(leases)
+  local acks = {}
+  for _, lease in ipairs(leases) do
+    acks[#acks + 1] = '{"messageId":"' .. lease.id .. '","leaseToken":"' .. lease.token .. '"}'
   end
-  return wrk.format("GET", "/v1/queues/${queue}/messages?max=10", { ["authorization"] = auth }, nil)
+  pending = '{"acks":[' .. table.concat(acks, ",") .. ']}'
+  settled = settled + #leases
 end
-function response(status, headers, body)
-  if body and body:find('"messages"', 1, true) then
-    local acks = {}
-    for id, token in body:gmatch('"messageId":"([^"]+)".-"leaseToken":"([^"]+)"') do
-      acks[#acks + 1] = '{"messageId":"' .. id .. '","leaseToken":"' .. token .. '"}'
-    end
-    if #acks > 0 then
-      pending = '{"acks":[' .. table.concat(acks, ",") .. ']}'
-      settled = settled + #acks
-    end
-  end
-end
-function done(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("settled") end
-  io.write("settled " .. total .. "\\n")
-end
+function answered(status) end
 `,
+    ),
   /** Receive up to 10, then ack each with its own request, and again; counts what it acked. */
-  receiveAndAckEach: (queue: string, token: string) => `
-local auth = "Bearer ${token}"
+  receiveAndAckEach: (queue: string, token: string) =>
+    receiveLoop(
+      queue,
+      token,
+      `
 local pending = {}
-settled = 0
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function request()
-  local next = table.remove(pending)
-  if next then
-    return wrk.format("POST", "/v1/queues/${queue}/messages/" .. next.id .. "/ack",
-      { ["authorization"] = auth, ["content-type"] = "application/json" }, '{"leaseToken":"' .. next.token .. '"}')
-  end
-  return wrk.format("GET", "/v1/queues/${queue}/messages?max=10", { ["authorization"] = auth }, nil)
+function settlement()
+  local lease = table.remove(pending)
+  return lease and wrk.format("POST", "/v1/queues/${queue}/messages/" .. lease.id .. "/ack",
+    { ["authorization"] = auth, ["content-type"] = "application/json" }, '{"leaseToken":"' .. lease.token .. '"}')
 end
-function response(status, headers, body)
+function received(leases)
+  for _, lease in ipairs(leases) do pending[#pending + 1] = lease end
+end
+function answered(status)
   if status == 204 then settled = settled + 1 end
-  if body and body:find('"messages"', 1, true) then
-    for id, token in body:gmatch('"messageId":"([^"]+)".-"leaseToken":"([^"]+)"') do
-      pending[#pending + 1] = { id = id, token = token }
-    end
-  end
-end
-function done(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("settled") end
-  io.write("settled " .. total .. "\\n")
 end
 `,
+    ),
 };
 
 export async function runBench(options: {
