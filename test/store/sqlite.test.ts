@@ -40,8 +40,36 @@ describe("SQLite store specifics", () => {
     await store.close();
     const db = new BetterSqlite3(join(dataDir, "conveyor.db"), { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    expect(db.pragma("user_version", { simple: true })).toBe(2);
     db.close();
+  });
+
+  it("refuses a second store on a data directory that is in use", async () => {
+    const dataDir = tempDir();
+    const first = new SqliteStore({ dataDir });
+    expect(() => new SqliteStore({ dataDir })).toThrow(/in use by another Conveyor process/);
+    await first.close();
+    const after = new SqliteStore({ dataDir });
+    await after.close();
+  });
+
+  it("upgrades a version 1 database: the ready count starts from the messages already there", async () => {
+    const dataDir = tempDir();
+    const queue = aQueue();
+    const store = new SqliteStore({ dataDir });
+    await store.createQueue(queue);
+    await store.enqueue(queue, [draft("m1"), draft("m2"), draft("m3")]);
+    await store.close();
+    const db = new BetterSqlite3(join(dataDir, "conveyor.db"));
+    db.exec(`
+      DROP TRIGGER messages_ready_deleted; DROP TRIGGER messages_ready_changed;
+      DROP INDEX messages_by_visibility; ALTER TABLE queues DROP COLUMN ready_count; PRAGMA user_version = 1;`);
+    db.close();
+    const upgraded = new SqliteStore({ dataDir });
+    expect((await upgraded.stats(queue, at(1))).available).toBe(3);
+    await upgraded.enqueue(queue, [draft("m4")]);
+    expect((await upgraded.stats(queue, at(1))).available).toBe(4);
+    await upgraded.close();
   });
 
   it("keeps what it acknowledged across a reopen", async () => {

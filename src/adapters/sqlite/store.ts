@@ -5,6 +5,7 @@ import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
 import { enqueuedMessage, redrivenMessage } from "../../domain/enqueue.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
+import { LIMITS } from "../../domain/limits.js";
 import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
@@ -25,6 +26,11 @@ import type {
 } from "../../service/ports.js";
 import { type CommitFaults, GroupCommitter } from "./group-commit.js";
 import { migrate } from "./migrations.js";
+
+const PRIORITY_LEVELS = Array.from(
+  { length: LIMITS.priority.max - LIMITS.priority.min + 1 },
+  (_, index) => LIMITS.priority.min + index,
+);
 
 /** Disk full, I/O errors, a locked file: conditions a retry may outlive, unlike a bug. */
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL)/;
@@ -150,14 +156,30 @@ export class SqliteStore implements QueueStore, KeyStore {
   private readonly writes: GroupCommitter<Message>;
   private readonly changeListeners = new Set<(changes: Message[]) => void>();
   private readonly sql: ReturnType<typeof prepareStatements>;
+  /**
+   * Every request opens its queue, and reading and parsing the row cost more
+   * than the rest of an enqueue's lookups. This process is the file's only
+   * writer (its lock is exclusive), so settings change only through updateQueue and
+   * deleteQueue here, which forget it before and after they commit.
+   */
+  private readonly queueCache = new Map<string, Queue>();
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     this.db = new BetterSqlite3(join(options.dataDir, "conveyor.db"));
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
-    migrate(this.db);
+    try {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = FULL");
+      // One process owns the file (the queue cache depends on it); a second one fails at open.
+      this.db.pragma("locking_mode = EXCLUSIVE");
+      migrate(this.db);
+    } catch (error) {
+      this.db.close();
+      if ((error as { code?: string }).code === "SQLITE_BUSY") {
+        throw new Error(`${options.dataDir} is in use by another Conveyor process`, { cause: error });
+      }
+      throw error;
+    }
     this.sql = prepareStatements(this.db);
     this.writes = new GroupCommitter<Message>(
       this.db,
@@ -215,8 +237,31 @@ export class SqliteStore implements QueueStore, KeyStore {
   }
 
   async getQueue(tenantId: string, name: string): Promise<Queue | undefined> {
+    const key = `${tenantId}\u0000${name}`;
+    const cached = this.queueCache.get(key);
+    if (cached) return cached;
     const row = this.sql.queueByName.get(tenantId, name) as QueueRow | undefined;
-    return row && toQueue(row);
+    return row && this.remember(key, toQueue(row));
+  }
+
+  private remember(key: string, queue: Queue): Queue {
+    if (this.queueCache.size >= 10_000) this.queueCache.clear();
+    this.queueCache.set(key, queue);
+    return queue;
+  }
+
+  private forget(queue: Queue): void {
+    this.queueCache.delete(`${queue.tenantId}\u0000${queue.name}`);
+    this.queueCache.delete(`${queue.tenantId}\u0000#${queue.id}`);
+  }
+
+  private async changeQueue(queue: Queue, change: () => void): Promise<void> {
+    this.forget(queue);
+    try {
+      await this.writes.run(change);
+    } finally {
+      this.forget(queue);
+    }
   }
 
   async listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>> {
@@ -227,13 +272,13 @@ export class SqliteStore implements QueueStore, KeyStore {
   }
 
   updateQueue(queue: Queue): Promise<void> {
-    return this.writes.run(() => {
+    return this.changeQueue(queue, () => {
       this.sql.updateQueue.run(settingsOf(queue), queue.updatedAt.getTime(), queue.id, queue.tenantId);
     });
   }
 
   deleteQueue(queue: Queue): Promise<void> {
-    return this.writes.run(() => {
+    return this.changeQueue(queue, () => {
       this.sql.deleteMessagesOfQueue.run(queue.id, queue.tenantId);
       this.sql.deleteGroupsOfQueue.run(queue.id);
       this.sql.deleteQueue.run(queue.id, queue.tenantId);
@@ -245,16 +290,25 @@ export class SqliteStore implements QueueStore, KeyStore {
   enqueue(queue: Queue, messages: NewMessage[]): Promise<Enqueued[]> {
     return this.writes.run(() => {
       const results: Enqueued[] = [];
-      let added = 0;
+      // One update reserves the sequence range and counts every message in;
+      // duplicates are taken back at the end (and leave gaps ordering ignores).
+      const { next_sequence: end } = this.sql.reserveForEnqueue.get({
+        n: messages.length,
+        queue: queue.id,
+      }) as {
+        next_sequence: number;
+      };
+      let sequence = end - messages.length;
+      let duplicates = 0;
       for (const draft of messages) {
         if (draft.dedupKey !== null) {
           const existing = this.sql.latestByDedupKey.get(queue.id, draft.dedupKey) as MessageRow | undefined;
           if (existing && isDuplicateOf(toMessage(existing), queue, draft.enqueuedAt)) {
             results.push({ message: toMessage(existing), duplicate: true });
+            duplicates++;
             continue;
           }
         }
-        const { next_sequence: sequence } = this.sql.takeSequence.get(queue.id) as { next_sequence: number };
         this.sql.insertMessage.run({
           tenant_id: queue.tenantId,
           queue_id: queue.id,
@@ -263,21 +317,26 @@ export class SqliteStore implements QueueStore, KeyStore {
           attributes: JSON.stringify(draft.attributes),
           priority: draft.priority,
           group_id: draft.groupId,
-          sequence: sequence - 1,
+          sequence,
           dedup_key: draft.dedupKey,
           visible_at: draft.visibleAt.getTime(),
           enqueued_at: draft.enqueuedAt.getTime(),
           expires_at: draft.expiresAt.getTime(),
         });
         if (draft.groupId !== null) this.sql.touchGroup.run(queue.id, draft.groupId);
-        added++;
-        const message = enqueuedMessage(queue, draft, sequence - 1);
+        const message = enqueuedMessage(queue, draft, sequence++);
         this.writes.record(message);
         results.push({ duplicate: false, message });
       }
-      if (added > 0) this.sql.countEnqueued.run(added, queue.id);
+      if (duplicates > 0) this.sql.uncountDuplicates.run({ n: duplicates, queue: queue.id });
       return results;
     });
+  }
+
+  /** Reserves `count` consecutive sequence numbers for the queue and returns the first. */
+  private takeSequences(queueId: string, count: number): number {
+    const { next_sequence: next } = this.sql.takeSequences.get(count, queueId) as { next_sequence: number };
+    return next - count;
   }
 
   receive(queue: Queue, request: ReceiveRequest): Promise<Received> {
@@ -471,9 +530,9 @@ export class SqliteStore implements QueueStore, KeyStore {
           : selection.messageIds
               .map((id) => this.sql.messageById.get(queue.id, id, queue.tenantId) as MessageRow | undefined)
               .filter((row): row is MessageRow => row?.state === "dead");
+      let sequence = this.takeSequences(queue.id, rows.length);
       for (const row of rows) {
-        const { next_sequence: sequence } = this.sql.takeSequence.get(queue.id) as { next_sequence: number };
-        const revived = { ...redrivenMessage(toMessage(row), queue, now), sequence: sequence - 1 };
+        const revived = { ...redrivenMessage(toMessage(row), queue, now), sequence: sequence++ };
         this.sql.redrive.run(revived.sequence, now.getTime(), revived.expiresAt.getTime(), queue.id, row.id);
         if (row.group_id !== null) this.sql.touchGroup.run(queue.id, row.group_id);
         this.writes.record(revived);
@@ -491,26 +550,30 @@ export class SqliteStore implements QueueStore, KeyStore {
   // Stats and housekeeping
 
   async stats(queue: Queue, now: Date): Promise<QueueStats> {
-    const counts = this.sql.readyCounts.get({ now: now.getTime(), queue: queue.id }) as {
-      available: number | null;
-      delayed: number | null;
+    const at = now.getTime();
+    const invisible = this.sql.invisibleCounts.get(queue.id, at) as {
+      invisible: number;
       in_flight: number | null;
-      oldest: number | null;
+    };
+    const oldest = this.sql.oldestNextInLine.get({ queue: queue.id, now: at }) as {
+      enqueued_at: number | null;
     };
     const totals = this.sql.totals.get(queue.id) as {
+      ready_count: number;
       enqueued_total: number;
       acked_total: number;
       dead_lettered_total: number;
       redriven_total: number;
     };
     const dead = this.sql.countDead.get(queue.id) as { n: number };
+    const inFlight = invisible.in_flight ?? 0;
     return {
-      available: counts.available ?? 0,
-      delayed: counts.delayed ?? 0,
-      inFlight: counts.in_flight ?? 0,
+      available: totals.ready_count - invisible.invisible,
+      delayed: invisible.invisible - inFlight,
+      inFlight,
       deadLettered: dead.n,
       oldestAvailableAgeSeconds:
-        counts.oldest === null ? 0 : Math.max(0, Math.floor((now.getTime() - counts.oldest) / 1000)),
+        oldest.enqueued_at === null ? 0 : Math.max(0, Math.floor((at - oldest.enqueued_at) / 1000)),
       enqueuedTotal: totals.enqueued_total,
       ackedTotal: totals.acked_total,
       deadLetteredTotal: totals.dead_lettered_total,
@@ -527,8 +590,11 @@ export class SqliteStore implements QueueStore, KeyStore {
   }
 
   async getQueueById(tenantId: string, queueId: string): Promise<Queue | undefined> {
+    const key = `${tenantId}\u0000#${queueId}`;
+    const cached = this.queueCache.get(key);
+    if (cached) return cached;
     const row = this.sql.queueById.get(queueId, tenantId) as QueueRow | undefined;
-    return row && toQueue(row);
+    return row && this.remember(key, toQueue(row));
   }
 
   async countInFlight(queue: Queue, now: Date): Promise<number> {
@@ -585,15 +651,21 @@ function prepareStatements(db: Database) {
     deleteQueue: q("DELETE FROM queues WHERE id = ? AND tenant_id = ?"),
     deleteMessagesOfQueue: q("DELETE FROM messages WHERE queue_id = ? AND tenant_id = ?"),
     deleteGroupsOfQueue: q("DELETE FROM fifo_groups WHERE queue_id = ?"),
-    takeSequence: q(
-      "UPDATE queues SET next_sequence = next_sequence + 1 WHERE id = ? RETURNING next_sequence",
+    takeSequences: q(
+      "UPDATE queues SET next_sequence = next_sequence + ? WHERE id = ? RETURNING next_sequence",
     ),
-    countEnqueued: q("UPDATE queues SET enqueued_total = enqueued_total + ? WHERE id = ?"),
+    reserveForEnqueue: q(
+      `UPDATE queues SET next_sequence = next_sequence + @n, enqueued_total = enqueued_total + @n,
+         ready_count = ready_count + @n WHERE id = @queue RETURNING next_sequence`,
+    ),
+    uncountDuplicates: q(
+      "UPDATE queues SET enqueued_total = enqueued_total - @n, ready_count = ready_count - @n WHERE id = @queue",
+    ),
     countAcked: q("UPDATE queues SET acked_total = acked_total + 1 WHERE id = ?"),
     countDeadLettered: q("UPDATE queues SET dead_lettered_total = dead_lettered_total + 1 WHERE id = ?"),
     countRedriven: q("UPDATE queues SET redriven_total = redriven_total + ? WHERE id = ?"),
     totals: q(
-      "SELECT enqueued_total, acked_total, dead_lettered_total, redriven_total FROM queues WHERE id = ?",
+      "SELECT ready_count, enqueued_total, acked_total, dead_lettered_total, redriven_total FROM queues WHERE id = ?",
     ),
     latestByDedupKey: q(
       "SELECT * FROM messages WHERE queue_id = ? AND dedup_key = ? ORDER BY enqueued_at DESC LIMIT 1",
@@ -656,13 +728,19 @@ function prepareStatements(db: Database) {
     ),
     countDead: q("SELECT COUNT(*) AS n FROM messages WHERE queue_id = ? AND state = 'dead'"),
     purgeDead: q("DELETE FROM messages WHERE queue_id = ? AND tenant_id = ? AND state = 'dead'"),
-    readyCounts: q(
-      `SELECT
-         SUM(visible_at <= @now) AS available,
-         SUM(visible_at > @now AND lease_token IS NULL) AS delayed,
-         SUM(visible_at > @now AND lease_token IS NOT NULL) AS in_flight,
-         MIN(CASE WHEN visible_at <= @now THEN enqueued_at END) AS oldest
-       FROM messages WHERE queue_id = @queue AND state = 'ready'`,
+    // Only rows not visible yet: in flight or delayed. Covered by messages_by_visibility.
+    invisibleCounts: q(
+      `SELECT COUNT(*) AS invisible, SUM(lease_token IS NOT NULL) AS in_flight
+       FROM messages INDEXED BY messages_by_visibility
+       WHERE queue_id = ? AND state = 'ready' AND visible_at > ?`,
+    ),
+    // The oldest of the messages next in line, one per priority: a walk down
+    // the delivery-order index that stops at the first visible message.
+    oldestNextInLine: q(
+      `SELECT MIN((SELECT enqueued_at FROM messages INDEXED BY messages_standard_order
+                   WHERE queue_id = @queue AND state = 'ready' AND priority = level.value AND visible_at <= @now
+                   ORDER BY priority DESC, sequence LIMIT 1)) AS enqueued_at
+       FROM json_each('${JSON.stringify(PRIORITY_LEVELS)}') AS level`,
     ),
     removeTombstones: q(
       `DELETE FROM messages WHERE pk IN (
