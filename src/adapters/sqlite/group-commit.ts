@@ -10,10 +10,10 @@ interface Pending {
  * Group commit. With `synchronous=FULL` every COMMIT waits for an fsync, so a
  * transaction per request would cap writes at the disk's fsync rate. Instead,
  * writes that arrive while the event loop is busy are queued and run together
- * at the next turn in ONE transaction, each inside its own savepoint (so one
- * failing write rolls back alone), and all of them are answered only after
- * that single COMMIT has reached the disk. Nothing is acknowledged before it
- * is durable.
+ * at the next turn in ONE transaction, and all of them are answered only
+ * after that single COMMIT has reached the disk. Nothing is acknowledged
+ * before it is durable. When a write throws, the group runs again with each
+ * write in its own savepoint, so one failing write rolls back alone.
  *
  * Writes may `record` what they changed; the records of a write that rolled
  * back are dropped, and the rest go to `onCommitted` after the COMMIT: the
@@ -27,6 +27,8 @@ export interface CommitFaults {
   /** Answer every write at once and commit it this much later: the bug the crash harness must catch. */
   acknowledgeBeforeCommitMs?: number;
 }
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class GroupCommitter<Change> {
   private pending: Pending[] = [];
@@ -64,23 +66,21 @@ export class GroupCommitter<Change> {
       this.flushWithoutWaitingForCommit(batch);
       return;
     }
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let outcomes: Outcome[];
     try {
-      this.db.transaction(() => {
-        for (const item of batch) {
-          const mark = this.changes.length;
-          try {
-            outcomes.push({ ok: true, value: this.db.transaction(item.work)() });
-          } catch (error) {
-            this.changes.length = mark;
-            outcomes.push({ ok: false, error });
-          }
-        }
-      })();
-    } catch (error) {
+      outcomes = this.runTogether(batch);
+    } catch {
+      // A write threw, and the whole group rolled back. Run the group again,
+      // each write in its own savepoint, so only the failing one is undone
+      // (a savepoint a write costs too much to pay when nothing fails).
       this.changes = [];
-      for (const item of batch) item.reject(error);
-      return;
+      try {
+        outcomes = this.runIsolated(batch);
+      } catch (error) {
+        this.changes = [];
+        for (const item of batch) item.reject(error);
+        return;
+      }
     }
     const committed = this.changes;
     this.changes = [];
@@ -90,6 +90,24 @@ export class GroupCommitter<Change> {
       else item.reject(outcome?.error);
     });
     if (committed.length > 0) this.onCommitted(committed);
+  }
+
+  private runTogether(batch: Pending[]): Outcome[] {
+    return this.db.transaction(() => batch.map((item): Outcome => ({ ok: true, value: item.work() })))();
+  }
+
+  private runIsolated(batch: Pending[]): Outcome[] {
+    return this.db.transaction(() =>
+      batch.map((item): Outcome => {
+        const mark = this.changes.length;
+        try {
+          return { ok: true, value: this.db.transaction(item.work)() };
+        } catch (error) {
+          this.changes.length = mark;
+          return { ok: false, error };
+        }
+      }),
+    )();
   }
 
   /** The injected bug: writes run in a transaction left open, are answered, and are committed only later. */
