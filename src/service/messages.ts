@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import type { Principal } from "../domain/access.js";
 import { dedupKey } from "../domain/dedup.js";
 import { placeMessage } from "../domain/enqueue.js";
@@ -50,7 +50,8 @@ export async function enqueue(
   );
   const valid = drafts.flatMap((draft) => (draft.ok ? [draft.value] : []));
   const stored = valid.length > 0 ? await context.store.enqueue(queue, valid) : [];
-  if (stored.some((item) => !item.duplicate)) context.signals.notify(queue.id);
+  const added = stored.filter((item) => !item.duplicate).length;
+  if (added > 0) context.signals.notify(queue.id, added);
   let next = 0;
   return ok(drafts.map((draft) => (draft.ok ? ok(stored[next++] as Enqueued) : draft)));
 }
@@ -65,7 +66,8 @@ function draftMessage(
   const placed = placeMessage(queue, { ...input, body }, now);
   if (!placed.ok) return placed;
   return ok({
-    id: randomUUID(),
+    // Time-ordered (UUIDv7): new ids land at the end of the store's id index, not at random pages in it.
+    id: uuidv7(),
     body,
     attributes: input.attributes ?? {},
     ...placed.value,

@@ -230,7 +230,8 @@ export type SendWebhook = (request: WebhookRequest) => Promise<WebhookOutcome>;
 
 /** Wakes long polls when a queue may have become receivable (an enqueue, a nack, a redrive). */
 export interface QueueSignals {
-  notify(queueId: string): void;
+  /** Wakes the queue's waiters; with `available`, no more of them than that many messages can serve. */
+  notify(queueId: string, available?: number): void;
   /** Resolves on the next notify for the queue, or when `signal` aborts. */
   wait(queueId: string, signal: AbortSignal): Promise<void>;
 }

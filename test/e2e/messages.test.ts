@@ -207,6 +207,17 @@ for (const store of ["sqlite", "cosmos"] as const) {
         expect(elapsed).toBeLessThan(3000);
       });
 
+      it("long-polls: a batch wakes as many parked consumers as it has messages", async () => {
+        const queue = await newQueue();
+        const started = Date.now();
+        const waiting = [1, 2, 3].map(() => client.receive(queue, { wait: 10, max: 1 }));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await client.sendBatch(queue, [{ body: "a" }, { body: "b" }, { body: "c" }]);
+        const answered = await Promise.all(waiting);
+        expect(answered.flatMap((messages) => messages.map((m) => m.body)).sort()).toEqual(["a", "b", "c"]);
+        expect(Date.now() - started).toBeLessThan(3000);
+      });
+
       it("long-polls an empty queue for the whole wait and answers with no messages", async () => {
         const queue = await newQueue();
         const started = Date.now();
