@@ -32,7 +32,9 @@ export async function startLocalHost(
   },
 ): Promise<LocalHost> {
   const router = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true });
-  const shuttingDown = new AbortController();
+  // Each request's signal aborts when its client leaves or the host shuts down.
+  const liveRequests = new Set<AbortController>();
+  let shuttingDown = false;
   const inFlight = new Set<Promise<void>>();
 
   const routeTable: LocalHost["routeTable"] = [];
@@ -84,8 +86,14 @@ export async function startLocalHost(
         }),
       );
     }
-    const clientGone = new AbortController();
-    res.on("close", () => clientGone.abort());
+    const stop = new AbortController();
+    if (shuttingDown) stop.abort();
+    liveRequests.add(stop);
+    res.on("close", () => {
+      liveRequests.delete(stop);
+      // "close" also follows a normal answer; only a client that left first is news.
+      if (!res.writableFinished) stop.abort();
+    });
     const request: ApiRequest = {
       method: req.method ?? "GET",
       path: url.pathname,
@@ -98,7 +106,7 @@ export async function startLocalHost(
       query: Object.fromEntries(url.searchParams),
       headers: req.headers as Record<string, string | undefined>,
       body,
-      signal: AbortSignal.any([clientGone.signal, shuttingDown.signal]),
+      signal: stop.signal,
     };
     const response = await conveyor.handle(route, request);
     if (!response.stream) return send(res, response);
@@ -121,7 +129,8 @@ export async function startLocalHost(
     routeTable,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      shuttingDown.abort();
+      shuttingDown = true;
+      for (const request of liveRequests) request.abort();
       server.closeIdleConnections();
       await Promise.allSettled([...inFlight, options.beforeClose?.()]);
       server.closeAllConnections();
