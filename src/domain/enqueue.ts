@@ -68,8 +68,18 @@ export type DraftMessage = Pick<
 
 /** A newly enqueued message: ready, never delivered, with the sequence its store assigned. */
 export function enqueuedMessage(queue: Queue, draft: DraftMessage, sequence: number): Message {
+  // Field by field rather than a spread: the draft may carry more than a
+  // DraftMessage (a store's NewMessage), and this runs once a message.
   return {
-    ...draft,
+    id: draft.id,
+    body: draft.body,
+    attributes: draft.attributes,
+    priority: draft.priority,
+    groupId: draft.groupId,
+    dedupKey: draft.dedupKey,
+    enqueuedAt: draft.enqueuedAt,
+    visibleAt: draft.visibleAt,
+    expiresAt: draft.expiresAt,
     tenantId: queue.tenantId,
     queueId: queue.id,
     sequence,

@@ -46,7 +46,9 @@ export class ChangeHandler {
     const byQueue = new Map<string, Message[]>();
     for (const message of changes) {
       const key = `${message.tenantId}\u0000${message.queueId}`;
-      byQueue.set(key, [...(byQueue.get(key) ?? []), message]);
+      const ofQueue = byQueue.get(key);
+      if (ofQueue) ofQueue.push(message);
+      else byQueue.set(key, [message]);
     }
     for (const messages of byQueue.values()) await this.handleQueue(messages);
   }
