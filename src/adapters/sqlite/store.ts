@@ -685,7 +685,7 @@ function prepareStatements(db: Database) {
     groupsByService: q("SELECT group_id FROM fifo_groups WHERE queue_id = ? ORDER BY served_at, group_id"),
     groupHead: q(
       `SELECT * FROM messages INDEXED BY messages_fifo_order
-       WHERE queue_id = ? AND state = 'ready' AND group_id = ? ORDER BY sequence LIMIT ?`,
+       WHERE queue_id = ? AND state = 'ready' AND group_id IS NOT NULL AND group_id = ? ORDER BY sequence LIMIT ?`,
     ),
     deleteGroup: q("DELETE FROM fifo_groups WHERE queue_id = ? AND group_id = ?"),
     serveGroup: q("UPDATE fifo_groups SET served_at = ? WHERE queue_id = ? AND group_id = ?"),
@@ -728,11 +728,14 @@ function prepareStatements(db: Database) {
     ),
     countDead: q("SELECT COUNT(*) AS n FROM messages WHERE queue_id = ? AND state = 'dead'"),
     purgeDead: q("DELETE FROM messages WHERE queue_id = ? AND tenant_id = ? AND state = 'dead'"),
-    // Only rows not visible yet: in flight or delayed. Covered by messages_by_visibility.
+    // Only rows not visible yet: in flight or delayed, covered by messages_by_visibility.
+    // Its condition is restated for the planner; every invisible row meets it,
+    // since visible_at > now >= enqueued_at for any row without a lease.
     invisibleCounts: q(
       `SELECT COUNT(*) AS invisible, SUM(lease_token IS NOT NULL) AS in_flight
        FROM messages INDEXED BY messages_by_visibility
-       WHERE queue_id = ? AND state = 'ready' AND visible_at > ?`,
+       WHERE queue_id = ? AND state = 'ready' AND (lease_token IS NOT NULL OR visible_at > enqueued_at)
+         AND visible_at > ?`,
     ),
     // The oldest of the messages next in line, one per priority: a walk down
     // the delivery-order index that stops at the first visible message.
