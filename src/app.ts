@@ -1,16 +1,12 @@
 import { createHmac } from "node:crypto";
-import { CosmosClient } from "@azure/cosmos";
-import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
-import { CosmosStore } from "./adapters/cosmos/store.js";
+import type { TokenCredential } from "@azure/identity";
 import { fileSecrets, loadOrCreateSigningKey } from "./adapters/files/local-secrets.js";
 import { consoleDirectory, staticFiles } from "./adapters/files/static-files.js";
 import { resolveHost } from "./adapters/http/webhook-sender.js";
-import { keyVaultSecrets } from "./adapters/keyvault/secrets.js";
 import { EventHub } from "./adapters/memory/event-hub.js";
 import type { CommitFaults } from "./adapters/sqlite/group-commit.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
 import { systemClock } from "./adapters/system/clock.js";
-import { webPubSubEvents } from "./adapters/webpubsub/events.js";
 import { jwtVerifier } from "./api/auth.js";
 import type { ApiRequest, ApiResponse } from "./api/http.js";
 import { buildOpenApiDocument } from "./api/openapi.js";
@@ -59,8 +55,12 @@ export async function createConveyor({
   storeFaults,
 }: ConveyorOptions): Promise<Conveyor> {
   const store = await openStore(config, storeFaults);
+  // Azure's SDKs load only where they are configured: the local host does without their memory.
   const secrets = config.keyVaultUri
-    ? keyVaultSecrets(config.keyVaultUri, azureCredential())
+    ? (await import("./adapters/keyvault/secrets.js")).keyVaultSecrets(
+        config.keyVaultUri,
+        await azureCredential(),
+      )
     : fileSecrets(config.dataDir);
   const [pepper, signingMaster] = await Promise.all([secrets.apiKeyPepper(), secrets.pushSigningMaster()]);
   const context: ServiceContext = {
@@ -82,7 +82,11 @@ export async function createConveyor({
       : { publicKey: (await loadOrCreateSigningKey(config.dataDir)).publicKey },
   });
   const events: LiveEvents = config.webPubSubEndpoint
-    ? webPubSubEvents(config.webPubSubEndpoint, azureCredential(), logger)
+    ? (await import("./adapters/webpubsub/events.js")).webPubSubEvents(
+        config.webPubSubEndpoint,
+        await azureCredential(),
+        logger,
+      )
     : new EventHub();
   let openApi: unknown;
   const services: Services = {
@@ -121,11 +125,11 @@ export async function createConveyor({
   };
 }
 
-let credential: TokenCredential | undefined;
+let credential: Promise<TokenCredential> | undefined;
 
 /** The app's managed identity on Azure; the developer's az/azd login elsewhere. */
-export function azureCredential(): TokenCredential {
-  credential ??= new DefaultAzureCredential();
+export function azureCredential(): Promise<TokenCredential> {
+  credential ??= import("@azure/identity").then(({ DefaultAzureCredential }) => new DefaultAzureCredential());
   return credential;
 }
 
@@ -133,11 +137,15 @@ async function openStore(config: Config, faults: CommitFaults | undefined): Prom
   if (config.store === "sqlite")
     return new SqliteStore({ dataDir: config.dataDir, ...(faults ? { faults } : {}) });
   const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
+  const [{ CosmosClient }, { CosmosStore }] = await Promise.all([
+    import("@azure/cosmos"),
+    import("./adapters/cosmos/store.js"),
+  ]);
   const client = new CosmosClient({
     endpoint: cosmos.endpoint,
     ...(cosmos.emulatorKey
       ? { key: cosmos.emulatorKey, connectionPolicy: { enableEndpointDiscovery: false } }
-      : { aadCredentials: azureCredential() }),
+      : { aadCredentials: await azureCredential() }),
   });
   if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
   return new CosmosStore({ client, databaseId: cosmos.databaseId });

@@ -43,11 +43,11 @@ export function pushRuntime(): Promise<PushRuntime> {
     }
     const client =
       "namespace" in config.serviceBus
-        ? new ServiceBusClient(config.serviceBus.namespace, azureCredential())
+        ? new ServiceBusClient(config.serviceBus.namespace, await azureCredential())
         : new ServiceBusClient(config.serviceBus.emulatorConnectionString);
     const dispatcher = new ServiceBusDispatcher(client.createSender(DELIVERIES_QUEUE));
     const metrics: MetricsSink = config.applicationInsightsConnectionString
-      ? applicationInsightsMetrics(config.applicationInsightsConnectionString, azureCredential())
+      ? applicationInsightsMetrics(config.applicationInsightsConnectionString, await azureCredential())
       : { track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }) };
     const changes = new ChangeHandler(conveyor.context, {
       dispatcher,
