@@ -4,6 +4,7 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/adapters/sqlite/store.js";
+import { onAck } from "../../src/domain/lease.js";
 import { aQueue, at, T0 } from "../fixtures.js";
 import { describeQueueStoreContract } from "./contract.js";
 
@@ -97,6 +98,33 @@ describe("SQLite store specifics", () => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect((await store.stats(queue, at(1))).available).toBe(2);
     expect((await store.stats(queue, at(1))).enqueuedTotal).toBe(2);
+    await store.close();
+  });
+
+  it("removes every expired tombstone in one housekeeping call, however many writes it takes", async () => {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir });
+    const queue = aQueue();
+    await store.createQueue(queue);
+    const count = 1_234;
+    await store.enqueue(
+      queue,
+      Array.from({ length: count }, (_, index) => draft(`m${index}`)),
+    );
+    const { delivered } = await store.receive(queue, {
+      now: at(1),
+      max: count,
+      visibilityTimeoutSeconds: 60,
+    });
+    await store.settle(
+      queue,
+      delivered.map((message) => ({
+        messageId: message.id,
+        decide: (stored) => onAck(stored, message.leaseToken ?? "", at(2)),
+      })),
+    );
+    expect(await store.removeExpiredTombstones(at(3))).toBe(0);
+    expect(await store.removeExpiredTombstones(at(86_400))).toBe(count);
     await store.close();
   });
 

@@ -27,6 +27,8 @@ import type {
 import { type CommitFaults, GroupCommitter } from "./group-commit.js";
 import { migrate } from "./migrations.js";
 
+const TOMBSTONES_A_WRITE = 500;
+
 const PRIORITY_LEVELS = Array.from(
   { length: LIMITS.priority.max - LIMITS.priority.min + 1 },
   (_, index) => LIMITS.priority.min + index,
@@ -581,8 +583,19 @@ export class SqliteStore implements QueueStore, KeyStore {
     };
   }
 
-  removeExpiredTombstones(now: Date): Promise<number> {
-    return this.writes.run(() => this.sql.removeTombstones.run(now.getTime()).changes);
+  /**
+   * In writes of 500 rows, each waiting its turn among the requests: one
+   * 10,000-row delete held the event loop for about a tenth of a second.
+   */
+  async removeExpiredTombstones(now: Date): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const chunk = await this.writes.run(
+        () => this.sql.removeTombstones.run(now.getTime(), TOMBSTONES_A_WRITE).changes,
+      );
+      removed += chunk;
+      if (chunk < TOMBSTONES_A_WRITE) return removed;
+    }
   }
 
   async listPushQueues(): Promise<Queue[]> {
@@ -747,7 +760,7 @@ function prepareStatements(db: Database) {
     ),
     removeTombstones: q(
       `DELETE FROM messages WHERE pk IN (
-         SELECT pk FROM messages INDEXED BY messages_tombstones WHERE state = 'acked' AND remove_at <= ? LIMIT 10000)`,
+         SELECT pk FROM messages INDEXED BY messages_tombstones WHERE state = 'acked' AND remove_at <= ? LIMIT ?)`,
     ),
     pushQueues: q("SELECT * FROM queues WHERE json_extract(settings, '$.push') IS NOT NULL"),
     queueById: q("SELECT * FROM queues WHERE id = ? AND tenant_id = ?"),
