@@ -250,11 +250,17 @@ async function inChunks(
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
+export const PARTS = ["enqueue", "receive", "steady", "depth"] as const;
+export type Part = (typeof PARTS)[number];
+
 export async function runBench(options: {
   quick: boolean;
+  /** The parts to run; all of them when absent. */
+  only?: readonly Part[];
   log: (line: string) => void;
 }): Promise<BenchReport> {
   const { log } = options;
+  const runs = (part: Part) => !options.only || options.only.includes(part);
   const plan = PLANS[options.quick ? "quick" : "full"];
   const scratch = mkdtempSync(join(tmpdir(), "conveyor-bench-"));
   const scripts = join(scratch, "scripts");
@@ -396,7 +402,7 @@ export async function runBench(options: {
     );
     const concurrencies = [1, 16, 64];
 
-    for (const c of concurrencies) {
+    for (const c of runs("enqueue") ? concurrencies : []) {
       await measure(
         "enqueue 1",
         conveyor,
@@ -407,7 +413,7 @@ export async function runBench(options: {
       await measure("enqueue 1", floor, script(constantPost("/", json, single)), c, 1);
       await measure("enqueue 1", azurite, azuriteSingle, c, 1);
     }
-    for (const size of [10, 100]) {
+    for (const size of runs("enqueue") ? [10, 100] : []) {
       for (const c of concurrencies) {
         await measure(
           `enqueue batch ${size}`,
@@ -440,7 +446,7 @@ export async function runBench(options: {
         idleDelayMs: 0,
       }),
     );
-    for (const c of concurrencies) {
+    for (const c of runs("receive") ? concurrencies : []) {
       await fillConveyor("bench", plan.receiveBacklog);
       await measure("receive 10 + settle", conveyor, receiveBatch, c, 0, await conveyorBacklog("bench"));
       await fillConveyor("bench", plan.receiveBacklog);
@@ -453,23 +459,25 @@ export async function runBench(options: {
     // and delete scan the whole backlog, which would bury its result.
     await client.purge("bench");
     await azuriteService.getQueueClient("bench").clearMessages();
-    for (const { target, dialect, purge, backlog, consumer } of [
-      {
-        target: conveyor,
-        dialect: conveyorDialect("steady", token, "batch"),
-        purge: () => client.purge("steady"),
-        backlog: () => conveyorBacklog("steady"),
-        consumer: { wait: 1, idleDelayMs: 0 },
-      },
-      {
-        target: azurite,
-        dialect: azuriteDialect(AZURITE_ACCOUNT, "steady", sas),
-        purge: () => azuriteService.getQueueClient("steady").clearMessages(),
-        backlog: () => azuriteBacklog("steady"),
-        // Azure Storage queues do not long-poll: an empty receive waits 10 ms and asks again.
-        consumer: { wait: 0, idleDelayMs: 10 },
-      },
-    ]) {
+    for (const { target, dialect, purge, backlog, consumer } of runs("steady")
+      ? [
+          {
+            target: conveyor,
+            dialect: conveyorDialect("steady", token, "batch"),
+            purge: () => client.purge("steady"),
+            backlog: () => conveyorBacklog("steady"),
+            consumer: { wait: 1, idleDelayMs: 0 },
+          },
+          {
+            target: azurite,
+            dialect: azuriteDialect(AZURITE_ACCOUNT, "steady", sas),
+            purge: () => azuriteService.getQueueClient("steady").clearMessages(),
+            backlog: () => azuriteBacklog("steady"),
+            // Azure Storage queues do not long-poll: an empty receive waits 10 ms and asks again.
+            consumer: { wait: 0, idleDelayMs: 10 },
+          },
+        ]
+      : []) {
       // Flat out first: the most the mix delivers is what "half the maximum rate" halves.
       const flatOut = await steadyState(target, dialect, 1_000_000, consumer, backlog, plan.seconds);
       flatOut.scenario = "steady state, flat out";
@@ -490,7 +498,7 @@ export async function runBench(options: {
       log(describe(half));
     }
 
-    for (const depth of plan.depths) {
+    for (const depth of runs("depth") ? plan.depths : []) {
       await fillConveyor("depth", depth);
       const row = await measure(
         `receive at depth ${depth.toLocaleString("en")}`,
@@ -656,14 +664,26 @@ export interface BenchReport {
   rows: BenchRow[];
 }
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: { quick: { type: "boolean", default: false }, only: { type: "string", multiple: true } },
+  });
+  const unknown = (values.only ?? []).filter((part) => !PARTS.includes(part as Part));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown part ${unknown.join(", ")}; the parts are ${PARTS.join(", ")}\n`);
+    process.exitCode = 2;
+    return;
+  }
   if (spawnSync("wrk", ["--version"]).error) {
     process.stderr.write("bench: wrk is not installed (Debian: apt-get install wrk)\n");
     process.exitCode = 2;
     return;
   }
   const started = Date.now();
-  const report = await runBench({ quick: values.quick, log: (line) => process.stdout.write(`${line}\n`) });
+  const report = await runBench({
+    quick: values.quick,
+    ...(values.only ? { only: values.only as Part[] } : {}),
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
   process.stdout.write(`\n${table(report.rows)}\n\n${ratios(report.rows).join("\n")}\n`);
   const results = join(ROOT, "bench", "results");
   mkdirSync(results, { recursive: true });
