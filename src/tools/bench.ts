@@ -49,7 +49,7 @@ interface Target {
   child: ChildProcess;
 }
 
-interface WrkResult {
+export interface WrkResult {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -133,6 +133,33 @@ function parseDuration(text: string): number {
   return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
 }
 
+/**
+ * What a wrk run printed: its report on stdout (with the lines the Lua
+ * scripts add), and `/usr/bin/time`'s CPU line on stderr.
+ */
+export function parseWrkOutput(out: string, err: string): WrkResult {
+  const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(err);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const settled = /^settled (\d+)$/m.exec(out);
+  const measured = /^measured (\d+) p50 ([\d.]+) p99 ([\d.]+)$/m.exec(out);
+  return {
+    requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    // Anchored: the thread-stats lines above end in percentages too ("86.50%"),
+    // and wrk pads a value in seconds with a space ("1.24s ").
+    p50Ms: parseDuration(/^\s+50%\s+(\S+)\s*$/m.exec(out)?.[1] ?? ""),
+    p99Ms: parseDuration(/^\s+99%\s+(\S+)\s*$/m.exec(out)?.[1] ?? ""),
+    errors:
+      Number(errors?.[1] ?? 0) +
+      (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+    wrkCpuSeconds: cpu ? Number(cpu[1]) + Number(cpu[2]) : Number.NaN,
+    ...(settled ? { settled: Number(settled[1]) } : {}),
+    ...(measured
+      ? { measured: { count: Number(measured[1]), p50Ms: Number(measured[2]), p99Ms: Number(measured[3]) } }
+      : {}),
+  };
+}
+
 /** Runs wrk under /usr/bin/time, so the generator's own CPU is known. */
 function wrk(url: string, script: string, connections: number, seconds: number): Promise<WrkResult> {
   const threads = Math.min(2, connections);
@@ -167,31 +194,7 @@ function wrk(url: string, script: string, connections: number, seconds: number):
     child.once("error", reject);
     child.once("close", (code) => {
       if (code !== 0) return reject(new Error(`wrk failed (${code}): ${err || out}`));
-      const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(err);
-      const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      const settled = /^settled (\d+)$/m.exec(out);
-      const measured = /^measured (\d+) p50 ([\d.]+) p99 ([\d.]+)$/m.exec(out);
-      resolve({
-        requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-        // Anchored: the thread-stats lines above end in percentages too ("86.50%").
-        p50Ms: parseDuration(/^\s+50%\s+(\S+)\s*$/m.exec(out)?.[1] ?? ""),
-        p99Ms: parseDuration(/^\s+99%\s+(\S+)\s*$/m.exec(out)?.[1] ?? ""),
-        errors:
-          Number(errors?.[1] ?? 0) +
-          (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
-        wrkCpuSeconds: cpu ? Number(cpu[1]) + Number(cpu[2]) : Number.NaN,
-        ...(settled ? { settled: Number(settled[1]) } : {}),
-        ...(measured
-          ? {
-              measured: {
-                count: Number(measured[1]),
-                p50Ms: Number(measured[2]),
-                p99Ms: Number(measured[3]),
-              },
-            }
-          : {}),
-      });
+      resolve(parseWrkOutput(out, err));
     });
   });
 }

@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import { type BenchRow, parseWrkOutput, ratios, table } from "../src/tools/bench.js";
+
+// What wrk 4 printed in runs of `npm run bench` (spacing kept: it matters).
+const SLOW_RUN = `Running 3s test @ http://127.0.0.1:41235
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   146.61ms  154.76ms   1.98s    96.68%
+    Req/Sec   227.50     86.50   404.00     66.50%
+  Latency Distribution
+     50%  141.25ms
+     75%  180.02ms
+     90%  310.55ms
+     99%    1.24s 
+  1347 requests in 3.01s, 1.55MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:    447.71
+Transfer/sec:    527.10KB
+settled 13470
+measured 13470 p50 5.4 p99 14.1
+`;
+
+const FAST_RUN = `Running 2s test @ http://127.0.0.1:41236
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   290.36us  520.11us  12.01ms   93.50%
+    Req/Sec    25.52k     2.11k   29.01k    86.50%
+  Latency Distribution
+     50%  216.00us
+     75%  339.00us
+     90%  682.00us
+     99%    4.39ms
+  101577 requests in 2.00s, 18.31MB read
+Requests/sec:  50709.12
+Transfer/sec:      9.14MB
+`;
+
+describe("reading wrk's report", () => {
+  it("takes percentiles from the distribution, not the thread stats, in any unit", () => {
+    const slow = parseWrkOutput(SLOW_RUN, "cpu 0.31 0.52\n");
+    expect([slow.p50Ms, slow.p99Ms]).toEqual([141.25, 1240]);
+    const fast = parseWrkOutput(FAST_RUN, "cpu 0.60 0.60\n");
+    expect([fast.p50Ms, fast.p99Ms]).toEqual([0.216, 4.39]);
+    expect(fast.requestsPerSecond).toBe(50709.12);
+  });
+
+  it("counts socket errors and error answers, and reads the scripts' own lines and wrk's CPU", () => {
+    const result = parseWrkOutput(SLOW_RUN, "cpu 0.31 0.52\n");
+    expect(result.errors).toBe(4 + 2 + 3);
+    expect(result.settled).toBe(13470);
+    expect(result.measured).toEqual({ count: 13470, p50Ms: 5.4, p99Ms: 14.1 });
+    expect(result.wrkCpuSeconds).toBeCloseTo(0.83);
+    expect(parseWrkOutput(FAST_RUN, "").errors).toBe(0);
+    expect(parseWrkOutput(FAST_RUN, "").settled).toBeUndefined();
+  });
+});
+
+const row = (scenario: string, target: string, connections: number, messagesPerSecond: number): BenchRow => ({
+  scenario,
+  target,
+  connections,
+  requestsPerSecond: messagesPerSecond,
+  messagesPerSecond,
+  p50Ms: 1,
+  p99Ms: 2,
+  errors: 0,
+  wrkCpuSeconds: 0.5,
+  serverCpuSecondsPer1000: 0.1,
+  serverRssMb: 100,
+});
+
+describe("the report", () => {
+  it("sets Conveyor against each reference that ran the same scenario at the same concurrency", () => {
+    const lines = ratios([
+      row("enqueue 1", "Conveyor", 64, 12_000),
+      row("enqueue 1", "floor", 64, 48_000),
+      row("enqueue 1", "Azurite", 64, 1_200),
+      row("enqueue 1", "floor", 16, 40_000),
+      row("receive 10 + settle", "Conveyor", 16, 13_000),
+    ]);
+    expect(lines).toEqual(["enqueue 1 at c=64: Conveyor/floor 0.250, Conveyor/Azurite 10.00"]);
+  });
+
+  it("compares receive latency at the deepest backlog with the shallowest", () => {
+    const shallow = { ...row("receive latency at depth", "Conveyor", 1, 1_700), p99Ms: 1.2, backlog: 10 };
+    const deep = { ...row("receive latency at depth", "Conveyor", 1, 1_700), p99Ms: 1.8, backlog: 1_000_000 };
+    expect(ratios([shallow, deep])).toEqual(["receive p99 at depth 1,000,000 / at depth 10: 1.50"]);
+  });
+
+  it("prints one Markdown row a result, with the steady state's offered and sent rates", () => {
+    const steady = {
+      ...row("steady state", "Conveyor", 80, 2_611),
+      offeredPerSecond: 2_609,
+      producedPerSecond: 2_611,
+    };
+    const lines = table([steady]).split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(
+      /^\| steady state \(offered 2,609\/s, sent 2,611\/s\) \| Conveyor \| 80 \| 2,611 \|/,
+    );
+  });
+});
