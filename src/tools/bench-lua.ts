@@ -9,7 +9,7 @@
  * latency, one line `measured N p50 X p99 Y` (milliseconds) from done().
  */
 
-export type Headers = Record<string, string>;
+type Headers = Record<string, string>;
 
 const luaString = (text: string) => JSON.stringify(text);
 const luaHeaders = (headers: Headers) =>
