@@ -68,7 +68,8 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   headers,
   body,
 });
-const noContent: ApiResponse = { status: 204, headers: {} };
+// A fresh object each time: the pipeline adds per-request headers to the response it gets.
+const noContent = (): ApiResponse => ({ status: 204, headers: {} });
 
 const respond = <T>(result: Result<T>, toResponse: (value: T) => ApiResponse): Result<ApiResponse> =>
   result.ok ? ok(toResponse(result.value)) : result;
@@ -216,7 +217,7 @@ export const routes: AnyRoute[] = [
     params: s.queueParams,
     responses: { 204: { description: "Deleted" }, ...queueErrors },
     async handle({ principal, params }, { context }) {
-      return respond(await queues.deleteQueue(context, principal, params.queue), () => noContent);
+      return respond(await queues.deleteQueue(context, principal, params.queue), noContent);
     },
   }),
   route({
@@ -436,7 +437,7 @@ export const routes: AnyRoute[] = [
     },
     async handle({ principal, params, body }, { context }) {
       const result = await messages.ack(context, principal, params.queue, params.messageId, body.leaseToken);
-      return respond(result, () => noContent);
+      return respond(result, noContent);
     },
   }),
   route({
@@ -461,7 +462,7 @@ export const routes: AnyRoute[] = [
         leaseToken,
         options,
       );
-      return respond(result, () => noContent);
+      return respond(result, noContent);
     },
   }),
   route({
@@ -567,7 +568,7 @@ export const routes: AnyRoute[] = [
     params: s.keyParams,
     responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404) },
     async handle({ principal, params }, { context }) {
-      return respond(await keys.deleteKey(context, principal, params.id), () => noContent);
+      return respond(await keys.deleteKey(context, principal, params.id), noContent);
     },
   }),
 ];

@@ -251,6 +251,40 @@ for (const store of ["sqlite", "cosmos"] as const) {
         expect(await client.stats(queue)).toMatchObject({ available: 0, inFlight: 0, ackedTotal: 1 });
       });
 
+      it("answers acks committed together each with its own request id", async () => {
+        const tenant = `ack-ids-${store}`;
+        const own = await host.admin(tenant);
+        const queue = "acks";
+        await own.createQueue({ name: queue });
+        await own.sendBatch(
+          queue,
+          Array.from({ length: 20 }, (_, index) => ({ body: index })),
+        );
+        const leased = await own.receive(queue, { max: 20 });
+        expect(leased).toHaveLength(20);
+        // Straight into the pipeline, all in one turn: the acks commit in one group and
+        // their answers are built in the same turn, where a shared response would mix them up.
+        const ack = host.conveyor.routes.find((route) => route.name === "ack");
+        const authorization = `Bearer ${await host.token(tenant, { roles: ["admin"] })}`;
+        const answers = await Promise.all(
+          leased.map((message, index) =>
+            host.conveyor.handle(ack as (typeof host.conveyor.routes)[number], {
+              method: "POST",
+              path: `/v1/queues/${queue}/messages/${message.messageId}/ack`,
+              params: { queue, messageId: message.messageId },
+              query: {},
+              headers: { authorization, "content-type": "application/json", "x-request-id": `ack-${index}` },
+              body: Buffer.from(JSON.stringify({ leaseToken: message.leaseToken })),
+              signal: new AbortController().signal,
+            }),
+          ),
+        );
+        expect(answers.map((answer) => answer.status)).toEqual(leased.map(() => 204));
+        expect(answers.map((answer) => answer.headers["x-request-id"])).toEqual(
+          leased.map((_, index) => `ack-${index}`),
+        );
+      });
+
       it("answers 404 for an unknown message", async () => {
         const queue = await newQueue();
         const error = await failure(client.ack(queue, "no-such-message", "token"));
