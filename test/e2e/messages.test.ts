@@ -225,6 +225,18 @@ for (const store of ["sqlite", "cosmos"] as const) {
         expect(Date.now() - started).toBeGreaterThanOrEqual(950);
       });
 
+      it("stops a long poll whose client left, so the next message goes to a consumer still there", async () => {
+        const queue = await newQueue();
+        const gone = new AbortController();
+        const abandoned = client.receive(queue, { wait: 10, signal: gone.signal }).catch(() => "left");
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        gone.abort();
+        expect(await abandoned).toBe("left");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await client.send(queue, { body: "kept" });
+        expect((await client.receive(queue)).map((m) => m.body)).toEqual(["kept"]);
+      });
+
       it("validates max, wait and visibilityTimeout", async () => {
         const queue = await newQueue();
         for (const query of ["max=0", "max=101", "wait=21", "visibilityTimeout=0", "max=abc", "bogus=1"]) {

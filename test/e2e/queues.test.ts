@@ -108,6 +108,27 @@ describe("protocol", () => {
     expect(missing.headers.get("x-request-id")).toBeTruthy();
   });
 
+  it("routes a request target with dot segments, escapes and a query as its normalized path", async () => {
+    const token = await host.token("normalizing", { roles: ["admin"] });
+    await host.client(token).createQueue({ name: "n1" });
+    // fetch would normalize the target itself, so this goes out as written, over node:http.
+    const { request } = await import("node:http");
+    const statusOf = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const { hostname, port } = new URL(host.url);
+        const headers = { authorization: `Bearer ${token}` };
+        const call = request({ hostname, port, path, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        call.on("error", reject);
+        call.end();
+      });
+    expect(await statusOf("/v1/./queues/elsewhere/../n1")).toBe(200);
+    expect(await statusOf("/v1/queues/%6E1?x=1")).toBe(200);
+    expect(await statusOf("/v1/queues/elsewhere/../n2")).toBe(404);
+  });
+
   it("answers 415 for a body that is not JSON", async () => {
     const response = await admin.raw("POST", "/v1/queues", {
       rawBody: "name=x",
