@@ -10,6 +10,7 @@ import * as messages from "../service/messages.js";
 import type { Enqueued, LiveEvents, ReadStaticFile } from "../service/ports.js";
 import * as queues from "../service/queues.js";
 import type { ApiRequest, ApiResponse } from "./http.js";
+import { hasNoEscapes, jsonTextOf } from "./json-text.js";
 import { presentEnqueued, presentKey, presentMessage, presentQueue, presentReceived } from "./present.js";
 import { problemOf, statusOf } from "./problem.js";
 import * as s from "./schemas.js";
@@ -288,8 +289,10 @@ export const routes: AnyRoute[] = [
     },
     async handle({ principal, params, body, request }, { context }) {
       const idempotencyKey = request.headers["idempotency-key"];
-      if ("messages" in body) return enqueueBatch(context, principal, params.queue, body.messages);
-      const result = await messages.enqueue(context, principal, params.queue, [body], idempotencyKey);
+      const plain = hasNoEscapes(request.body);
+      if ("messages" in body) return enqueueBatch(context, principal, params.queue, body.messages, plain);
+      const input = toEnqueueInput(body, plain);
+      const result = await messages.enqueue(context, principal, params.queue, [input], idempotencyKey);
       if (!result.ok) return result;
       const [item] = result.value;
       if (!item?.ok) return item as Extract<Result<never>, { ok: false }>;
@@ -591,15 +594,23 @@ function serveFile(files: ReadStaticFile, path: string): Result<ApiResponse> {
   });
 }
 
+function toEnqueueInput(
+  { body, ...options }: z.infer<typeof s.messageInput>,
+  plain: boolean,
+): messages.EnqueueInput {
+  return { ...options, bodyJson: jsonTextOf(body, plain) };
+}
+
 /** Each batch item is validated and enqueued on its own; the batch fails whole only when malformed. */
 async function enqueueBatch(
   context: ServiceContext,
   principal: Principal,
   queueName: string,
   items: unknown[],
+  plain: boolean,
 ): Promise<Result<ApiResponse>> {
   const parsed = items.map((item) => s.messageInput.safeParse(item));
-  const valid = parsed.flatMap((item) => (item.success ? [item.data] : []));
+  const valid = parsed.flatMap((item) => (item.success ? [toEnqueueInput(item.data, plain)] : []));
   const enqueued = await messages.enqueue(context, principal, queueName, valid);
   if (!enqueued.ok) return enqueued;
   let next = 0;

@@ -10,7 +10,8 @@ import { openQueue, type ServiceContext } from "./context.js";
 import type { Enqueued, NewMessage } from "./ports.js";
 
 export interface EnqueueInput {
-  body: unknown;
+  /** The body as JSON text: what is stored, counted against the size limit and delivered. */
+  bodyJson: string;
   attributes?: Record<string, string>;
   priority?: number;
   delaySeconds?: number;
@@ -62,8 +63,12 @@ function draftMessage(
   now: Date,
   idempotencyKey?: string,
 ): Result<NewMessage> {
-  const body = JSON.stringify(input.body);
-  const placed = placeMessage(queue, { ...input, body }, now);
+  const body = input.bodyJson;
+  const placed = placeMessage(
+    queue,
+    { body, priority: input.priority, delaySeconds: input.delaySeconds, groupId: input.groupId },
+    now,
+  );
   if (!placed.ok) return placed;
   return ok({
     // Time-ordered (UUIDv7): new ids land at the end of the store's id index, not at random pages in it.

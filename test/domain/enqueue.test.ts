@@ -21,6 +21,21 @@ describe("placing a new message", () => {
     expect(placeMessage(aQueue({ maxMessageBytes: 8 }), { body: '"123456"' }, T0).ok).toBe(true);
   });
 
+  it("counts the body's UTF-8 bytes, not its characters, against maxMessageBytes", () => {
+    // Four characters, eight bytes: a euro sign is three bytes of UTF-8.
+    const body = '"\u20ac\u20ac"';
+    expect(body.length).toBe(4);
+    expect(Buffer.byteLength(body)).toBe(8);
+    const refused = placeMessage(aQueue({ maxMessageBytes: 7 }), { body }, T0);
+    expect(refused.ok || refused.error.code).toBe("payload_too_large");
+    expect(placeMessage(aQueue({ maxMessageBytes: 8 }), { body }, T0).ok).toBe(true);
+    // An emoji is two UTF-16 code units and four bytes.
+    const emoji = `"${"\u{1F680}".repeat(3)}"`;
+    expect(Buffer.byteLength(emoji)).toBe(14);
+    expect(placeMessage(aQueue({ maxMessageBytes: 13 }), { body: emoji }, T0).ok).toBe(false);
+    expect(placeMessage(aQueue({ maxMessageBytes: 14 }), { body: emoji }, T0).ok).toBe(true);
+  });
+
   it("puts a fifo message without a group in group default, and refuses a priority there", () => {
     const fifo = aQueue({ ordering: "fifo" });
     expect(placeMessage(fifo, { body: "1" }, T0)).toMatchObject({
