@@ -27,14 +27,15 @@ export interface Placement {
  * after its delay and expires `messageTtlSeconds` after it was enqueued.
  */
 export function placeMessage(queue: Queue, request: MessageRequest, now: Date): Result<Placement> {
-  // A UTF-16 code unit is at most 3 bytes of UTF-8, so a body this short fits without counting them.
-  const surelyFits = request.body.length * 3 <= queue.maxMessageBytes;
-  const bytes = surelyFits ? 0 : Buffer.byteLength(request.body);
-  if (!surelyFits && bytes > queue.maxMessageBytes) {
-    return fail(
-      "payload_too_large",
-      `the body is ${bytes} bytes; this queue takes at most ${queue.maxMessageBytes}`,
-    );
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a body longer than a third of the limit can be over it.
+  if (request.body.length * 3 > queue.maxMessageBytes) {
+    const bytes = Buffer.byteLength(request.body);
+    if (bytes > queue.maxMessageBytes) {
+      return fail(
+        "payload_too_large",
+        `the body is ${bytes} bytes; this queue takes at most ${queue.maxMessageBytes}`,
+      );
+    }
   }
   const fifo = queue.ordering === "fifo";
   if (fifo && request.priority !== undefined && request.priority !== LIMITS.priority.default) {

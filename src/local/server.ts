@@ -104,12 +104,11 @@ export async function startLocalHost(
         if (stop) return stop.signal;
         const controller = new AbortController();
         stop = controller;
-        // "close" also follows a normal answer; only a client that left first is news.
-        const clientLeft = () => !res.writableFinished && (res.destroyed || req.socket.destroyed);
-        if (shuttingDown || clientLeft()) controller.abort();
+        if (shuttingDown || res.destroyed) controller.abort();
         liveRequests.add(controller);
         res.on("close", () => {
           liveRequests.delete(controller);
+          // "close" also follows a normal answer; only a client that left first is news.
           if (!res.writableFinished) controller.abort();
         });
         return controller.signal;
