@@ -9,18 +9,19 @@ import { ROOT, requireBuild } from "./process.js";
  * with the store answering before it commits must fail, or the checker proves
  * nothing.
  */
-const serverEntry = join(ROOT, "dist/src/tools/chaos-server.js");
+/** The same short run for both: only the fault differs. */
+const shortRun = {
+  kills: 3,
+  producers: 4,
+  consumers: 2,
+  killEveryMs: [300, 800] as [number, number],
+  serverEntry: join(ROOT, "dist/src/tools/chaos-server.js"),
+};
 
 describe("the crash harness", () => {
   it("finds nothing lost, unexpected, duplicated without cause or out of fifo order across kills", async () => {
     requireBuild();
-    const report = await runChaos({
-      kills: 3,
-      producers: 4,
-      consumers: 2,
-      killEveryMs: [300, 800],
-      serverEntry,
-    });
+    const report = await runChaos(shortRun);
     expect(report.sends).toBeGreaterThan(100);
     expect(report).toMatchObject({
       lost: [],
@@ -33,14 +34,7 @@ describe("the crash harness", () => {
   }, 120_000);
 
   it("reports lost messages when the store acknowledges writes before committing them", async () => {
-    const report = await runChaos({
-      kills: 3,
-      producers: 4,
-      consumers: 2,
-      killEveryMs: [300, 800],
-      serverEntry,
-      fault: "ack-before-commit",
-    });
+    const report = await runChaos({ ...shortRun, fault: "ack-before-commit" });
     expect(report.passed).toBe(false);
     expect(report.lost.length).toBeGreaterThan(0);
   }, 120_000);

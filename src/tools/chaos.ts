@@ -117,19 +117,19 @@ class Server {
     });
   }
 
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
+  kill(): Promise<void> {
+    return this.signalAndWait("SIGKILL");
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.signalAndWait("SIGTERM");
+  }
+
+  private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
+    child.kill(signal);
     await exited;
   }
 }
