@@ -48,13 +48,21 @@ export interface ConveyorOptions {
  * The composition root: adapters are chosen here, once, from configuration,
  * and wired into the service layer and the HTTP pipeline both hosts share.
  */
-export async function createConveyor({
-  config,
-  logger,
-  clock = systemClock,
-  storeFaults,
-}: ConveyorOptions): Promise<Conveyor> {
-  const store = await openStore(config, storeFaults);
+export async function createConveyor(options: ConveyorOptions): Promise<Conveyor> {
+  const store = await openStore(options.config, options.storeFaults);
+  try {
+    return await assemble(store, options);
+  } catch (error) {
+    // A failed start-up is tried again (src/functions/runtime.ts): the next one must find the store free.
+    await store.close();
+    throw error;
+  }
+}
+
+async function assemble(
+  store: QueueStore & KeyStore,
+  { config, logger, clock = systemClock }: ConveyorOptions,
+): Promise<Conveyor> {
   // Azure's SDKs load only where they are configured: the local host does without their memory.
   const secrets = config.keyVaultUri
     ? (await import("./adapters/keyvault/secrets.js")).keyVaultSecrets(

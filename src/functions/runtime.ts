@@ -3,23 +3,39 @@ import { applicationInsightsMetrics } from "../adapters/appinsights/metrics.js";
 import { sendWebhook } from "../adapters/http/webhook-sender.js";
 import { DELIVERIES_QUEUE, ServiceBusDispatcher } from "../adapters/servicebus/dispatcher.js";
 import { azureCredential, type Conveyor, createConveyor } from "../app.js";
-import { type Config, ConfigError, loadConfig } from "../config.js";
-import { createLogger, type Logger } from "../logger.js";
+import { ConfigError, loadConfig } from "../config.js";
+import { createLogger } from "../logger.js";
 import { ChangeHandler } from "../service/changes.js";
 import type { Dispatcher, MetricsSink, SendWebhook } from "../service/ports.js";
 
-let instance: Promise<{ conveyor: Conveyor; config: Config; logger: Logger }> | undefined;
+/**
+ * Runs `start` once and shares its promise with every caller, concurrent ones
+ * included, but forgets a rejection, so the next call starts again: right
+ * after `azd up` the app's role assignments can take up to 30 minutes to
+ * take effect (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting),
+ * and Key Vault or Cosmos DB answer 403 until then. Caching the failure
+ * would fail every call until the instance is recycled.
+ */
+function startOnce<T>(start: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined;
+  return () => {
+    started ??= start().catch((error: unknown) => {
+      started = undefined;
+      throw error;
+    });
+    return started;
+  };
+}
 
-async function build() {
+const base = startOnce(async () => {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   return { conveyor: await createConveyor({ config, logger }), config, logger };
-}
+});
 
 /** One Conveyor per Functions worker, built on first use from the app settings. */
 export async function conveyor(): Promise<Conveyor> {
-  instance ??= build();
-  return (await instance).conveyor;
+  return (await base()).conveyor;
 }
 
 export interface PushRuntime {
@@ -29,33 +45,27 @@ export interface PushRuntime {
   send: SendWebhook;
 }
 
-let push: Promise<PushRuntime> | undefined;
-
 /** What the push, change-feed and timer functions need: the store, Service Bus, metrics. */
-export function pushRuntime(): Promise<PushRuntime> {
-  push ??= (async () => {
-    instance ??= build();
-    const { conveyor, config, logger } = await instance;
-    if (!config.serviceBus) {
-      throw new ConfigError(
-        "invalid configuration: ServiceBusConnection__fullyQualifiedNamespace is required for push",
-      );
-    }
-    const client =
-      "namespace" in config.serviceBus
-        ? new ServiceBusClient(config.serviceBus.namespace, await azureCredential())
-        : new ServiceBusClient(config.serviceBus.emulatorConnectionString);
-    const dispatcher = new ServiceBusDispatcher(client.createSender(DELIVERIES_QUEUE));
-    const metrics: MetricsSink = config.applicationInsightsConnectionString
-      ? applicationInsightsMetrics(config.applicationInsightsConnectionString, await azureCredential())
-      : { track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }) };
-    const changes = new ChangeHandler(conveyor.context, {
-      dispatcher,
-      metrics,
-      events: conveyor.events,
-      backlogAlertSeconds: conveyor.backlogAlertSeconds,
-    });
-    return { conveyor, dispatcher, changes, send: sendWebhook };
-  })();
-  return push;
-}
+export const pushRuntime: () => Promise<PushRuntime> = startOnce(async () => {
+  const { conveyor, config, logger } = await base();
+  if (!config.serviceBus) {
+    throw new ConfigError(
+      "invalid configuration: ServiceBusConnection__fullyQualifiedNamespace is required for push",
+    );
+  }
+  const client =
+    "namespace" in config.serviceBus
+      ? new ServiceBusClient(config.serviceBus.namespace, await azureCredential())
+      : new ServiceBusClient(config.serviceBus.emulatorConnectionString);
+  const dispatcher = new ServiceBusDispatcher(client.createSender(DELIVERIES_QUEUE));
+  const metrics: MetricsSink = config.applicationInsightsConnectionString
+    ? applicationInsightsMetrics(config.applicationInsightsConnectionString, await azureCredential())
+    : { track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }) };
+  const changes = new ChangeHandler(conveyor.context, {
+    dispatcher,
+    metrics,
+    events: conveyor.events,
+    backlogAlertSeconds: conveyor.backlogAlertSeconds,
+  });
+  return { conveyor, dispatcher, changes, send: sendWebhook };
+});
