@@ -181,6 +181,25 @@ const firstAttempt = (queueId: string, sent: { messageId: string; visibleAt: str
   dueAt: sent.visibleAt,
 });
 
+/**
+ * Trigger metadata as the Node.js worker hands it to a handler: the host's
+ * binding data with every key's first letter lower-cased, nested keys too
+ * (azure-functions-nodejs-library src/converters/fromRpcTriggerMetadata.ts
+ * and toCamelCase.ts; Service Bus keys from azure-sdk-for-net
+ * sdk/servicebus/Microsoft.Azure.WebJobs.Extensions.ServiceBus/src/Triggers/ServiceBusTriggerBindingStrategy.cs).
+ */
+const asWorkerSeesIt = (data: unknown): unknown =>
+  typeof data !== "object" || data === null
+    ? data
+    : Array.isArray(data)
+      ? data.map(asWorkerSeesIt)
+      : Object.fromEntries(
+          Object.entries(data).map(([key, value]) => [
+            key.charAt(0).toLowerCase() + key.slice(1),
+            asWorkerSeesIt(value),
+          ]),
+        );
+
 const jobsFor = (messageId: string) =>
   scheduled.filter((entry) => (entry.message.body as { messageId: string }).messageId === messageId);
 
@@ -287,21 +306,34 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
     );
     const queue = await http("getQueue", "GET", "", { queue: "crashing" });
     const job = firstAttempt(queue.json.id, sent.json);
+    // The binding data the Service Bus extension (v5) gives a dead-lettered message: the broker's
+    // reason is an application property, not a top-level field.
+    const bindingData = {
+      MessageId: `${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`,
+      DeliveryCount: 1,
+      DeadLetterSource: null,
+      ApplicationProperties: {
+        DeadLetterReason: "MaxDeliveryCountExceeded",
+        DeadLetterErrorDescription: "Message could not be consumed after 10 delivery attempts.",
+      },
+      UserProperties: {
+        DeadLetterReason: "MaxDeliveryCountExceeded",
+        DeadLetterErrorDescription: "Message could not be consumed after 10 delivery attempts.",
+      },
+    };
     await fn("deadLetterPush").options.handler(
       job,
       new InvocationContext({
         functionName: "deadLetterPush",
-        triggerMetadata: {
-          deadLetterReason: "MaxDeliveryCountExceeded",
-          deadLetterErrorDescription: "Message could not be consumed after 10 delivery attempts.",
-        },
+        triggerMetadata: asWorkerSeesIt(bindingData) as Record<string, unknown>,
       }),
     );
     const dlq = await http("listDeadLetters", "GET", "", { queue: "crashing" });
     expect(dlq.json.messages[0]).toMatchObject({
       messageId: sent.json.messageId,
       reason: "push_failed",
-      lastError: expect.stringContaining("MaxDeliveryCountExceeded"),
+      lastError:
+        "the push job was dead-lettered by the broker: MaxDeliveryCountExceeded: Message could not be consumed after 10 delivery attempts.",
     });
   });
 

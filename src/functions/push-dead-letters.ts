@@ -1,7 +1,22 @@
-import { app } from "@azure/functions";
+import { app, type InvocationContext } from "@azure/functions";
 import { DELIVERIES_QUEUE, parseJob } from "../adapters/servicebus/dispatcher.js";
 import { abandonPushJob } from "../service/push.js";
 import { pushRuntime } from "./runtime.js";
+
+/**
+ * The broker's reason for dead-lettering, which Service Bus keeps in the
+ * message's application properties (`DeadLetterReason`,
+ * `DeadLetterErrorDescription`: azure-sdk-for-net
+ * sdk/servicebus/Azure.Messaging.ServiceBus/src/Amqp/AmqpMessageConstants.cs).
+ * The extension (v5) passes them as binding data `ApplicationProperties`
+ * (ServiceBusTriggerBindingStrategy.cs), and @azure/functions lower-cases the
+ * first letter of every key, nested ones too (src/converters/toCamelCase.ts).
+ */
+function brokerReason(metadata: InvocationContext["triggerMetadata"]): string {
+  const properties = metadata?.applicationProperties as Record<string, unknown> | undefined;
+  const parts = [properties?.deadLetterReason, properties?.deadLetterErrorDescription];
+  return parts.filter((part): part is string => typeof part === "string" && part !== "").join(": ");
+}
 
 /**
  * A push job Service Bus dead-lettered (its handler kept failing): the
@@ -14,10 +29,7 @@ app.serviceBusQueue("deadLetterPush", {
   handler: async (message, context) => {
     const runtime = await pushRuntime();
     const job = parseJob(message);
-    const metadata = context.triggerMetadata ?? {};
-    const reason = [metadata.deadLetterReason, metadata.deadLetterErrorDescription]
-      .filter(Boolean)
-      .join(": ");
+    const reason = brokerReason(context.triggerMetadata);
     const deadLettered = await abandonPushJob(runtime.conveyor.context, job, reason || "unknown");
     context.log(`push job ${job.messageId} abandoned by the broker; message dead-lettered: ${deadLettered}`);
   },
