@@ -25,7 +25,9 @@ interface Registration {
 }
 
 const registrations = vi.hoisted(() => [] as Registration[]);
+/** What Service Bus accepted into `deliveries`, and what its duplicate detection dropped. */
 const scheduled = vi.hoisted(() => [] as { queue: string; namespace: string; message: ServiceBusMessage }[]);
+const duplicates = vi.hoisted(() => [] as ServiceBusMessage[]);
 const published = vi.hoisted(
   () => [] as { hub: string; group: string; message: { type: string; data: Record<string, unknown> } }[],
 );
@@ -70,13 +72,28 @@ vi.mock("@azure/functions", async (importOriginal) => {
 
 vi.mock("@azure/service-bus", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/service-bus")>();
+  /**
+   * Duplicate detection as infra/app/servicebus.bicep turns it on (window PT1H): a message whose id
+   * was sent within the window is reported as accepted and dropped; nothing but the id counts
+   * (https://learn.microsoft.com/azure/service-bus-messaging/duplicate-detection).
+   */
+  const seen = new Map<string, number>();
+  const WINDOW_MS = 60 * 60 * 1000;
   class RecordingServiceBusClient {
     constructor(readonly namespace: string) {}
     createSender(queue: string) {
       return {
         sendMessages: async (messages: ServiceBusMessage | ServiceBusMessage[]) => {
-          for (const message of [messages].flat())
+          for (const message of [messages].flat()) {
+            const id = String(message.messageId);
+            const sentAt = seen.get(id);
+            if (sentAt !== undefined && Date.now() - sentAt < WINDOW_MS) {
+              duplicates.push(message);
+              continue;
+            }
+            seen.set(id, Date.now());
             scheduled.push({ queue, namespace: this.namespace, message });
+          }
         },
       };
     }
@@ -351,9 +368,82 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
       { isPastDue: false },
       new InvocationContext({ functionName: "pushSafetyNet" }),
     );
-    expect(jobsFor(sent.json.messageId).map((job) => job.message.messageId)).toEqual([
-      `${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`,
-    ]);
+    expect(jobsFor(sent.json.messageId)).toHaveLength(1);
+    expect(jobsFor(sent.json.messageId)[0]?.message.body).toMatchObject({
+      messageId: sent.json.messageId,
+      deliveryCount: 0,
+    });
+  });
+
+  it("a job that arrives early is deferred under an id Service Bus keeps, once however often it is redelivered", async () => {
+    await http("createQueue", "POST", "/v1/queues", {}, { name: "skewed", push: { url: receiver.url } });
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/skewed/messages",
+      { queue: "skewed" },
+      { body: 6, delaySeconds: 60 },
+    );
+    await fn("messageChanges").options.handler(
+      await changeFeed(),
+      new InvocationContext({ functionName: "messageChanges" }),
+    );
+    const [first] = jobsFor(sent.json.messageId);
+    expect(first?.message.messageId).toBe(`${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`);
+
+    // Service Bus hands the job over before the message is due by this host's clock (clock skew),
+    // twice: the second delivery is Service Bus retrying the invocation.
+    for (let delivery = 0; delivery < 2; delivery++) {
+      await fn("deliverPush").options.handler(
+        first?.message.body,
+        new InvocationContext({ functionName: "deliverPush" }),
+      );
+    }
+    const jobs = jobsFor(sent.json.messageId);
+    expect(jobs).toHaveLength(2);
+    const deferred = jobs[1]?.message;
+    expect(deferred?.messageId).not.toBe(first?.message.messageId);
+    expect(deferred?.scheduledEnqueueTimeUtc?.getTime()).toBeGreaterThanOrEqual(
+      Date.parse(sent.json.visibleAt),
+    );
+
+    // Early again: the next deferral's id is new too, and never an earlier one of the chain.
+    await fn("deliverPush").options.handler(
+      deferred?.body,
+      new InvocationContext({ functionName: "deliverPush" }),
+    );
+    expect(new Set(jobsFor(sent.json.messageId).map((job) => job.message.messageId)).size).toBe(3);
+  });
+
+  it("the safety net's job is kept even when the change feed's job for the attempt was already taken", async () => {
+    await http("createQueue", "POST", "/v1/queues", {}, { name: "netted", push: { url: receiver.url } });
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/netted/messages",
+      { queue: "netted" },
+      { body: 7 },
+    );
+    await fn("messageChanges").options.handler(
+      await changeFeed(),
+      new InvocationContext({ functionName: "messageChanges" }),
+    );
+    expect(jobsFor(sent.json.messageId)).toHaveLength(1);
+    // That job was received and lost (say its instance died after a deferral the broker dropped):
+    // the message is still due, with no job.
+    const timer = () =>
+      fn("pushSafetyNet").options.handler(
+        { isPastDue: false },
+        new InvocationContext({ functionName: "pushSafetyNet" }),
+      );
+    await timer();
+    expect(jobsFor(sent.json.messageId)).toHaveLength(2);
+    // A second run in the same period does not pile up jobs: it repeats the first one's id.
+    await timer();
+    expect(jobsFor(sent.json.messageId)).toHaveLength(2);
+    expect(duplicates.map((job) => job.messageId)).toContain(
+      jobsFor(sent.json.messageId)[1]?.message.messageId,
+    );
   });
 
   it("a failing webhook nacks with backoff, and the last attempt dead-letters with push_failed", async () => {

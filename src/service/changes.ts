@@ -138,11 +138,19 @@ export class ChangeHandler {
   }
 }
 
+/** Safety-net jobs for one message within one period share an id; see `reschedulePushBacklog`. */
+export const SAFETY_NET_PERIOD_MS = 5 * 60 * 1000;
+
 /**
  * The push safety net: a change feed can skip a batch (its host died), so a
- * timer makes sure every due message of every push queue has a job. The jobs
- * carry the message's own attempt and due time, so one that already exists
- * is not scheduled twice.
+ * timer makes sure every due message of every push queue has a job. A job's
+ * due time is the start of the current period rather than the message's
+ * own: the change feed's job for the attempt carried that one, and Service
+ * Bus would drop a job of the same id for an hour even when the first was
+ * taken and lost. Within one period the runs repeat one id (the broker
+ * drops the repeats, so a backlog does not pile up jobs); the next period's
+ * differs, so a lost job is replaced within a period. Its due time being
+ * past, the job runs at once; the handler reads the message, not the job.
  */
 export async function reschedulePushBacklog(
   context: ServiceContext,
@@ -150,6 +158,7 @@ export async function reschedulePushBacklog(
   limit = 1000,
 ): Promise<number> {
   const now = context.clock.now();
+  const period = new Date(now.getTime() - (now.getTime() % SAFETY_NET_PERIOD_MS));
   let scheduled = 0;
   for (const queue of await context.store.listPushQueues()) {
     const due = await context.store.dueMessages(queue, now, limit);
@@ -158,7 +167,8 @@ export async function reschedulePushBacklog(
       queueId: queue.id,
       messageId: message.id,
       deliveryCount: message.deliveryCount,
-      dueAt: message.visibleAt,
+      // Never the change feed's id for the attempt, even when the message became due at the period's start.
+      dueAt: message.visibleAt.getTime() === period.getTime() ? new Date(period.getTime() - 1) : period,
     }));
     if (jobs.length > 0) await dispatcher.schedule(jobs);
     scheduled += jobs.length;

@@ -130,12 +130,35 @@ class KeyedLock {
 const claimLocks = new KeyedLock();
 
 /**
- * One attempt's identity: the message, its delivery count and the due time.
- * Scheduling the same attempt twice (a change seen twice, the safety net)
- * yields the same id, which both dispatchers drop.
+ * A job's identity: the message, its delivery count and the due time.
+ * Scheduling the same job twice (a change seen twice, a redelivered job
+ * deferred again) yields the same id, which both dispatchers drop. Service
+ * Bus drops a repeated id for the whole duplicate-detection window (1 h
+ * here), even after the first job ran, so a job that must run again gets a
+ * new due time: see `deferral` and the safety net (changes.ts).
  */
 export const pushJobId = (job: PushJob): string =>
   `${job.messageId}:${job.deliveryCount}:${job.dueAt.getTime()}`;
+
+/**
+ * The job that runs `job` again for the message's attempt `deliveryCount` at
+ * `dueAt`. For the same attempt its due time is at least a millisecond past
+ * the job's own, so it never carries the id of the job being run, nor of any
+ * earlier job of the chain: a job that arrives early (this host's clock
+ * behind the broker's) is deferred to the message's due time, which is its
+ * own due time, and Service Bus would drop the deferral as a duplicate of the
+ * job it came from (https://learn.microsoft.com/azure/service-bus-messaging/duplicate-detection:
+ * a repeated MessageId is "reported as accepted" and "instantly ignored and
+ * dropped").
+ */
+const deferral = (job: PushJob, deliveryCount: number, dueAt: Date): PushJob => ({
+  ...job,
+  deliveryCount,
+  dueAt:
+    deliveryCount === job.deliveryCount && dueAt.getTime() <= job.dueAt.getTime()
+      ? new Date(job.dueAt.getTime() + 1)
+      : dueAt,
+});
 
 export type PushJobOutcome =
   | { kind: "delivered"; outcome: PushOutcome }
@@ -162,14 +185,18 @@ export async function runPushJob(
   const message = await context.store.getMessage(queue, job.messageId);
   if (message?.state !== "ready") return { kind: "dropped", why: "the message is gone or settled" };
   if (message.visibleAt > now) {
-    const later = { ...job, deliveryCount: message.deliveryCount, dueAt: message.visibleAt };
-    return { kind: "deferred", job: later, why: "the message is leased or backing off" };
+    const later = deferral(job, message.deliveryCount, message.visibleAt);
+    return {
+      kind: "deferred",
+      job: later,
+      why: "the message is leased, backing off or not due by this clock",
+    };
   }
   const push = queue.push;
   // Count and lease under one lock per queue, so that parallel jobs in this process cannot all see room.
   const claimed = await claimLocks.run(queue.id, async (): Promise<PushJobOutcome | Message> => {
     if ((await context.store.countInFlight(queue, now)) >= push.maxConcurrency) {
-      const later = { ...job, dueAt: new Date(now.getTime() + CONCURRENCY_RETRY_MS) };
+      const later = deferral(job, job.deliveryCount, new Date(now.getTime() + CONCURRENCY_RETRY_MS));
       return { kind: "deferred", job: later, why: "the queue has maxConcurrency deliveries in flight" };
     }
     const visibilityTimeoutSeconds = push.timeoutSeconds + LEASE_MARGIN_SECONDS;
