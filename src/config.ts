@@ -20,6 +20,9 @@ const settings = z.object({
   CONVEYOR_JWT_AUDIENCE: z.string().min(1).default("conveyor"),
   CONVEYOR_JWT_JWKS_URI: z.url().optional(),
   CONVEYOR_JWT_TENANT_CLAIM: z.string().min(1).default("tid"),
+  /** The local host's connection caps: in all, and from one client address. */
+  CONVEYOR_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
+  CONVEYOR_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(512),
   CONVEYOR_LONG_POLL_FALLBACK_MS: z.coerce.number().int().min(50).max(20_000).default(5000),
   // Identity-based names, as the Functions Cosmos DB trigger reads them.
   COSMOS__accountEndpoint: z.url().optional(),
@@ -52,6 +55,7 @@ export interface Config {
   rateLimit: { ratePerSecond: number; burst: number } | undefined;
   jwt: { issuer: string; audience: string; jwksUri: string | undefined; tenantClaim: string };
   longPollFallbackMs: number;
+  connections: { total: number; perClient: number };
   cosmos:
     | { endpoint: string; databaseId: string; emulatorKey: string | undefined; createContainers: boolean }
     | undefined;
@@ -102,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tenantClaim: v.CONVEYOR_JWT_TENANT_CLAIM,
     },
     longPollFallbackMs: v.CONVEYOR_LONG_POLL_FALLBACK_MS,
+    connections: { total: v.CONVEYOR_MAX_CONNECTIONS, perClient: v.CONVEYOR_MAX_CONNECTIONS_PER_CLIENT },
     cosmos: v.COSMOS__accountEndpoint
       ? {
           endpoint: v.COSMOS__accountEndpoint,

@@ -54,6 +54,7 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
     host: "127.0.0.1",
     port: 0,
     logger,
+    connections: config.connections,
     beforeClose: () => push.stop(),
   });
   const key = await loadOrCreateSigningKey(dataDir);

@@ -1,3 +1,5 @@
+import { ok, type Result } from "../domain/errors.js";
+
 /** The host-independent shape of an HTTP exchange; both hosts translate to and from it. */
 export interface ApiRequest {
   method: string;
@@ -7,8 +9,13 @@ export interface ApiRequest {
   query: Record<string, string>;
   /** Header names in lower case. */
   headers: Record<string, string | undefined>;
-  /** The raw body; the pipeline checks its size and type before parsing it. */
-  body?: Buffer;
+  /**
+   * Reads the raw body (undefined when empty), at most once. The pipeline
+   * calls it only after the credentials in the headers passed, so a caller
+   * without them never makes the host buffer a byte; the host refuses a
+   * body over `LIMITS.requestBodyBytes` with `payload_too_large`.
+   */
+  readBody(): Promise<Result<Buffer | undefined>>;
   /** Aborts when the client goes away or the host shuts down, so a long poll can stop early. */
   signal: AbortSignal;
 }
@@ -25,3 +32,9 @@ export interface ApiResponse {
    */
   stream?: (write: (chunk: string) => void, closed: AbortSignal) => Promise<void>;
 }
+
+/** `readBody` for a body the host already holds in full. */
+export const bodyAlreadyRead =
+  (bytes: Buffer | undefined): ApiRequest["readBody"] =>
+  () =>
+    Promise.resolve(ok(bytes && bytes.length > 0 ? bytes : undefined));

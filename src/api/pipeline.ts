@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { authenticateKey, looksLikeApiKey } from "../service/keys.js";
 import type { VerifyToken } from "./auth.js";
 import type { ApiRequest, ApiResponse } from "./http.js";
+import { parseRequestJson } from "./json-body.js";
 import { problemResponse } from "./problem.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { AnyRoute, Services } from "./routes.js";
@@ -41,10 +42,11 @@ export function createPipeline(options: PipelineOptions): HandleRequest {
   return async (route, request) => {
     const requestId = requestIdOf(request.headers);
     const started = performance.now();
+    // Filled once the caller is known, and carried by every answer after that, refusals included.
+    const rateHeaders: Record<string, string> = {};
     let response: ApiResponse;
     try {
-      const result = await run(route, request, options);
-      response = result.ok ? result.value : problemResponse(result.error);
+      response = await run(route, request, options, rateHeaders);
     } catch (error) {
       if (options.isUnavailable(error)) {
         options.logger.warn("store unavailable", { requestId, route: route.name, error: describe(error) });
@@ -61,6 +63,7 @@ export function createPipeline(options: PipelineOptions): HandleRequest {
         });
       }
     }
+    Object.assign(response.headers, rateHeaders);
     response.headers["x-request-id"] = requestId;
     if (response.body !== undefined && !response.headers["content-type"]) {
       response.headers["content-type"] = "application/json; charset=utf-8";
@@ -76,23 +79,21 @@ export function createPipeline(options: PipelineOptions): HandleRequest {
   };
 }
 
+/**
+ * Credentials come first, from the headers alone: a caller without them is
+ * answered before a byte of its body is read, so unauthenticated uploads
+ * cost the host no memory. Then the rate limit, validation and the handler.
+ */
 async function run(
   route: AnyRoute,
   request: ApiRequest,
   options: PipelineOptions,
-): Promise<Result<ApiResponse>> {
-  let rawBody: unknown;
-  if (route.body) {
-    const body = readJsonBody(request);
-    if (!body.ok) return body;
-    rawBody = body.value;
-  }
-
+  rateHeaders: Record<string, string>,
+): Promise<ApiResponse> {
   let principal = ANONYMOUS;
-  const rateHeaders: Record<string, string> = {};
   if (!route.public) {
     const authenticated = await authenticate(request, options);
-    if (!authenticated.ok) return authenticated;
+    if (!authenticated.ok) return problemResponse(authenticated.error);
     principal = authenticated.value;
     if (options.rateLimiter) {
       const scope = request.params.queue
@@ -103,55 +104,50 @@ async function run(
       rateHeaders["ratelimit-remaining"] = String(decision.remaining);
       rateHeaders["ratelimit-reset"] = String(decision.resetSeconds);
       if (!decision.allowed) {
-        const limited = problemResponse({
+        return problemResponse({
           code: "rate_limited",
           detail: "too many requests for this tenant and queue; slow down",
           retryAfterSeconds: decision.retryAfterSeconds,
         });
-        Object.assign(limited.headers, rateHeaders);
-        return { ok: true, value: limited };
       }
     }
   }
+  const result = await validateAndHandle(route, request, principal, options);
+  return result.ok ? result.value : problemResponse(result.error);
+}
 
+async function validateAndHandle(
+  route: AnyRoute,
+  request: ApiRequest,
+  principal: Principal,
+  options: PipelineOptions,
+): Promise<Result<ApiResponse>> {
   const params = validate(route.params, request.params, "");
   if (!params.ok) return params;
   const query = validate(route.query, request.query, "");
   if (!query.ok) return query;
-  const body = validate(route.body, rawBody, "");
-  if (!body.ok) return body;
   const idempotencyKey = request.headers["idempotency-key"];
   if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
     return fail("validation_failed", "the Idempotency-Key header must be 1 to 128 characters", {
       errors: [{ path: "Idempotency-Key", message: "1 to 128 characters" }],
     });
   }
-
-  const result = await route.handle(
-    { principal, params: params.value, query: query.value, body: body.value, request },
+  let rawBody: Buffer | undefined;
+  let parsedBody: unknown;
+  if (route.body) {
+    const read = await request.readBody();
+    if (!read.ok) return read;
+    rawBody = read.value;
+    const parsed = parseJsonBody(rawBody, request.headers["content-type"]);
+    if (!parsed.ok) return parsed;
+    parsedBody = parsed.value;
+  }
+  const body = validate(route.body, parsedBody, "");
+  if (!body.ok) return body;
+  return route.handle(
+    { principal, params: params.value, query: query.value, body: body.value, rawBody, request },
     options.services,
   );
-  if (result.ok) Object.assign(result.value.headers, rateHeaders);
-  return result;
-}
-
-function readJsonBody(request: ApiRequest): Result<unknown> {
-  const bytes = request.body?.length ?? 0;
-  if (bytes > LIMITS.requestBodyBytes) {
-    return fail("payload_too_large", `the request body is over ${LIMITS.requestBodyBytes} bytes`);
-  }
-  if (bytes === 0) return { ok: true, value: undefined };
-  const contentType = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
-  if (contentType !== "application/json" && !contentType?.endsWith("+json")) {
-    return fail("unsupported_media_type", "send the body as application/json");
-  }
-  try {
-    return { ok: true, value: JSON.parse((request.body as Buffer).toString("utf8")) };
-  } catch {
-    return fail("validation_failed", "the body is not valid JSON", {
-      errors: [{ path: "", message: "invalid JSON" }],
-    });
-  }
 }
 
 async function authenticate(request: ApiRequest, options: PipelineOptions): Promise<Result<Principal>> {
@@ -162,6 +158,18 @@ async function authenticate(request: ApiRequest, options: PipelineOptions): Prom
   return looksLikeApiKey(token)
     ? authenticateKey(options.services.context, token)
     : options.verifyToken(token);
+}
+
+function parseJsonBody(bytes: Buffer | undefined, contentTypeHeader: string | undefined): Result<unknown> {
+  if (bytes === undefined) return { ok: true, value: undefined };
+  if (bytes.length > LIMITS.requestBodyBytes) {
+    return fail("payload_too_large", `the request body is over ${LIMITS.requestBodyBytes} bytes`);
+  }
+  const contentType = contentTypeHeader?.split(";")[0]?.trim().toLowerCase();
+  if (contentType !== "application/json" && !contentType?.endsWith("+json")) {
+    return fail("unsupported_media_type", "send the body as application/json");
+  }
+  return parseRequestJson(bytes.toString("utf8"));
 }
 
 function validate<T>(schema: z.ZodType<T> | undefined, input: unknown, prefix: string): Result<T> {

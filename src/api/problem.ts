@@ -4,6 +4,7 @@ import type { ApiResponse } from "./http.js";
 /** The one place where error codes become HTTP statuses and titles. */
 const STATUS: Record<ErrorCode, { status: number; title: string }> = {
   validation_failed: { status: 400, title: "The request is not valid" },
+  bad_request: { status: 400, title: "Malformed HTTP request" },
   unauthorized: { status: 401, title: "No valid credentials" },
   forbidden: { status: 403, title: "Not allowed" },
   queue_not_found: { status: 404, title: "Queue not found" },
@@ -14,6 +15,9 @@ const STATUS: Record<ErrorCode, { status: number; title: string }> = {
   conflict: { status: 409, title: "Conflict" },
   lease_lost: { status: 409, title: "Lease lost" },
   payload_too_large: { status: 413, title: "Payload too large" },
+  headers_too_large: { status: 431, title: "Request headers too large" },
+  request_timeout: { status: 408, title: "Request timeout" },
+  too_many_connections: { status: 503, title: "Too many connections" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal error" },

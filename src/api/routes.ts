@@ -34,6 +34,8 @@ export interface HandlerInput<P, Q, B> {
   params: P;
   query: Q;
   body: B;
+  /** The bytes `body` was parsed from, when the route takes one. */
+  rawBody: Buffer | undefined;
   request: ApiRequest;
 }
 
@@ -287,9 +289,9 @@ export const routes: AnyRoute[] = [
       200: { description: "A duplicate inside the window (single) or the batch's per-item results" },
       ...problems(400, 401, 403, 404, 413, 415, 429),
     },
-    async handle({ principal, params, body, request }, { context }) {
+    async handle({ principal, params, body, rawBody, request }, { context }) {
       const idempotencyKey = request.headers["idempotency-key"];
-      const plain = hasNoEscapes(request.body);
+      const plain = hasNoEscapes(rawBody);
       if ("messages" in body) return enqueueBatch(context, principal, params.queue, body.messages, plain);
       const input = toEnqueueInput(body, plain);
       const result = await messages.enqueue(context, principal, params.queue, [input], idempotencyKey);

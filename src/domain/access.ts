@@ -10,8 +10,12 @@ export interface Principal {
   subject: string;
   /** App roles from the token, or the key's roles; `admin` has every grant in the tenant. */
   roles: string[];
-  /** An API key's own grants by queue name, `*` for every queue. */
-  keyGrants?: Record<string, Grant[]>;
+  /**
+   * An API key's own grants by queue name, `*` for every queue. A map:
+   * looked up in a plain object, a queue named `constructor` would find
+   * Object.prototype's function.
+   */
+  keyGrants?: ReadonlyMap<string, readonly Grant[]>;
 }
 
 export const isAdmin = (principal: Principal): boolean => principal.roles.includes("admin");
@@ -31,7 +35,7 @@ export function holdsGrant(
 
 export function grantsOn(principal: Principal, queue: Pick<Queue, "name" | "access">): Set<Grant> {
   const held = new Set<Grant>();
-  const fromKey = [...(principal.keyGrants?.[queue.name] ?? []), ...(principal.keyGrants?.["*"] ?? [])];
+  const fromKey = [...(principal.keyGrants?.get(queue.name) ?? []), ...(principal.keyGrants?.get("*") ?? [])];
   for (const grant of fromKey) held.add(grant);
   for (const entry of queue.access) {
     if (entry.principal === principal.subject || principal.roles.includes(entry.principal)) {
@@ -44,5 +48,5 @@ export function grantsOn(principal: Principal, queue: Pick<Queue, "name" | "acce
 /** Creating a queue needs admin, or `manage` on `*` or on that name through an API key. */
 export const canCreateQueue = (principal: Principal, name: string): boolean =>
   isAdmin(principal) ||
-  (principal.keyGrants?.["*"] ?? []).includes("manage") ||
-  (principal.keyGrants?.[name] ?? []).includes("manage");
+  (principal.keyGrants?.get("*") ?? []).includes("manage") ||
+  (principal.keyGrants?.get(name) ?? []).includes("manage");

@@ -4,6 +4,7 @@
  */
 export type ErrorCode =
   | "validation_failed"
+  | "bad_request"
   | "unauthorized"
   | "forbidden"
   | "queue_not_found"
@@ -12,6 +13,9 @@ export type ErrorCode =
   | "conflict"
   | "lease_lost"
   | "payload_too_large"
+  | "headers_too_large"
+  | "request_timeout"
+  | "too_many_connections"
   | "unsupported_media_type"
   | "rate_limited"
   | "not_found"

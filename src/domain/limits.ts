@@ -21,6 +21,8 @@ export const LIMITS = {
   waitSeconds: { min: 0, max: 20, default: 0 },
   leaseExtensionSeconds: { min: 0, max: 43_200 },
   requestBodyBytes: 4 * 1024 * 1024,
+  /** Arrays and objects inside one another in a request body, counting the outermost. */
+  jsonDepth: 100,
   pageSize: { default: 100, max: 1000 },
   redriveChunk: 1000,
   settleItems: 100,

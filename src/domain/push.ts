@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync } from "node:crypto";
 import ipaddr from "ipaddr.js";
+import { specialBlockOf } from "./special-addresses.js";
 
 /**
  * Push delivery rules: which addresses a webhook may be sent to (SSRF), and
@@ -9,18 +10,15 @@ import ipaddr from "ipaddr.js";
 /** Cloud metadata endpoints that sit in ranges `allowPrivate` would otherwise open. */
 const METADATA_ADDRESSES = new Set(["fd00:ec2::254", "100.100.100.200"]);
 
-/** Ranges a local host may reach with CONVEYOR_ALLOW_PRIVATE_PUSH=true; never in production. */
-const PRIVATE_RANGES = new Set(["private", "loopback", "uniqueLocal", "carrierGradeNat"]);
-
 export type TargetVerdict = { allowed: true } | { allowed: false; reason: string };
 
 /**
- * Only global unicast addresses may receive pushes. Private, loopback,
- * unique-local and shared (CGNAT) addresses only when `allowPrivate`;
- * link-local (169.254.0.0/16, fe80::/10, which hold the cloud metadata
- * service), unspecified, multicast, reserved and the IPv6 forms that embed
- * another address (NAT64, 6to4, Teredo) never. An IPv4-mapped IPv6 address
- * is judged as the IPv4 address it maps.
+ * Only ordinary global unicast addresses may receive pushes: nothing in a
+ * special-purpose block (`special-addresses.ts`), but for the private,
+ * loopback, unique-local and shared blocks where `allowPrivate` (a local
+ * host). The IPv6 forms that embed an IPv4 address other than the mapped
+ * one (IPv4-compatible, NAT64, 6to4, Teredo) are refused outright; an
+ * IPv4-mapped address is judged as the IPv4 address it maps.
  */
 export function pushAddressVerdict(address: string, allowPrivate: boolean): TargetVerdict {
   if (!ipaddr.isValid(address)) return { allowed: false, reason: `"${address}" is not an IP address` };
@@ -31,14 +29,16 @@ export function pushAddressVerdict(address: string, allowPrivate: boolean): Targ
   const normalized = parsed.toString();
   if (METADATA_ADDRESSES.has(normalized))
     return { allowed: false, reason: `${normalized} is a cloud metadata address` };
-  const range = parsed.range();
-  if (range === "unicast") return { allowed: true };
-  if (PRIVATE_RANGES.has(range)) {
-    return allowPrivate
-      ? { allowed: true }
-      : { allowed: false, reason: `${normalized} is a ${range} address; push URLs must be public` };
-  }
-  return { allowed: false, reason: `${normalized} is a ${range} address, which push never reaches` };
+  const block = specialBlockOf(parsed);
+  if (!block) return { allowed: true };
+  if (block.reach === "private" && allowPrivate) return { allowed: true };
+  return {
+    allowed: false,
+    reason:
+      block.reach === "private"
+        ? `${normalized} is a ${block.name} address; push URLs must be public (a local host opens private ones with CONVEYOR_ALLOW_PRIVATE_PUSH=true)`
+        : `${normalized} is a ${block.name} address, which push never reaches`,
+  };
 }
 
 /** A push URL's own form: https, or http only where private targets are allowed (a local host). */

@@ -3,6 +3,8 @@ import type { ApiRequest } from "../api/http.js";
 import { problemResponse } from "../api/problem.js";
 import type { AnyRoute } from "../api/routes.js";
 import type { Conveyor } from "../app.js";
+import { fail, ok, type Result } from "../domain/errors.js";
+import { LIMITS } from "../domain/limits.js";
 
 const pick = (headers: Record<string, string>, name: string): Record<string, string> =>
   headers[name] === undefined ? {} : { [name]: headers[name] as string };
@@ -13,14 +15,13 @@ export async function handleFunctionsRequest(
   route: AnyRoute,
   request: HttpRequest,
 ): Promise<HttpResponseInit> {
-  const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
   const apiRequest: ApiRequest = {
     method: request.method,
     path: new URL(request.url).pathname,
     params: { ...request.params },
     query: Object.fromEntries(request.query),
     headers: Object.fromEntries(request.headers),
-    body: body && body.length > 0 ? body : undefined,
+    readBody: () => readFunctionsBody(request),
     // The Functions host does not tell a handler that its client left; a long poll runs to its deadline.
     signal: new AbortController().signal,
   };
@@ -47,4 +48,14 @@ export async function handleFunctionsRequest(
           ? response.body
           : JSON.stringify(response.body),
   };
+}
+
+/** The body, refused unread when its declared length is already over the limit. */
+async function readFunctionsBody(request: HttpRequest): Promise<Result<Buffer | undefined>> {
+  if (!request.body) return ok(undefined);
+  if (Number(request.headers.get("content-length") ?? 0) > LIMITS.requestBodyBytes) {
+    return fail("payload_too_large", `the request body is over ${LIMITS.requestBodyBytes} bytes`);
+  }
+  const bytes = Buffer.from(await request.arrayBuffer());
+  return ok(bytes.length > 0 ? bytes : undefined);
 }

@@ -15,6 +15,7 @@ export async function runLocalHost(options: { storeFaults?: CommitFaults } = {})
     host: config.host,
     port: config.port,
     logger,
+    connections: config.connections,
     beforeClose: () => push.stop(),
   });
   const housekeeping = setInterval(() => {

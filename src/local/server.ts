@@ -5,8 +5,16 @@ import type { ApiRequest, ApiResponse } from "../api/http.js";
 import { requestIdOf } from "../api/pipeline.js";
 import { problemResponse } from "../api/problem.js";
 import type { Conveyor } from "../app.js";
+import { fail, ok, type Result } from "../domain/errors.js";
 import { LIMITS } from "../domain/limits.js";
 import type { Logger } from "../logger.js";
+import {
+  answerParserErrors,
+  type ConnectionLimits,
+  capacityRefusal,
+  drainAfterAnswer,
+  limitConnections,
+} from "./connections.js";
 
 export interface LocalHost {
   url: string;
@@ -27,6 +35,7 @@ export async function startLocalHost(
     host: string;
     port: number;
     logger: Logger;
+    connections: ConnectionLimits;
     /** Runs once the host stops accepting requests and before the store closes (background workers). */
     beforeClose?: () => Promise<void>;
   },
@@ -49,47 +58,38 @@ export async function startLocalHost(
     const work = serve(req, res).catch((error: unknown) => {
       options.logger.error("local host failed to answer", { error: String(error) });
       if (!res.headersSent)
-        send(res, problemResponse({ code: "internal", detail: "an internal error occurred" }));
+        send(req, res, problemResponse({ code: "internal", detail: "an internal error occurred" }));
       else res.destroy();
     });
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));
   });
+  limitConnections(server, options.connections);
+  answerParserErrors(server);
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refusal = capacityRefusal(req);
+    if (refusal) return send(req, res, refusal);
     const { path, query } = splitUrl(req.url ?? "/");
     const found = router.find(req.method as HTTPMethod, path);
     if (!found) {
-      await drain(req);
       const known = router.find("GET", path) ?? router.find("POST", path);
       return send(
+        req,
         res,
-        withRequestId(
-          req,
-          problemResponse(
-            known
-              ? { code: "method_not_allowed", detail: `${req.method} is not allowed on ${path}` }
-              : { code: "not_found", detail: `no route ${req.method} ${path}` },
-          ),
+        problemResponse(
+          known
+            ? { code: "method_not_allowed", detail: `${req.method} is not allowed on ${path}` }
+            : { code: "not_found", detail: `no route ${req.method} ${path}` },
         ),
       );
     }
     const { route } = found.store as { route: Conveyor["routes"][number] };
-    const body = await readBody(req, LIMITS.requestBodyBytes);
-    if (body === "too_large") {
-      res.setHeader("connection", "close");
-      return send(
-        res,
-        problemResponse({
-          code: "payload_too_large",
-          detail: `the request body is over ${LIMITS.requestBodyBytes} bytes`,
-        }),
-      );
-    }
-    const params: Record<string, string> = {};
+    // find-my-way has decoded each parameter once; a name is what the client sent.
+    const params: Record<string, string> = Object.create(null);
     for (const key in found.params) {
       const name = key === "*" ? (/\{\*(\w+)\}/.exec(route.path)?.[1] ?? key) : key;
-      params[name] = decodeURIComponent(found.params[key] ?? "");
+      params[name] = found.params[key] ?? "";
     }
     let stop: AbortController | undefined;
     const request: ApiRequest = {
@@ -98,7 +98,7 @@ export async function startLocalHost(
       params,
       query,
       headers: req.headers as Record<string, string | undefined>,
-      body,
+      readBody: () => readBody(req, LIMITS.requestBodyBytes),
       // Only long polls and streams listen, so most requests never pay for a controller and a listener.
       get signal() {
         if (stop) return stop.signal;
@@ -115,7 +115,7 @@ export async function startLocalHost(
       },
     };
     const response = await conveyor.handle(route, request);
-    if (!response.stream) return send(res, response);
+    if (!response.stream) return send(req, res, response);
     res.writeHead(response.status, response.headers);
     res.flushHeaders();
     await response.stream((chunk) => res.write(chunk), request.signal);
@@ -146,14 +146,14 @@ export async function startLocalHost(
   };
 }
 
-/** For the few answers the host gives before a request reaches the pipeline. */
-function withRequestId(req: IncomingMessage, response: ApiResponse): ApiResponse {
-  response.headers["x-request-id"] = requestIdOf(req.headers as ApiRequest["headers"]);
-  return response;
-}
-
-function send(res: ServerResponse, response: ApiResponse): void {
+/**
+ * Writes an answer. The pipeline's carry their request id; the host's own
+ * (no route, over capacity, a failure outside the pipeline) get one here.
+ * A client still sending a body it was answered early for is drained.
+ */
+function send(req: IncomingMessage, res: ServerResponse, response: ApiResponse): void {
   if (res.destroyed) return;
+  response.headers["x-request-id"] ??= requestIdOf(req.headers as ApiRequest["headers"]);
   const payload =
     response.body === undefined
       ? undefined
@@ -163,6 +163,7 @@ function send(res: ServerResponse, response: ApiResponse): void {
   if (payload !== undefined) response.headers["content-length"] = String(Buffer.byteLength(payload));
   res.writeHead(response.status, response.headers);
   res.end(payload);
+  drainAfterAnswer(req);
 }
 
 const PLAIN_PATH = /^[A-Za-z0-9/_-]*$/;
@@ -180,35 +181,28 @@ function splitUrl(target: string): { path: string; query: Record<string, string>
   return { path: url.pathname, query: Object.fromEntries(url.searchParams) };
 }
 
-/** Reads the body, stopping at the limit so an oversized upload cannot exhaust memory. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined | "too_large"> {
+/**
+ * Reads the body, stopping at the limit so an oversized upload cannot
+ * exhaust memory; one declared over the limit is refused unread.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Result<Buffer | undefined>> {
+  const tooLarge = () => fail("payload_too_large", `the request body is over ${limit} bytes`);
+  if (Number(req.headers["content-length"] ?? 0) > limit) return Promise.resolve(tooLarge());
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      return resolve("too_large");
-    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const collect = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        req.removeAllListeners("data");
-        req.resume();
-        resolve("too_large");
+        req.off("data", collect);
+        req.pause();
+        resolve(tooLarge());
         return;
       }
       chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size === 0 ? undefined : Buffer.concat(chunks, size)));
+    };
+    req.on("data", collect);
+    req.on("end", () => resolve(ok(size === 0 ? undefined : Buffer.concat(chunks, size))));
     req.on("error", reject);
-  });
-}
-
-function drain(req: IncomingMessage): Promise<void> {
-  return new Promise((resolve) => {
-    req.resume();
-    req.on("end", resolve);
-    req.on("error", () => resolve());
   });
 }

@@ -71,7 +71,9 @@ export async function authenticateKey(
   if (!match || !record || !sameHash(record.secretHash, context.hashKeySecret(match[2] as string))) {
     return fail("unauthorized", "the API key is not valid");
   }
-  return ok({ tenantId: record.tenantId, subject: record.id, roles: record.roles, keyGrants: record.grants });
+  // A map, not the stored object: queue names such as "constructor" are properties of every plain object.
+  const keyGrants = new Map(Object.entries(record.grants));
+  return ok({ tenantId: record.tenantId, subject: record.id, roles: record.roles, keyGrants });
 }
 
 function sameHash(a: string, b: string): boolean {

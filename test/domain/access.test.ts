@@ -31,16 +31,30 @@ describe("grants", () => {
   });
 
   it("honours an API key's grants for the queue and for *", () => {
-    const key = user({ subject: "key_1", keyGrants: { orders: ["send"], "*": ["read"] } });
+    const key = user({
+      subject: "key_1",
+      keyGrants: new Map([
+        ["orders", ["send"]],
+        ["*", ["read"]],
+      ]),
+    });
     expect(holdsGrant(key, aQueue({ name: "orders" }), "send")).toBe(true);
     expect(holdsGrant(key, aQueue({ name: "billing" }), "send")).toBe(false);
     expect(holdsGrant(key, aQueue({ name: "billing" }), "read")).toBe(true);
   });
 
+  it("finds no grant in Object.prototype for a queue named after one of its members", () => {
+    const key = user({ subject: "key_1", keyGrants: new Map([["orders", ["read"]]]) });
+    for (const name of ["constructor", "__proto__", "tostring", "hasOwnProperty", "valueOf"]) {
+      expect(holdsGrant(key, aQueue({ name }), "read")).toBe(false);
+      expect(canCreateQueue(key, name)).toBe(false);
+    }
+  });
+
   it("lets only admins and manage-keys create queues", () => {
     expect(canCreateQueue(user(), "x")).toBe(false);
     expect(canCreateQueue(user({ roles: ["admin"] }), "x")).toBe(true);
-    expect(canCreateQueue(user({ keyGrants: { "*": ["manage"] } }), "x")).toBe(true);
-    expect(canCreateQueue(user({ keyGrants: { x: ["manage"] } }), "y")).toBe(false);
+    expect(canCreateQueue(user({ keyGrants: new Map([["*", ["manage"]]]) }), "x")).toBe(true);
+    expect(canCreateQueue(user({ keyGrants: new Map([["x", ["manage"]]]) }), "y")).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bodyAlreadyRead } from "../../src/api/http.js";
 import { ConveyorApiError, type ConveyorClient } from "../../src/client/index.js";
 import { cosmosHostEnv } from "../cosmos-server.js";
 import { startTestHost, type TestHost } from "../host.js";
@@ -286,7 +287,7 @@ for (const store of ["sqlite", "cosmos"] as const) {
               params: { queue, messageId: message.messageId },
               query: {},
               headers: { authorization, "content-type": "application/json", "x-request-id": `ack-${index}` },
-              body: Buffer.from(JSON.stringify({ leaseToken: message.leaseToken })),
+              readBody: bodyAlreadyRead(Buffer.from(JSON.stringify({ leaseToken: message.leaseToken }))),
               signal: new AbortController().signal,
             }),
           ),
