@@ -9,6 +9,7 @@ import type { ServiceBusMessage } from "@azure/service-bus";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
+import { type FaultProxy, startFaultProxy } from "../src/tools/fault-proxy.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
 
 /**
@@ -106,10 +107,15 @@ let env: Record<string, string>;
 let token: string;
 let receiver: { server: Server; url: string; deliveries: { headers: IncomingHttpHeaders; body: string }[] };
 let status = 200;
+/** Between the Functions app and Cosmos DB, to take the store away. */
+let storeProxy: FaultProxy;
 
 beforeAll(async () => {
+  const cosmos = await cosmosHostEnv();
+  storeProxy = await startFaultProxy(new URL(cosmos.COSMOS__accountEndpoint as string));
   env = {
-    ...(await cosmosHostEnv()),
+    ...cosmos,
+    COSMOS__accountEndpoint: storeProxy.url,
     COSMOS_DATABASE: `conveyor-functions-${process.pid}`,
     CONVEYOR_DATA_DIR: dataDir,
     CONVEYOR_LOG_LEVEL: "warn",
@@ -142,7 +148,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   receiver = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, deliveries };
 });
-afterAll(() => new Promise<void>((done) => receiver.server.close(() => done())));
+afterAll(async () => {
+  await storeProxy.close();
+  await new Promise<void>((done) => receiver.server.close(() => done()));
+});
 
 const fn = (name: string) => {
   const registration = registrations.find((candidate) => candidate.name === name);
@@ -485,6 +494,45 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
     );
     expect(event).toMatchObject({ hub: "conveyor", group: `azure-tenant.${queue.json.id}` });
     expect(event?.message.data).toMatchObject({ queue: "failing", reason: "push_failed" });
+  });
+
+  it("a store outage reschedules the job with a growing backoff instead of spending Service Bus's deliveries", async () => {
+    await http("createQueue", "POST", "/v1/queues", {}, { name: "outage", push: { url: receiver.url } });
+    const sent = await http(
+      "enqueue",
+      "POST",
+      "/v1/queues/outage/messages",
+      { queue: "outage" },
+      { body: 8 },
+    );
+    const queue = await http("getQueue", "GET", "", { queue: "outage" });
+    let job: unknown = firstAttempt(queue.json.id, sent.json);
+    const waits: number[] = [];
+    await storeProxy.setMode("unavailable");
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const before = jobsFor(sent.json.messageId).length;
+        const started = Date.now();
+        // Resolves, so Service Bus completes this delivery instead of redelivering it at once.
+        await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
+        const retries = jobsFor(sent.json.messageId);
+        expect(retries).toHaveLength(before + 1);
+        const retry = retries.at(-1)?.message;
+        waits.push((retry?.scheduledEnqueueTimeUtc?.getTime() ?? 0) - started);
+        job = retry?.body;
+      }
+    } finally {
+      await storeProxy.setMode("pass");
+    }
+    expect(waits[0]).toBeGreaterThanOrEqual(400);
+    expect(waits[1]).toBeGreaterThan(waits[0] as number);
+    expect(waits[2]).toBeGreaterThan(waits[1] as number);
+    expect(new Set(jobsFor(sent.json.messageId).map((entry) => entry.message.messageId)).size).toBe(3);
+
+    // The store is back: the rescheduled job delivers the message.
+    await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
+    const peeked = await http("peekMessage", "GET", "", { queue: "outage", messageId: sent.json.messageId });
+    expect(peeked.json.state).toBe("acked");
   });
 
   it("hands dashboards a Web PubSub connection for one queue's group, and does not stream itself", async () => {

@@ -160,6 +160,23 @@ const deferral = (job: PushJob, deliveryCount: number, dueAt: Date): PushJob => 
       : dueAt,
 });
 
+const STORE_RETRY_FIRST_MS = 1000;
+const STORE_RETRY_MAX_MS = 60_000;
+
+/**
+ * The job again, after the store failed it as unavailable (a 429 or 503
+ * burst, an outage) `failures` times in a row: a wait doubling from 1 s to
+ * 1 min, drawn from its upper half so a burst of jobs does not come back at
+ * once. Throwing instead would make Service Bus redeliver at once and spend
+ * the job's 10 deliveries in seconds; rescheduled, a job outlives an outage
+ * of any length, at one broker message a minute.
+ */
+export function storeRetry(job: PushJob, now: Date, failures: number, random: () => number): PushJob {
+  const ceiling = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 16));
+  const waitMs = ceiling / 2 + (random() * ceiling) / 2;
+  return deferral(job, job.deliveryCount, new Date(now.getTime() + waitMs));
+}
+
 export type PushJobOutcome =
   | { kind: "delivered"; outcome: PushOutcome }
   | { kind: "deferred"; job: PushJob; why: string }
