@@ -37,7 +37,7 @@ export const SPECIAL_BLOCKS: readonly { cidr: string; name: string; reach: "priv
   { cidr: "64:ff9b:1::/48", name: "local-use IPv4/IPv6 translation", reach: "never" },
   { cidr: "100::/64", name: "discard-only", reach: "never" },
   { cidr: "100:0:0:1::/64", name: "dummy prefix", reach: "never" },
-  { cidr: "2001::/23", name: "IETF protocol assignments (Teredo, ORCHID, benchmarking, anycast)", reach: "never" },
+  { cidr: "2001::/23", name: "IETF protocol assignments", reach: "never" },
   { cidr: "2001:db8::/32", name: "documentation", reach: "never" },
   { cidr: "2002::/16", name: "6to4", reach: "never" },
   { cidr: "2620:4f:8000::/48", name: "AS112 direct delegation", reach: "never" },
