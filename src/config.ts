@@ -2,6 +2,17 @@ import { resolve } from "node:path";
 import { z } from "zod";
 
 const flag = z.enum(["on", "off", "true", "false"]).transform((value) => value === "on" || value === "true");
+/** A comma-separated list: one setting can name an Entra API's client id and its App ID URI, say. */
+const commaList = (item: z.ZodString | z.ZodURL) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part !== ""),
+    )
+    .pipe(z.array(item).min(1));
 
 /**
  * Every setting Conveyor reads, validated once at start-up. A missing or
@@ -16,10 +27,13 @@ const settings = z.object({
   CONVEYOR_RATE_LIMIT: flag.default(true),
   CONVEYOR_RATE_LIMIT_RPS: z.coerce.number().positive().default(1000),
   CONVEYOR_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(2000),
-  CONVEYOR_JWT_ISSUER: z.string().min(1).default("conveyor-local"),
-  CONVEYOR_JWT_AUDIENCE: z.string().min(1).default("conveyor"),
-  CONVEYOR_JWT_JWKS_URI: z.url().optional(),
+  // Entra ID: the v2.0 and v1.0 issuers, `{tenantid}` standing for the token's `tid` (docs/deploy.md).
+  CONVEYOR_JWT_ISSUER: commaList(z.string().min(1)).default(["conveyor-local"]),
+  CONVEYOR_JWT_AUDIENCE: commaList(z.string().min(1)).default(["conveyor"]),
+  CONVEYOR_JWT_JWKS_URI: commaList(z.url()).optional(),
   CONVEYOR_JWT_TENANT_CLAIM: z.string().min(1).default("tid"),
+  /** Only these tenants' tokens pass; unset admits every tenant the issuers do. */
+  CONVEYOR_JWT_TENANTS: commaList(z.string().min(1)).optional(),
   /** The local host's connection caps: in all, and from one client address. */
   CONVEYOR_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
   CONVEYOR_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(512),
@@ -53,7 +67,16 @@ export interface Config {
   port: number;
   logLevel: "debug" | "info" | "warn" | "error";
   rateLimit: { ratePerSecond: number; burst: number } | undefined;
-  jwt: { issuer: string; audience: string; jwksUri: string | undefined; tenantClaim: string };
+  jwt: {
+    /** What the local host's own tokens carry: the first accepted issuer and audience. */
+    issuer: string;
+    audience: string;
+    issuers: string[];
+    audiences: string[];
+    jwksUri: string[] | undefined;
+    tenantClaim: string;
+    tenants: string[] | undefined;
+  };
   longPollFallbackMs: number;
   connections: { total: number; perClient: number };
   cosmos:
@@ -100,10 +123,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? { ratePerSecond: v.CONVEYOR_RATE_LIMIT_RPS, burst: v.CONVEYOR_RATE_LIMIT_BURST }
       : undefined,
     jwt: {
-      issuer: v.CONVEYOR_JWT_ISSUER,
-      audience: v.CONVEYOR_JWT_AUDIENCE,
+      issuer: v.CONVEYOR_JWT_ISSUER[0] as string,
+      audience: v.CONVEYOR_JWT_AUDIENCE[0] as string,
+      issuers: v.CONVEYOR_JWT_ISSUER,
+      audiences: v.CONVEYOR_JWT_AUDIENCE,
       jwksUri: v.CONVEYOR_JWT_JWKS_URI,
       tenantClaim: v.CONVEYOR_JWT_TENANT_CLAIM,
+      tenants: v.CONVEYOR_JWT_TENANTS,
     },
     longPollFallbackMs: v.CONVEYOR_LONG_POLL_FALLBACK_MS,
     connections: { total: v.CONVEYOR_MAX_CONNECTIONS, perClient: v.CONVEYOR_MAX_CONNECTIONS_PER_CLIENT },
