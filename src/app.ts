@@ -32,8 +32,6 @@ export interface Conveyor {
   context: ServiceContext;
   /** Removes acked tombstones whose dedup window has passed. */
   housekeeping(): Promise<number>;
-  /** Continues redrive tasks whose instance stopped, for at most `budgetMs`; how many it took up. */
-  resumeRedrives(budgetMs: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -100,12 +98,11 @@ async function assemble(
       )
     : new EventHub();
   let openApi: unknown;
-  const redriver = new Redriver(context);
   const services: Services = {
     context,
     events,
     consoleFiles: staticFiles(consoleDirectory()),
-    redriver,
+    redriver: new Redriver(context),
     async health() {
       try {
         await store.ping();
@@ -133,11 +130,7 @@ async function assemble(
     handle,
     context,
     housekeeping: () => store.removeExpiredTombstones(clock.now()),
-    resumeRedrives: (budgetMs) => redriver.resume(budgetMs),
-    async close() {
-      await redriver.close();
-      await store.close();
-    },
+    close: () => store.close(),
   };
 }
 
