@@ -51,6 +51,39 @@ export interface Settlement {
 
 export type RedriveSelection = { messageIds: string[] } | { all: true; limit: number };
 
+/**
+ * A background redrive of a queue's dead letters (an `all` redrive with more
+ * than one chunk), kept in the store so that any instance can report it and
+ * finish it. `cutoff` is its cursor: the task redrives only dead letters with
+ * a sequence below it, and every message it redrives gets a sequence at or
+ * above it, so no message is moved twice however often a chunk is repeated.
+ */
+export interface RedriveTaskRecord {
+  id: string;
+  tenantId: string;
+  queueId: string;
+  status: "running" | "done" | "failed";
+  redriven: number;
+  remaining: number;
+  cutoff: number;
+  /** The instance working on it; another may take it over once `leaseExpiresAt` has passed. */
+  owner: string;
+  leaseExpiresAt: Date;
+  error: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** How long a finished (done or failed) task stays readable before the store forgets it. */
+export const FINISHED_TASK_RETENTION_SECONDS = 7 * 86_400;
+
+/** Who claims a task, and until when (renewed with every chunk). */
+export interface RedriveTaskClaim {
+  owner: string;
+  now: Date;
+  leaseExpiresAt: Date;
+}
+
 export interface QueueStats {
   available: number;
   delayed: number;
@@ -105,6 +138,27 @@ export interface QueueStore {
     now: Date,
   ): Promise<{ redriven: number; remaining: number }>;
   purgeDeadLetters(queue: Queue): Promise<number>;
+
+  /** Starts a running task over every dead letter the queue holds now, claimed by `claim.owner`. */
+  createRedriveTask(queue: Queue, id: string, claim: RedriveTaskClaim): Promise<RedriveTaskRecord>;
+  getRedriveTask(queue: Queue, id: string): Promise<RedriveTaskRecord | undefined>;
+  /**
+   * Redrives the task's next `limit` dead letters and records the progress,
+   * when the task is running and `claim.owner` holds it or its lease has
+   * expired (the claim is a compare-and-set on the task). Undefined when
+   * another owner holds it or it is not running. Done once a chunk comes back
+   * short: what was dead-lettered before the task began has all been redriven.
+   */
+  advanceRedriveTask(
+    queue: Queue,
+    id: string,
+    claim: RedriveTaskClaim,
+    limit: number,
+  ): Promise<RedriveTaskRecord | undefined>;
+  /** Marks a running task failed, if `owner` still holds it. */
+  failRedriveTask(queue: Queue, id: string, owner: string, error: string, now: Date): Promise<void>;
+  /** Running tasks whose lease has expired, across tenants: only for the resume trigger, never for a request. */
+  orphanedRedriveTasks(now: Date, limit: number): Promise<RedriveTaskRecord[]>;
 
   stats(queue: Queue, now: Date): Promise<QueueStats>;
   /** Removes acked tombstones whose dedup window has passed; returns how many. */

@@ -446,6 +446,167 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
         const page = await store.listDeadLetters(queue, { limit: 10 });
         expect(page.ok && page.value.items).toEqual([]);
       });
+
+      describe("redrive tasks", () => {
+        const claim = (owner: string, seconds: number) => ({
+          owner,
+          now: at(seconds),
+          leaseExpiresAt: at(seconds + 30),
+        });
+        const taskId = () => `task_contract_${++counter}`;
+
+        it("keeps a task over the dead letters there at its start, readable only through its queue", async () => {
+          const queue = await createQueue();
+          const other = await createQueue({ tenantId: "tenant-b" });
+          await deadLetter(queue, 3);
+          const id = taskId();
+          const created = await store.createRedriveTask(queue, id, claim("a", 20));
+          expect(created).toMatchObject({
+            id,
+            tenantId: queue.tenantId,
+            queueId: queue.id,
+            status: "running",
+            redriven: 0,
+            remaining: 3,
+            owner: "a",
+            leaseExpiresAt: at(50),
+            error: null,
+          });
+          expect(await store.getRedriveTask(queue, id)).toEqual(created);
+          expect(await store.getRedriveTask(other, id)).toBeUndefined();
+          expect(await store.getRedriveTask(queue, "task_unknown")).toBeUndefined();
+          const [message] = await store
+            .listDeadLetters(queue, { limit: 1 })
+            .then((p) => (p.ok ? p.value.items : []));
+          expect(await store.getRedriveTask(queue, message?.id ?? "")).toBeUndefined();
+        });
+
+        it("redrives chunk by chunk, recording progress, and is done when a chunk comes back short", async () => {
+          const queue = await createQueue();
+          const dead = await deadLetter(queue, 5);
+          const id = taskId();
+          await store.createRedriveTask(queue, id, claim("a", 20));
+          expect(await store.advanceRedriveTask(queue, id, claim("a", 21), 2)).toMatchObject({
+            status: "running",
+            redriven: 2,
+            remaining: 3,
+            leaseExpiresAt: at(51),
+          });
+          expect(await store.getRedriveTask(queue, id)).toMatchObject({ redriven: 2, remaining: 3 });
+          await store.advanceRedriveTask(queue, id, claim("a", 22), 2);
+          expect(await store.advanceRedriveTask(queue, id, claim("a", 23), 2)).toMatchObject({
+            status: "done",
+            redriven: 5,
+            remaining: 0,
+          });
+          expect(await store.advanceRedriveTask(queue, id, claim("a", 24), 2)).toBeUndefined();
+          const ready = await receive(queue, at(30), 10);
+          expect(new Set(ready.map((m) => m.id))).toEqual(new Set(dead.map((m) => m.id)));
+          expect(ready.every((m) => m.deliveryCount === 1)).toBe(true);
+          expect(await store.stats(queue, at(30))).toMatchObject({ deadLettered: 0, redrivenTotal: 5 });
+        });
+
+        it("never moves a message twice: one redriven and dead-lettered again stays, as do later dead letters", async () => {
+          const queue = await createQueue();
+          await deadLetter(queue, 4);
+          const id = taskId();
+          await store.createRedriveTask(queue, id, claim("a", 20));
+          await store.advanceRedriveTask(queue, id, claim("a", 21), 2);
+          const [again] = await receive(queue, at(22), 1);
+          if (!again) throw new Error("nothing redriven to receive");
+          await store.settle(queue, [
+            {
+              messageId: again.id,
+              decide: (stored) =>
+                onNack(
+                  stored,
+                  queue,
+                  again.leaseToken ?? "",
+                  at(23),
+                  { deadLetter: true, error: "again" },
+                  Math.random,
+                ),
+            },
+          ]);
+          const [later] = await deadLetter(queue, 1, 24);
+          let task = await store.advanceRedriveTask(queue, id, claim("a", 30), 2);
+          while (task?.status === "running")
+            task = await store.advanceRedriveTask(queue, id, claim("a", 31), 2);
+          expect(task).toMatchObject({ status: "done", redriven: 4, remaining: 0 });
+          const left = await store.listDeadLetters(queue, { limit: 10 });
+          expect(left.ok && new Set(left.value.items.map((m) => m.id))).toEqual(
+            new Set([again.id, later?.id]),
+          );
+        });
+
+        it("refuses a second owner while the lease holds, and lets it take over once the lease has lapsed", async () => {
+          const queue = await createQueue();
+          await deadLetter(queue, 5);
+          const id = taskId();
+          await store.createRedriveTask(queue, id, claim("a", 20));
+          await store.advanceRedriveTask(queue, id, claim("a", 21), 2);
+          expect(await store.advanceRedriveTask(queue, id, claim("b", 40), 2)).toBeUndefined();
+          expect(await store.getRedriveTask(queue, id)).toMatchObject({ owner: "a", redriven: 2 });
+          expect(await store.advanceRedriveTask(queue, id, claim("b", 52), 2)).toMatchObject({
+            owner: "b",
+            redriven: 4,
+            leaseExpiresAt: at(82),
+          });
+          expect(await store.advanceRedriveTask(queue, id, claim("a", 53), 2)).toBeUndefined();
+          expect(await store.advanceRedriveTask(queue, id, claim("b", 54), 2)).toMatchObject({
+            status: "done",
+            redriven: 5,
+          });
+        });
+
+        it("lists running tasks whose lease has lapsed, across tenants, for the resume trigger", async () => {
+          const queue = await createQueue();
+          const elsewhere = await createQueue({ tenantId: "tenant-b" });
+          await deadLetter(queue, 3);
+          await deadLetter(elsewhere, 3);
+          const [lapsing, finished, other] = [taskId(), taskId(), taskId()];
+          await store.createRedriveTask(queue, lapsing, claim("a", 20));
+          await store.createRedriveTask(queue, finished, claim("a", 20));
+          await store.advanceRedriveTask(queue, finished, claim("a", 21), 10);
+          await store.createRedriveTask(elsewhere, other, claim("b", 25));
+          // Other tests' tasks share the store: look only at these.
+          const mine = async (seconds: number) =>
+            (await store.orphanedRedriveTasks(at(seconds), 1000))
+              .map((task) => task.id)
+              .filter((found) => [lapsing, finished, other].includes(found))
+              .sort();
+          expect(await mine(49)).toEqual([]);
+          expect(await mine(50)).toEqual([lapsing]);
+          expect(await mine(55)).toEqual([lapsing, other].sort());
+        });
+
+        it("marks a task failed only for its owner", async () => {
+          const queue = await createQueue();
+          await deadLetter(queue, 3);
+          const id = taskId();
+          await store.createRedriveTask(queue, id, claim("a", 20));
+          await store.failRedriveTask(queue, id, "b", "not mine", at(21));
+          expect(await store.getRedriveTask(queue, id)).toMatchObject({ status: "running", error: null });
+          await store.failRedriveTask(queue, id, "a", "boom", at(22));
+          expect(await store.getRedriveTask(queue, id)).toMatchObject({ status: "failed", error: "boom" });
+          expect(await store.advanceRedriveTask(queue, id, claim("a", 23), 10)).toBeUndefined();
+          expect(await store.orphanedRedriveTasks(at(1000), 1000)).not.toContainEqual(
+            expect.objectContaining({ id }),
+          );
+        });
+
+        it("deletes a queue's tasks with the queue", async () => {
+          const queue = await createQueue();
+          await deadLetter(queue, 2);
+          const id = taskId();
+          await store.createRedriveTask(queue, id, claim("a", 20));
+          await store.deleteQueue(queue);
+          expect(await store.getRedriveTask(queue, id)).toBeUndefined();
+          expect(await store.orphanedRedriveTasks(at(1000), 1000)).not.toContainEqual(
+            expect.objectContaining({ id }),
+          );
+        });
+      });
     });
 
     describe("stats and housekeeping", () => {

@@ -16,19 +16,22 @@ import type { DeadLetterReason, Message, MessageState } from "../../domain/messa
 import { fifoRun } from "../../domain/ordering.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
 import { decodeCursor, pageOf } from "../../service/cursor.js";
-import type {
-  ApiKeyRecord,
-  Enqueued,
-  KeyStore,
-  NewMessage,
-  Page,
-  PageRequest,
-  QueueStats,
-  QueueStore,
-  Received,
-  ReceiveRequest,
-  RedriveSelection,
-  Settlement,
+import {
+  type ApiKeyRecord,
+  type Enqueued,
+  FINISHED_TASK_RETENTION_SECONDS,
+  type KeyStore,
+  type NewMessage,
+  type Page,
+  type PageRequest,
+  type QueueStats,
+  type QueueStore,
+  type Received,
+  type ReceiveRequest,
+  type RedriveSelection,
+  type RedriveTaskClaim,
+  type RedriveTaskRecord,
+  type Settlement,
 } from "../../service/ports.js";
 import definitions from "./containers.json" with { type: "json" };
 import { HybridLogicalClock } from "./sequence.js";
@@ -100,6 +103,25 @@ interface GroupDocument {
   servedAt: number;
 }
 
+/** A redrive task, in its queue's partition: deleted with the queue, read with one point read. */
+interface TaskDocument {
+  id: string;
+  kind: "task";
+  queueId: string;
+  tenantId: string;
+  status: RedriveTaskRecord["status"];
+  redriven: number;
+  remaining: number;
+  cutoff: number;
+  owner: string;
+  leaseExpiresAt: number;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+  ttl?: number;
+  _etag?: string;
+}
+
 interface KeyDocument {
   id: string;
   tenantId: string;
@@ -114,6 +136,32 @@ const META_ID = "meta";
 const MAX_CAS_RETRIES = 5;
 const TOTALS = ["enqueuedTotal", "ackedTotal", "deadLetteredTotal", "redrivenTotal"] as const;
 type Total = (typeof TOTALS)[number];
+
+/**
+ * Whether a Cosmos DB failure means "unavailable, retry" (503 to the
+ * client) rather than a bug: throttling (429, after the SDK's own retries),
+ * unavailability (503), timeouts (408 and the SDK's `TimeoutError`), a
+ * write conflict to retry (449), and a store that cannot be reached. The
+ * SDK's transactional batch rethrows every request-level failure as a plain
+ * `Error("Batch request error: …")` without its status (@azure/cosmos
+ * dist/esm/client/Item/Items.js, `batch`); its operations' own failures
+ * (409, 412) come back in the response instead, so what it throws is
+ * throttling, unavailability or the network (the store's limits keep a
+ * batch from being too large), and counts as unavailable too. The outage
+ * drill (src/tools/drill.ts) found it: without this, refused connections
+ * during an enqueue answered 500.
+ */
+function isTransientCosmosError(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status !== undefined) return status === 429 || status === 503 || status === 408 || status === 449;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === "string") {
+    return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|TimeoutError|REQUEST_SEND_ERROR)$/.test(
+      code,
+    );
+  }
+  return typeof message === "string" && message.startsWith("Batch request error: ");
+}
 
 const statusOf = (error: unknown): number | undefined => {
   const code =
@@ -203,6 +251,23 @@ function toDocument(message: Message): MessageDocument {
   };
 }
 
+function toTask(document: TaskDocument): RedriveTaskRecord {
+  return {
+    id: document.id,
+    tenantId: document.tenantId,
+    queueId: document.queueId,
+    status: document.status,
+    redriven: document.redriven,
+    remaining: document.remaining,
+    cutoff: document.cutoff,
+    owner: document.owner,
+    leaseExpiresAt: new Date(document.leaseExpiresAt),
+    error: document.error,
+    createdAt: new Date(document.createdAt),
+    updatedAt: new Date(document.updatedAt),
+  };
+}
+
 function toKey(document: KeyDocument): ApiKeyRecord {
   return {
     id: document.id,
@@ -264,10 +329,7 @@ export class CosmosStore implements QueueStore, KeyStore {
   }
 
   isUnavailable(error: unknown): boolean {
-    const status = statusOf(error);
-    if (status !== undefined) return status === 429 || status === 503 || status === 408 || status === 449;
-    const code = (error as { code?: unknown }).code;
-    return typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)$/.test(code);
+    return isTransientCosmosError(error);
   }
 
   // Queues
@@ -653,33 +715,44 @@ export class CosmosStore implements QueueStore, KeyStore {
           );
     let redriven = 0;
     for (const document of candidates) {
-      const { _etag: etag, ...body } = document;
-      const back = redrivenMessage(toMessage(document), queue, now);
-      const revived: MessageDocument = {
-        ...body,
-        state: back.state,
-        sequence: this.sequences.next(now.getTime()),
-        visibleAt: back.visibleAt.getTime(),
-        expiresAt: back.expiresAt.getTime(),
-        deliveryCount: back.deliveryCount,
-        leaseToken: back.leaseToken,
-        leaseExpiresAt: null,
-        reason: back.reason,
-        deadLetteredAt: null,
-      };
-      if (document.groupId !== null) await this.touchGroup(queue.id, document.groupId);
-      try {
-        await this.messages.item(document.id, queue.id).replace(revived, {
-          accessCondition: { type: "IfMatch", condition: etag ?? "" },
-        });
-        redriven++;
-      } catch (error) {
-        if (statusOf(error) !== 412 && statusOf(error) !== 404) throw error;
-      }
+      if (await this.revive(queue, document, now, this.sequences.next(now.getTime()))) redriven++;
     }
     await this.addToTotals(queue.id, { redrivenTotal: redriven });
     const remaining = "all" in selection ? await this.count(queue.id, "c.state = 'dead'", {}) : 0;
     return { redriven, remaining };
+  }
+
+  /** Returns a dead letter to the queue, compare-and-set; false when it changed or went first. */
+  private async revive(
+    queue: Queue,
+    document: MessageDocument,
+    now: Date,
+    sequence: number,
+  ): Promise<boolean> {
+    const { _etag: etag, ...body } = document;
+    const back = redrivenMessage(toMessage(document), queue, now);
+    const revived: MessageDocument = {
+      ...body,
+      state: back.state,
+      sequence,
+      visibleAt: back.visibleAt.getTime(),
+      expiresAt: back.expiresAt.getTime(),
+      deliveryCount: back.deliveryCount,
+      leaseToken: back.leaseToken,
+      leaseExpiresAt: null,
+      reason: back.reason,
+      deadLetteredAt: null,
+    };
+    if (document.groupId !== null) await this.touchGroup(queue.id, document.groupId);
+    try {
+      await this.messages.item(document.id, queue.id).replace(revived, {
+        accessCondition: { type: "IfMatch", condition: etag ?? "" },
+      });
+      return true;
+    } catch (error) {
+      if (statusOf(error) !== 412 && statusOf(error) !== 404) throw error;
+      return false;
+    }
   }
 
   async purgeDeadLetters(queue: Queue): Promise<number> {
@@ -694,6 +767,169 @@ export class CosmosStore implements QueueStore, KeyStore {
       dead.map((item) => item.id),
     );
     return dead.length;
+  }
+
+  // Redrive tasks
+  //
+  // A chunk is three steps: claim the task (compare-and-set on its etag),
+  // move each dead letter (compare-and-set on the message's etag), record the
+  // progress (compare-and-set again, re-read and retried on a conflict). An
+  // instance that dies between the moves and the record leaves those moves
+  // uncounted in `redriven`, never undone or repeated: a moved message's new
+  // sequence is at or above the task's cutoff, so no chunk selects it again.
+
+  async createRedriveTask(queue: Queue, id: string, claim: RedriveTaskClaim): Promise<RedriveTaskRecord> {
+    // Above every sequence the queue holds, even one another instance's clock put ahead of this one's.
+    const [highest] = await this.query<number>(
+      this.messages,
+      queue.id,
+      "SELECT TOP 1 VALUE c.sequence FROM c WHERE c.queueId = @pk AND c.kind = 'message' ORDER BY c.sequence DESC",
+      {},
+    );
+    const document: TaskDocument = {
+      id,
+      kind: "task",
+      queueId: queue.id,
+      tenantId: queue.tenantId,
+      status: "running",
+      redriven: 0,
+      remaining: await this.count(queue.id, "c.state = 'dead'", {}),
+      cutoff: Math.max(this.sequences.next(claim.now.getTime()), (highest ?? 0) + 1),
+      owner: claim.owner,
+      leaseExpiresAt: claim.leaseExpiresAt.getTime(),
+      error: null,
+      createdAt: claim.now.getTime(),
+      updatedAt: claim.now.getTime(),
+    };
+    await this.messages.items.create(document);
+    return toTask(document);
+  }
+
+  async getRedriveTask(queue: Queue, id: string): Promise<RedriveTaskRecord | undefined> {
+    const document = await this.readTask(queue, id);
+    return document && toTask(document);
+  }
+
+  async advanceRedriveTask(
+    queue: Queue,
+    id: string,
+    claim: RedriveTaskClaim,
+    limit: number,
+  ): Promise<RedriveTaskRecord | undefined> {
+    const claimed = await this.claimTask(queue, id, claim);
+    if (!claimed) return undefined;
+    const candidates = await this.query<MessageDocument>(
+      this.messages,
+      queue.id,
+      `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'dead' AND c.sequence < @cutoff
+       ORDER BY c.deadLetteredAt ASC, c.id ASC`,
+      { n: limit, cutoff: claimed.cutoff },
+    );
+    const floorMs = Math.max(claim.now.getTime(), Math.ceil(claimed.cutoff / 1000));
+    let moved = 0;
+    for (const document of candidates) {
+      if (await this.revive(queue, document, claim.now, this.sequences.next(floorMs))) moved++;
+    }
+    await this.addToTotals(queue.id, { redrivenTotal: moved });
+    const recorded = await this.recordProgress(queue, claimed, claim, moved, candidates.length < limit);
+    return recorded?.owner === claim.owner ? toTask(recorded) : undefined;
+  }
+
+  async failRedriveTask(queue: Queue, id: string, owner: string, error: string, now: Date): Promise<void> {
+    const task = await this.readTask(queue, id);
+    if (task?.status !== "running" || task.owner !== owner) return;
+    await this.replaceTask(queue, task, {
+      ...task,
+      status: "failed",
+      error,
+      updatedAt: now.getTime(),
+      ttl: FINISHED_TASK_RETENTION_SECONDS,
+    });
+  }
+
+  /** Crosses partitions: only the resume trigger calls it, never a request. */
+  async orphanedRedriveTasks(now: Date, limit: number): Promise<RedriveTaskRecord[]> {
+    const { resources } = await this.messages.items
+      .query<TaskDocument>({
+        query:
+          "SELECT TOP @n * FROM c WHERE c.kind = 'task' AND c.status = 'running' AND c.leaseExpiresAt <= @now",
+        parameters: params({ n: limit, now: now.getTime() }),
+      })
+      .fetchAll();
+    return resources.map(toTask);
+  }
+
+  private async readTask(queue: Queue, id: string): Promise<TaskDocument | undefined> {
+    if (!id.startsWith("task_")) return undefined;
+    const { resource } = await this.messages.item(id, queue.id).read<TaskDocument>();
+    return resource?.kind === "task" && resource.tenantId === queue.tenantId ? resource : undefined;
+  }
+
+  /** Replaces the task if its etag still matches; the written copy with its new etag, or undefined. */
+  private async replaceTask(
+    queue: Queue,
+    current: TaskDocument,
+    next: TaskDocument,
+  ): Promise<TaskDocument | undefined> {
+    const { _etag: etag, ...body } = next;
+    try {
+      const { resource } = await this.messages.item(current.id, queue.id).replace<TaskDocument>(body, {
+        accessCondition: { type: "IfMatch", condition: current._etag ?? "" },
+      });
+      return resource;
+    } catch (error) {
+      if (statusOf(error) === 412) return undefined;
+      throw error;
+    }
+  }
+
+  private async claimTask(
+    queue: Queue,
+    id: string,
+    claim: RedriveTaskClaim,
+  ): Promise<TaskDocument | undefined> {
+    const task = await this.readTask(queue, id);
+    if (task?.status !== "running") return undefined;
+    if (task.owner !== claim.owner && task.leaseExpiresAt > claim.now.getTime()) return undefined;
+    return this.replaceTask(queue, task, {
+      ...task,
+      owner: claim.owner,
+      leaseExpiresAt: claim.leaseExpiresAt.getTime(),
+      updatedAt: claim.now.getTime(),
+    });
+  }
+
+  /**
+   * Adds this chunk's moves to the task as it is now: another owner's
+   * progress in between is kept. Undefined when the task is gone (its queue
+   * was deleted).
+   */
+  private async recordProgress(
+    queue: Queue,
+    claimed: TaskDocument,
+    claim: RedriveTaskClaim,
+    moved: number,
+    short: boolean,
+  ): Promise<TaskDocument | undefined> {
+    let current: TaskDocument | undefined = claimed;
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      if (!current) return undefined;
+      const remaining = short ? 0 : Math.max(0, current.remaining - moved);
+      const finished = current.status !== "running" || remaining === 0;
+      const ours = current.owner === claim.owner;
+      const written = await this.replaceTask(queue, current, {
+        ...current,
+        status: current.status === "running" && finished ? "done" : current.status,
+        redriven: current.redriven + moved,
+        remaining,
+        ...(ours ? { leaseExpiresAt: claim.leaseExpiresAt.getTime() } : {}),
+        updatedAt: claim.now.getTime(),
+        ...(finished ? { ttl: FINISHED_TASK_RETENTION_SECONDS } : {}),
+      });
+      if (written) return written;
+      current = await this.readTask(queue, claimed.id);
+    }
+    throw Object.assign(new Error("the redrive task kept changing; retry"), { code: 503 });
   }
 
   // Stats and housekeeping

@@ -99,6 +99,25 @@ const MIGRATIONS: string[] = [
   DROP INDEX messages_fifo_order;
   CREATE INDEX messages_fifo_order ON messages (queue_id, group_id, sequence) WHERE state = 'ready' AND group_id IS NOT NULL;
   `,
+  // Redrive tasks outlive the process that started them: a restart resumes them (RedriveTaskRecord in src/service/ports.ts).
+  `
+  CREATE TABLE redrive_tasks (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    queue_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    redriven INTEGER NOT NULL,
+    remaining INTEGER NOT NULL,
+    cutoff INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    lease_expires_at INTEGER NOT NULL,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX redrive_tasks_running ON redrive_tasks (lease_expires_at) WHERE status = 'running';
+  CREATE INDEX redrive_tasks_finished ON redrive_tasks (updated_at) WHERE status <> 'running';
+  `,
 ];
 
 export function migrate(db: Database): void {

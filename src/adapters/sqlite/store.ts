@@ -10,19 +10,22 @@ import type { DeadLetterReason, Message, MessageState } from "../../domain/messa
 import { fifoRun } from "../../domain/ordering.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
 import { decodeCursor, pageOf } from "../../service/cursor.js";
-import type {
-  ApiKeyRecord,
-  Enqueued,
-  KeyStore,
-  NewMessage,
-  Page,
-  PageRequest,
-  QueueStats,
-  QueueStore,
-  Received,
-  ReceiveRequest,
-  RedriveSelection,
-  Settlement,
+import {
+  type ApiKeyRecord,
+  type Enqueued,
+  FINISHED_TASK_RETENTION_SECONDS,
+  type KeyStore,
+  type NewMessage,
+  type Page,
+  type PageRequest,
+  type QueueStats,
+  type QueueStore,
+  type Received,
+  type ReceiveRequest,
+  type RedriveSelection,
+  type RedriveTaskClaim,
+  type RedriveTaskRecord,
+  type Settlement,
 } from "../../service/ports.js";
 import { type CommitFaults, GroupCommitter } from "./group-commit.js";
 import { migrate } from "./migrations.js";
@@ -69,6 +72,21 @@ interface MessageRow {
   reason: string | null;
   dead_lettered_at: number | null;
   acked_at: number | null;
+}
+
+interface TaskRow {
+  id: string;
+  tenant_id: string;
+  queue_id: string;
+  status: string;
+  redriven: number;
+  remaining: number;
+  cutoff: number;
+  owner: string;
+  lease_expires_at: number;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
 }
 
 interface KeyRow {
@@ -123,6 +141,23 @@ function toMessage(row: MessageRow): Message {
     reason: row.reason as DeadLetterReason | null,
     deadLetteredAt: toDate(row.dead_lettered_at),
     ackedAt: toDate(row.acked_at),
+  };
+}
+
+function toTask(row: TaskRow): RedriveTaskRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    queueId: row.queue_id,
+    status: row.status as RedriveTaskRecord["status"],
+    redriven: row.redriven,
+    remaining: row.remaining,
+    cutoff: row.cutoff,
+    owner: row.owner,
+    leaseExpiresAt: new Date(row.lease_expires_at),
+    error: row.error,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
   };
 }
 
@@ -283,6 +318,7 @@ export class SqliteStore implements QueueStore, KeyStore {
     return this.changeQueue(queue, () => {
       this.sql.deleteMessagesOfQueue.run(queue.id, queue.tenantId);
       this.sql.deleteGroupsOfQueue.run(queue.id);
+      this.sql.deleteTasksOfQueue.run(queue.id);
       this.sql.deleteQueue.run(queue.id, queue.tenantId);
     });
   }
@@ -533,21 +569,95 @@ export class SqliteStore implements QueueStore, KeyStore {
           : selection.messageIds
               .map((id) => this.sql.messageById.get(queue.id, id, queue.tenantId) as MessageRow | undefined)
               .filter((row): row is MessageRow => row?.state === "dead");
-      let sequence = this.takeSequences(queue.id, rows.length);
-      for (const row of rows) {
-        const revived = { ...redrivenMessage(toMessage(row), queue, now), sequence: sequence++ };
-        this.sql.redrive.run(revived.sequence, now.getTime(), revived.expiresAt.getTime(), queue.id, row.id);
-        if (row.group_id !== null) this.sql.touchGroup.run(queue.id, row.group_id);
-        this.writes.record(revived);
-      }
-      this.sql.countRedriven.run(rows.length, queue.id);
+      this.redriveRows(queue, rows, now);
       const remaining = "all" in selection ? (this.sql.countDead.get(queue.id) as { n: number }).n : 0;
       return { redriven: rows.length, remaining };
     });
   }
 
+  /** Runs inside a write transaction. */
+  private redriveRows(queue: Queue, rows: MessageRow[], now: Date): void {
+    let sequence = this.takeSequences(queue.id, rows.length);
+    for (const row of rows) {
+      const revived = { ...redrivenMessage(toMessage(row), queue, now), sequence: sequence++ };
+      this.sql.redrive.run(revived.sequence, now.getTime(), revived.expiresAt.getTime(), queue.id, row.id);
+      if (row.group_id !== null) this.sql.touchGroup.run(queue.id, row.group_id);
+      this.writes.record(revived);
+    }
+    this.sql.countRedriven.run(rows.length, queue.id);
+  }
+
   purgeDeadLetters(queue: Queue): Promise<number> {
     return this.writes.run(() => this.sql.purgeDead.run(queue.id, queue.tenantId).changes);
+  }
+
+  // Redrive tasks: one write transaction a chunk, so the moves and the progress commit together.
+
+  createRedriveTask(queue: Queue, id: string, claim: RedriveTaskClaim): Promise<RedriveTaskRecord> {
+    return this.writes.run(() => {
+      this.sql.forgetFinishedTasks.run(claim.now.getTime() - FINISHED_TASK_RETENTION_SECONDS * 1000);
+      // Every message of the queue has a sequence below the next one, and every redrive takes a new one above it.
+      const { next_sequence: cutoff } = this.sql.nextSequence.get(queue.id) as { next_sequence: number };
+      const { n: remaining } = this.sql.countDead.get(queue.id) as { n: number };
+      const row: TaskRow = {
+        id,
+        tenant_id: queue.tenantId,
+        queue_id: queue.id,
+        status: "running",
+        redriven: 0,
+        remaining,
+        cutoff,
+        owner: claim.owner,
+        lease_expires_at: claim.leaseExpiresAt.getTime(),
+        error: null,
+        created_at: claim.now.getTime(),
+        updated_at: claim.now.getTime(),
+      };
+      this.sql.insertTask.run(row);
+      return toTask(row);
+    });
+  }
+
+  async getRedriveTask(queue: Queue, id: string): Promise<RedriveTaskRecord | undefined> {
+    const row = this.sql.taskById.get(id, queue.id, queue.tenantId) as TaskRow | undefined;
+    return row && toTask(row);
+  }
+
+  advanceRedriveTask(
+    queue: Queue,
+    id: string,
+    claim: RedriveTaskClaim,
+    limit: number,
+  ): Promise<RedriveTaskRecord | undefined> {
+    return this.writes.run(() => {
+      const task = this.sql.taskById.get(id, queue.id, queue.tenantId) as TaskRow | undefined;
+      if (task?.status !== "running") return undefined;
+      if (task.owner !== claim.owner && task.lease_expires_at > claim.now.getTime()) return undefined;
+      const rows = this.sql.deadLettersBelow.all(queue.id, task.cutoff, limit) as MessageRow[];
+      this.redriveRows(queue, rows, claim.now);
+      const remaining = Math.max(0, task.remaining - rows.length);
+      const next: TaskRow = {
+        ...task,
+        status: rows.length < limit || remaining === 0 ? "done" : "running",
+        redriven: task.redriven + rows.length,
+        remaining: rows.length < limit ? 0 : remaining,
+        owner: claim.owner,
+        lease_expires_at: claim.leaseExpiresAt.getTime(),
+        updated_at: claim.now.getTime(),
+      };
+      this.sql.updateTask.run(next);
+      return toTask(next);
+    });
+  }
+
+  failRedriveTask(queue: Queue, id: string, owner: string, error: string, now: Date): Promise<void> {
+    return this.writes.run(() => {
+      this.sql.failTask.run(error, now.getTime(), id, queue.id, owner);
+    });
+  }
+
+  async orphanedRedriveTasks(now: Date, limit: number): Promise<RedriveTaskRecord[]> {
+    return (this.sql.orphanedTasks.all(now.getTime(), limit) as TaskRow[]).map(toTask);
   }
 
   // Stats and housekeeping
@@ -740,6 +850,34 @@ function prepareStatements(db: Database) {
        WHERE queue_id = ? AND id = ?`,
     ),
     countDead: q("SELECT COUNT(*) AS n FROM messages WHERE queue_id = ? AND state = 'dead'"),
+    deadLettersBelow: q(
+      `SELECT * FROM messages INDEXED BY messages_dead_letters
+       WHERE queue_id = ? AND state = 'dead' AND sequence < ? ORDER BY dead_lettered_at, id LIMIT ?`,
+    ),
+    nextSequence: q("SELECT next_sequence FROM queues WHERE id = ?"),
+    insertTask: q(
+      `INSERT INTO redrive_tasks (id, tenant_id, queue_id, status, redriven, remaining, cutoff, owner,
+         lease_expires_at, error, created_at, updated_at)
+       VALUES (@id, @tenant_id, @queue_id, @status, @redriven, @remaining, @cutoff, @owner,
+         @lease_expires_at, @error, @created_at, @updated_at)`,
+    ),
+    taskById: q("SELECT * FROM redrive_tasks WHERE id = ? AND queue_id = ? AND tenant_id = ?"),
+    updateTask: q(
+      `UPDATE redrive_tasks SET status = @status, redriven = @redriven, remaining = @remaining, owner = @owner,
+         lease_expires_at = @lease_expires_at, updated_at = @updated_at WHERE id = @id`,
+    ),
+    failTask: q(
+      `UPDATE redrive_tasks SET status = 'failed', error = ?, updated_at = ?
+       WHERE id = ? AND queue_id = ? AND owner = ? AND status = 'running'`,
+    ),
+    orphanedTasks: q(
+      `SELECT * FROM redrive_tasks INDEXED BY redrive_tasks_running
+       WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
+    ),
+    forgetFinishedTasks: q(
+      "DELETE FROM redrive_tasks INDEXED BY redrive_tasks_finished WHERE status <> 'running' AND updated_at < ?",
+    ),
+    deleteTasksOfQueue: q("DELETE FROM redrive_tasks WHERE queue_id = ?"),
     purgeDead: q("DELETE FROM messages WHERE queue_id = ? AND tenant_id = ? AND state = 'dead'"),
     // Only rows not visible yet: in flight or delayed, covered by messages_by_visibility.
     // Its condition is restated for the planner; every invisible row meets it,
