@@ -142,6 +142,20 @@ export function azureCredential(): Promise<TokenCredential> {
   return credential;
 }
 
+/**
+ * How long a request waits on Cosmos DB before the API answers 503. The
+ * SDK's defaults (@azure/cosmos ConnectionPolicy and RetryOptions,
+ * https://learn.microsoft.com/javascript/api/@azure/cosmos/connectionpolicy
+ * and .../retryoptions) wait 60 s for a silent network peer and retry
+ * throttled requests for up to 30 s; a client is better served by a 503
+ * with Retry-After well before its own timeout. A point operation takes
+ * milliseconds, so 10 s is generous.
+ */
+const COSMOS_CONNECTION_POLICY = {
+  requestTimeout: 10_000,
+  retryOptions: { maxWaitTimeInSeconds: 10 },
+};
+
 async function openStore(config: Config, faults: CommitFaults | undefined): Promise<QueueStore & KeyStore> {
   if (config.store === "sqlite")
     return new SqliteStore({ dataDir: config.dataDir, ...(faults ? { faults } : {}) });
@@ -152,9 +166,8 @@ async function openStore(config: Config, faults: CommitFaults | undefined): Prom
   ]);
   const client = new CosmosClient({
     endpoint: cosmos.endpoint,
-    ...(cosmos.emulatorKey
-      ? { key: cosmos.emulatorKey, connectionPolicy: { enableEndpointDiscovery: false } }
-      : { aadCredentials: await azureCredential() }),
+    connectionPolicy: { ...COSMOS_CONNECTION_POLICY, enableEndpointDiscovery: !cosmos.emulatorKey },
+    ...(cosmos.emulatorKey ? { key: cosmos.emulatorKey } : { aadCredentials: await azureCredential() }),
   });
   if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
   return new CosmosStore({ client, databaseId: cosmos.databaseId });

@@ -6,9 +6,11 @@ import { connect, createServer, type Server, type Socket } from "node:net";
  * - `refuse`: stops listening and cuts every open connection, so the store
  *   is unreachable (new connections are refused, pooled ones reset);
  * - `unavailable`: answers every request with HTTP 503, as Cosmos DB does
- *   when a partition is briefly unavailable.
+ *   when a partition is briefly unavailable;
+ * - `drop`: accepts connections and never answers, as a network that drops
+ *   packets: only the client's own timeout ends a request.
  */
-export type FaultMode = "pass" | "refuse" | "unavailable";
+export type FaultMode = "pass" | "refuse" | "unavailable" | "drop";
 
 export interface FaultProxy {
   /** `http://127.0.0.1:<port>`, the same across modes. */
@@ -43,6 +45,10 @@ export async function startFaultProxy(target: URL): Promise<FaultProxy> {
     track(client);
     if (mode === "unavailable") {
       client.once("data", () => client.end(UNAVAILABLE));
+      return;
+    }
+    if (mode === "drop") {
+      client.resume();
       return;
     }
     const upstream = connect(Number(target.port), target.hostname);
