@@ -32,6 +32,8 @@ export interface Conveyor {
   context: ServiceContext;
   /** Removes acked tombstones whose dedup window has passed. */
   housekeeping(): Promise<number>;
+  /** Continues redrive tasks whose instance stopped, for at most `budgetMs`; how many it took up. */
+  resumeRedrives(budgetMs: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -98,11 +100,12 @@ async function assemble(
       )
     : new EventHub();
   let openApi: unknown;
+  const redriver = new Redriver(context);
   const services: Services = {
     context,
     events,
     consoleFiles: staticFiles(consoleDirectory()),
-    redriver: new Redriver(context),
+    redriver,
     async health() {
       try {
         await store.ping();
@@ -130,7 +133,11 @@ async function assemble(
     handle,
     context,
     housekeeping: () => store.removeExpiredTombstones(clock.now()),
-    close: () => store.close(),
+    resumeRedrives: (budgetMs) => redriver.resume(budgetMs),
+    async close() {
+      await redriver.close();
+      await store.close();
+    },
   };
 }
 

@@ -5,3 +5,4 @@ import "./message-changes.js";
 import "./push-dead-letters.js";
 import "./push-deliveries.js";
 import "./push-safety-net.js";
+import "./redrive-resume.js";

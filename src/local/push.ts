@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import { ChangeHandler, reschedulePushBacklog } from "../service/changes.js";
 import type { EventSink, MetricsSink } from "../service/ports.js";
 import { runPushJob } from "../service/push.js";
+import { startLocalRedriveResume } from "./redrive.js";
 
 export interface LocalPush {
   dispatcher: SqliteDispatcher;
@@ -19,6 +20,8 @@ export interface LocalPush {
  * on Azure), which runs the same push job handler. The safety net runs at
  * start-up (jobs a crash kept from being scheduled) and then periodically;
  * on a Cosmos store, which has no local change stream, it is what schedules.
+ * Redrive tasks an earlier process left unfinished resume as the
+ * `redriveResume` timer resumes them on Azure.
  */
 export function startLocalPush(
   conveyor: Conveyor,
@@ -52,6 +55,7 @@ export function startLocalPush(
   void safetyNet();
   const timer = setInterval(safetyNet, options.safetyNetMs ?? (unsubscribe ? 30_000 : 1000));
   timer.unref();
+  const redrives = startLocalRedriveResume(conveyor, { logger });
 
   dispatcher.start(async (job) => {
     const outcome = await runPushJob(context, sendWebhook, job);
@@ -70,6 +74,7 @@ export function startLocalPush(
     dispatcher,
     async stop() {
       clearInterval(timer);
+      redrives.stop();
       unsubscribe?.();
       await dispatcher.stop();
     },
