@@ -559,6 +559,30 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
           });
         });
 
+        it("moves each message once and counts exactly when two owners work on a task at the same time", async () => {
+          const queue = await createQueue();
+          const total = 120;
+          await deadLetter(queue, total);
+          const id = taskId();
+          await store.createRedriveTask(queue, id, claim("a", 20));
+          // Every claim comes after the last one's lease: both owners always get the task, so their chunks interleave.
+          let tick = 0;
+          const work = async (owner: string) => {
+            for (;;) {
+              await store.advanceRedriveTask(queue, id, claim(owner, 100 * ++tick), 15);
+              // Lost a claim race, or won it: go again while the task runs.
+              if ((await store.getRedriveTask(queue, id))?.status !== "running") return;
+            }
+          };
+          await Promise.all([work("a"), work("b")]);
+          expect(await store.getRedriveTask(queue, id)).toMatchObject({ status: "done", redriven: total });
+          expect(await store.stats(queue, at(100_000))).toMatchObject({
+            available: total,
+            deadLettered: 0,
+            redrivenTotal: total,
+          });
+        });
+
         it("lists running tasks whose lease has lapsed, across tenants, for the resume trigger", async () => {
           const queue = await createQueue();
           const elsewhere = await createQueue({ tenantId: "tenant-b" });
