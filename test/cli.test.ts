@@ -1,51 +1,27 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonLines, type Outcome, run, runCli } from "./cli-process.js";
 import { startTestHost, type TestHost } from "./host.js";
 import { BUILT_CLI, ROOT, requireBuild } from "./process.js";
 
-const run = promisify(execFile);
 let host: TestHost;
 let token: string;
+let env: Record<string, string>;
 
 beforeAll(async () => {
   requireBuild();
   host = await startTestHost();
   token = await host.token("cli-tenant", { roles: ["admin"] });
+  env = { CONVEYOR_DATA_DIR: host.dataDir, CONVEYOR_URL: host.url, CONVEYOR_TOKEN: token };
 });
 afterAll(() => host.close());
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real bin, as a user runs it, against the local host. */
-const conveyor = (args: string[], env: Record<string, string> = {}): Promise<Outcome> =>
-  run(process.execPath, [BUILT_CLI, ...args], {
-    env: {
-      ...process.env,
-      CONVEYOR_DATA_DIR: host.dataDir,
-      CONVEYOR_URL: host.url,
-      CONVEYOR_TOKEN: token,
-      ...env,
-    },
-    maxBuffer: 64 * 1024 * 1024,
-  }).then(
-    (result) => ({ code: 0, ...result }),
-    (error: Outcome) => error,
-  );
-
-const jsonLines = (stdout: string) =>
-  stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+const conveyor = (args: string[], extra: Record<string, string> = {}): Promise<Outcome> =>
+  runCli(args, { ...env, ...extra });
 
 describe("conveyor token", () => {
   it("prints one token and nothing else, which the local host accepts", async () => {
@@ -186,7 +162,7 @@ describe("conveyor against the local host", () => {
   it("fails with exit code 2 on a wrong command line and 3 when the server cannot be reached", async () => {
     expect((await conveyor(["frobnicate"])).code).toBe(2);
     expect((await conveyor(["receive", "q", "--max", "lots"])).code).toBe(2);
-    expect((await conveyor(["send", "q"])).stderr).toMatch(/give a body, --file, or --lines/);
+    expect((await conveyor(["send", "q"])).stderr).toMatch(/nothing on stdin: give a body, --file, --lines/);
     const noToken = await conveyor(["stats", "q"], { CONVEYOR_TOKEN: "" });
     expect([noToken.code, noToken.stderr]).toEqual([2, expect.stringMatching(/no credentials/)]);
     const down = await conveyor(["stats", "q"], { CONVEYOR_URL: "http://127.0.0.1:59999" });

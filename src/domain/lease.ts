@@ -91,12 +91,17 @@ export function onExtend(
 }
 
 function leaseLost(message: Message): { ok: false; error: Failure } {
-  return fail(
-    "lease_lost",
-    message.state === "ready"
-      ? "the lease token is not this message's latest lease; it was received again or the token was never issued"
-      : `the message is ${message.state === "dead" ? "dead-lettered" : "already settled"} and this token cannot settle it`,
-  );
+  return fail("lease_lost", whyLeaseLost(message));
+}
+
+function whyLeaseLost(message: Message): string {
+  if (message.state === "dead") return "the message is dead-lettered and this token cannot settle it";
+  if (message.state !== "ready") return "the message is already settled and this token cannot settle it";
+  // A release (nack) clears the token; a message never received has none either, but no deliveries.
+  if (message.leaseToken === null && message.deliveryCount > 0) {
+    return "the lease was spent by a nack that released the message for retry; receive it again for a new lease";
+  }
+  return "the lease token is not this message's latest lease; it was received again or the token was never issued";
 }
 
 /** The broker dead-lettered this message's push job; `null` when the message no longer needs it. */

@@ -57,6 +57,14 @@ describe("ack", () => {
     if (!result.ok) expect(result.error.code).toBe("lease_lost");
   });
 
+  it("says a nack spent the lease when the message was released since", () => {
+    const released = { ...leased, leaseToken: null, leaseExpiresAt: null };
+    const result = onAck(released, "current", at(1));
+    expect(result.ok || result.error.detail).toMatch(/spent by a nack/);
+    const neverReceived = onAck(aMessage(), "made-up", at(1));
+    expect(neverReceived.ok || neverReceived.error.detail).toMatch(/never issued/);
+  });
+
   it("still accepts the latest token after the lease expired, as long as nobody received it again", () => {
     expect(onAck(leased, "current", at(60)).ok).toBe(true);
   });

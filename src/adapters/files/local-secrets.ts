@@ -26,7 +26,21 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<LocalSign
     const jwk = await exportJWK(privateKey);
     return JSON.stringify({ ...jwk, kid: randomBytes(8).toString("hex"), alg: ALGORITHM });
   });
-  const jwk = JSON.parse(await stored) as JWK & { kid: string };
+  return keyOf(await stored);
+}
+
+/** The signing key a local host made in its data directory, or undefined where none has run. */
+export async function loadSigningKey(dataDir: string): Promise<LocalSigningKey | undefined> {
+  try {
+    return await keyOf(readFileSync(join(dataDir, SIGNING_KEY_FILE), "utf8"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+async function keyOf(stored: string): Promise<LocalSigningKey> {
+  const jwk = JSON.parse(stored) as JWK & { kid: string };
   const privateKey = (await importJWK(jwk, ALGORITHM)) as KeyObject;
   const { d: _private, ...publicJwk } = jwk;
   const publicKey = (await importJWK(publicJwk, ALGORITHM)) as KeyObject;
