@@ -112,7 +112,7 @@ function ipv4Forms(address: string): string[] {
 /** Every way `new URL` accepts to write an IPv6 address as a host. */
 function ipv6Forms(address: string): string[] {
   const parsed = ipaddr.IPv6.parse(address);
-  const full = parsed.toFixedLengthString();
+  const full = parsed.parts.map((part) => part.toString(16).padStart(4, "0")).join(":");
   const forms = [
     `[${parsed.toString()}]`,
     `[${full}]`,
