@@ -1,10 +1,19 @@
 import type { z } from "zod";
 import type * as s from "../api/schemas.js";
+import { type ConsumeOptions, type Consumer, type Handler, QueueConsumer } from "./consumer.js";
+import { apiErrorOf, ConveyorApiError, ConveyorError } from "./errors.js";
+import { Producer, type ProducerOptions } from "./producer.js";
+
+export type { ConsumeOptions, Consumer, ConsumerErrorContext, Handler } from "./consumer.js";
+export { ConveyorApiError, ConveyorError, type RetryOptions } from "./errors.js";
+export { Producer, type ProducerMessage, type ProducerOptions } from "./producer.js";
 
 /**
  * A typed client for Conveyor's HTTP API v1. Request types come from the
  * same zod schemas the server validates with; failures throw
- * `ConveyorApiError` carrying the problem document's stable `code`.
+ * `ConveyorApiError` carrying the problem document's stable `code`, or
+ * `ConveyorError` when no answer came. `producer` and `consume` are the
+ * batching, retrying ways to send and to process messages.
  */
 
 export type CreateQueueRequest = z.input<typeof s.createQueueBody>;
@@ -19,7 +28,10 @@ export type QueueView = z.output<typeof s.queueResponse>;
 export type QueueStatsView = z.output<typeof s.statsResponse>;
 export type EnqueuedView = z.output<typeof s.enqueueResponse>;
 export type BatchResultView = z.output<typeof s.batchResponse>;
-export type ReceivedMessage = z.output<typeof s.receivedResponse>["messages"][number];
+export type ReceivedMessage<T = unknown> = Omit<
+  z.output<typeof s.receivedResponse>["messages"][number],
+  "body"
+> & { body: T };
 export type MessageView = z.output<typeof s.messageResponse>;
 export type SettleResultView = z.output<typeof s.settleResponse>;
 export type RedriveView = z.output<typeof s.redriveResponse>;
@@ -38,34 +50,36 @@ export interface RawResponse {
   body: unknown;
 }
 
-export class ConveyorApiError extends Error {
-  override name = "ConveyorApiError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly problem: ProblemView | undefined,
-    readonly headers: Headers,
-  ) {
-    super(problem ? `${code}: ${problem.detail}` : `HTTP ${status}`);
-  }
-}
-
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:7071` */
   baseUrl: string;
   /** A bearer JWT or an API key. */
   token?: string;
   fetch?: typeof fetch;
+  /** How long a request may take before it fails with `ConveyorError` `timeout` (default 30 s; a receive adds its wait). */
+  timeoutMs?: number;
 }
 
 export class ConveyorClient {
   private readonly baseUrl: string;
   private readonly fetch: typeof fetch;
+  private readonly timeoutMs: number;
 
   constructor(private readonly options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     // Bound: browsers refuse a fetch called with any `this` but the global one.
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** A producer for one queue: concurrent sends go out as batches, with retries that never double a message. */
+  producer<T = unknown>(queueName: string, options?: ProducerOptions): Producer<T> {
+    return new Producer<T>(this, queueName, options);
+  }
+
+  /** Runs `handler` on the queue's messages until stopped; see `ConsumeOptions`. */
+  consume<T = unknown>(queueName: string, handler: Handler<T>, options?: ConsumeOptions): Consumer {
+    return new QueueConsumer<T>(this, queueName, handler, options);
   }
 
   /** Any request, with no error mapping: for status-level checks and routes this client lacks. */
@@ -77,6 +91,7 @@ export class ConveyorClient {
       rawBody?: string;
       headers?: Record<string, string>;
       signal?: AbortSignal;
+      timeoutMs?: number;
     } = {},
   ): Promise<RawResponse> {
     const headers: Record<string, string> = { ...init.headers };
@@ -87,28 +102,62 @@ export class ConveyorClient {
       body = JSON.stringify(init.body);
       headers["content-type"] ??= "application/json";
     }
-    const response = await this.fetch(`${this.baseUrl}${path}`, {
+    const { response, text } = await this.exchange(`${this.baseUrl}${path}`, {
       method,
       headers,
       body,
       signal: init.signal,
+      timeoutMs: init.timeoutMs,
     });
-    const text = await response.text();
     let parsed: unknown = text;
     if (text && /json/.test(response.headers.get("content-type") ?? "")) parsed = JSON.parse(text);
     return { status: response.status, headers: response.headers, body: text ? parsed : undefined };
   }
 
+  /**
+   * One fetch and its body, within the timeout; no answer is a
+   * `ConveyorError` (`connection_failed` or `timeout`), while the caller's own
+   * abort still rejects with the signal's reason. With `stream`, the timeout
+   * covers only the response head and the body is left to the caller.
+   */
+  private async exchange(
+    url: string,
+    init: RequestInit & { timeoutMs?: number; stream?: boolean },
+  ): Promise<{ response: Response; text: string }> {
+    const { timeoutMs = this.timeoutMs, stream, signal: callerSignal, ...request } = init;
+    const controller = new AbortController();
+    const abort = () => controller.abort(callerSignal?.reason);
+    if (callerSignal?.aborted) abort();
+    callerSignal?.addEventListener("abort", abort, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    try {
+      const response = await this.fetch(url, { ...request, signal: controller.signal });
+      return { response, text: stream ? "" : await response.text() };
+    } catch (error) {
+      if (timedOut)
+        throw new ConveyorError(`no answer from ${url} in ${timeoutMs} ms`, "timeout", { cause: error });
+      if (callerSignal?.aborted || !(error instanceof TypeError)) throw error;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? error.message;
+      throw new ConveyorError(`cannot reach ${this.baseUrl}: ${why}`, "connection_failed", { cause: error });
+    } finally {
+      clearTimeout(timer);
+      // A stream's body still reads through this controller: the caller's abort must keep reaching it.
+      if (!stream) callerSignal?.removeEventListener("abort", abort);
+    }
+  }
+
   private async call<T>(
     method: string,
     path: string,
-    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<T> {
     const response = await this.raw(method, path, init);
-    if (response.status >= 400) {
-      const problem = response.body as ProblemView | undefined;
-      throw new ConveyorApiError(response.status, problem?.code ?? "http_error", problem, response.headers);
-    }
+    if (response.status >= 400) throw apiErrorOf(response);
     return response.body as T;
   }
 
@@ -126,7 +175,11 @@ export class ConveyorClient {
     const headers: Record<string, string> = this.options.token
       ? { authorization: `Bearer ${this.options.token}` }
       : {};
-    const response = await this.fetch(`${this.baseUrl}${queuePath(queueName)}/events`, { headers, signal });
+    const { response } = await this.exchange(`${this.baseUrl}${queuePath(queueName)}/events`, {
+      headers,
+      signal,
+      stream: true,
+    });
     if (response.status !== 200 || !response.body) {
       const problem = (await response.json().catch(() => undefined)) as ProblemView | undefined;
       throw new ConveyorApiError(response.status, problem?.code ?? "http_error", problem, response.headers);
@@ -200,15 +253,15 @@ export class ConveyorClient {
     return this.call("POST", `${queuePath(queueName)}/messages`, { body: { messages } });
   }
 
-  async receive(
+  async receive<T = unknown>(
     queueName: string,
     options: { max?: number; visibilityTimeout?: number; wait?: number; signal?: AbortSignal } = {},
-  ): Promise<ReceivedMessage[]> {
+  ): Promise<ReceivedMessage<T>[]> {
     const { signal, ...params } = options;
-    const result = await this.call<{ messages: ReceivedMessage[] }>(
+    const result = await this.call<{ messages: ReceivedMessage<T>[] }>(
       "GET",
       `${queuePath(queueName)}/messages${query(params)}`,
-      { signal },
+      { signal, timeoutMs: this.timeoutMs + (params.wait ?? 0) * 1000 },
     );
     return result.messages;
   }
