@@ -10,8 +10,18 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('The deploying user\'s object id (azd fills it in); gets the same data roles as the app, for `func start`.')
+@description('The deploying principal\'s object id (azd fills it in); gets the same data roles as the app, for `func start`.')
 param principalId string = ''
+
+@description('What principalId is: azd sets AZURE_PRINCIPAL_TYPE to ServicePrincipal when a pipeline runs `azd up` (Azure/azure-dev cli/azd/pkg/infra/provisioning/current_principal_id_provider.go).')
+@allowed(['User', 'ServicePrincipal'])
+param principalType string = 'User'
+
+@description('Availability zones where the tiers allow them: Cosmos DB zone-redundant regions, zone-redundant storage (ZRS) and a zone-redundant Flex Consumption plan. The region must support them (docs/deploy.md).')
+param zoneRedundant bool = true
+
+@description('A second Cosmos DB region (for example westus3), read replica and service-managed failover target; empty for one region. Serverless accounts run in one region only, so setting it switches Cosmos DB to autoscale throughput.')
+param cosmosFailoverLocation string = ''
 
 @description('The Service Bus tier: Standard has duplicate detection and scheduled messages at the lowest price.')
 @allowed(['Standard', 'Premium'])
@@ -24,13 +34,21 @@ param webPubSubSku string = 'Free_F1'
 @description('Cosmos DB serverless (no idle cost) or provisioned autoscale throughput (steady load).')
 param cosmosServerless bool = true
 
-@description('Most instances the Function App scales out to.')
-@minValue(1)
+@description('Most instances the Function App scales out to (Flex Consumption takes 40 to 1,000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
-@description('The Entra ID application (audience) whose access tokens the API accepts, e.g. api://conveyor.')
-param jwtAudience string = 'api://conveyor-${environmentName}'
+@description('HTTP requests one instance serves at once. Conveyor\'s requests wait on Cosmos DB or sit in long polls, so an instance holds many (docs/deploy.md).')
+@minValue(1)
+param httpPerInstanceConcurrency int = 100
+
+@minLength(36)
+@description('The application (client) id of the Entra ID app registration that represents the API (docs/deploy.md, "Register the API in Entra ID"). A v2.0 access token\'s audience is this id.')
+param entraApiClientId string
+
+@description('The API\'s App ID URI: the audience of v1.0 access tokens, and the resource `az account get-access-token --resource` asks for.')
+param entraApiAppIdUri string = 'api://${entraApiClientId}'
 
 @secure()
 @description('azd: $(secretOrRandomPassword ...) generates it once and reads it back from the vault afterwards.')
@@ -46,6 +64,10 @@ var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}conveyor-${token}'
 var deploymentContainerName = 'app-package-${take(token, 12)}'
+// Issuers per https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference (`iss`):
+// a v2.0 token's ends in /v2.0; a v1.0 token's is the public cloud's sts.windows.net.
+var jwtIssuerV2 = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+var jwtIssuerV1 = 'https://sts.windows.net/${tenant().tenantId}/'
 
 resource resourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -78,6 +100,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    zoneRedundant: zoneRedundant
   }
 }
 
@@ -87,8 +110,10 @@ module cosmos 'app/cosmos.bicep' = {
   params: {
     accountName: '${abbrs.documentDBDatabaseAccounts}${token}'
     location: location
+    failoverLocation: cosmosFailoverLocation
+    zoneRedundant: zoneRedundant
     tags: tags
-    serverless: cosmosServerless
+    serverless: cosmosServerless && empty(cosmosFailoverLocation)
   }
 }
 
@@ -134,10 +159,16 @@ module functionApp 'app/function.bicep' = {
     keyVaultName: keyVault.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     webPubSubName: webPubSub.outputs.name
-    jwtIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
-    jwtAudience: jwtAudience
-    jwtJwksUri: '${environment().authentication.loginEndpoint}${tenant().tenantId}/discovery/v2.0/keys'
+    // The issuers and key sets of v2.0 and v1.0 access tokens; the audiences of each (src/api/auth.ts).
+    jwtIssuers: [jwtIssuerV2, jwtIssuerV1]
+    jwtAudiences: [entraApiClientId, entraApiAppIdUri]
+    jwtJwksUris: [
+      '${environment().authentication.loginEndpoint}${tenant().tenantId}/discovery/v2.0/keys'
+      '${environment().authentication.loginEndpoint}${tenant().tenantId}/discovery/keys'
+    ]
     maximumInstanceCount: maximumInstanceCount
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    zoneRedundant: zoneRedundant
   }
 }
 
@@ -147,6 +178,7 @@ module rbac 'app/rbac.bicep' = {
   params: {
     appPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
     storageAccountName: storage.outputs.name
     cosmosAccountName: cosmos.outputs.accountName
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
@@ -179,4 +211,6 @@ output COSMOS__accountEndpoint string = cosmos.outputs.endpoint
 output COSMOS_DATABASE string = cosmos.outputs.databaseName
 output ServiceBusConnection__fullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output WEB_PUBSUB_ENDPOINT string = webPubSub.outputs.endpoint
-output CONVEYOR_JWT_AUDIENCE string = jwtAudience
+output CONVEYOR_JWT_ISSUER string = '${jwtIssuerV2},${jwtIssuerV1}'
+output CONVEYOR_JWT_AUDIENCE string = '${entraApiClientId},${entraApiAppIdUri}'
+output ENTRA_API_APP_ID_URI string = entraApiAppIdUri

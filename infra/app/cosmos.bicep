@@ -1,6 +1,10 @@
 @description('Cosmos DB for NoSQL: the queues\' store. Containers come from the same file the adapter reads.')
 param accountName string
 param location string
+@description('A second region: a read replica that service-managed failover promotes when the write region is lost; empty for one region.')
+param failoverLocation string = ''
+@description('Replicas spread across the availability zones of each region; fixed when a region is added.')
+param zoneRedundant bool = false
 param tags object
 @description('Serverless costs nothing while idle but bursts only so far; provisioned autoscale throughput serves steady load.')
 param serverless bool = true
@@ -18,7 +22,14 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
   kind: 'GlobalDocumentDB'
   properties: {
     databaseAccountOfferType: 'Standard'
-    locations: [{ locationName: location, failoverPriority: 0, isZoneRedundant: false }]
+    // One write region. With a second region, Microsoft fails the writes over to it when the first is
+    // lost (enableAutomaticFailover, "service-managed failover" in the reliability guide).
+    locations: concat(
+      [{ locationName: location, failoverPriority: 0, isZoneRedundant: zoneRedundant }],
+      empty(failoverLocation) ? [] : [{ locationName: failoverLocation, failoverPriority: 1, isZoneRedundant: zoneRedundant }]
+    )
+    enableAutomaticFailover: !empty(failoverLocation)
+    enableMultipleWriteLocations: false
     consistencyPolicy: { defaultConsistencyLevel: 'Session' }
     // Serverless: no charge while idle; see docs/deploy.md for when provisioned throughput pays off.
     capabilities: serverless ? [{ name: 'EnableServerless' }] : []

@@ -13,12 +13,17 @@ param cosmosDatabaseName string
 param keyVaultName string
 param serviceBusNamespaceName string
 param webPubSubName string
-param jwtIssuer string
-param jwtAudience string
-param jwtJwksUri string
+param jwtIssuers array
+param jwtAudiences array
+param jwtJwksUris array
 param maximumInstanceCount int = 100
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+@description('functionAppConfig.scaleAndConcurrency.triggers.http.perInstanceConcurrency: the platform adds an instance per this many concurrent HTTP requests.')
+@minValue(1)
+param httpPerInstanceConcurrency int = 100
+@description('Spreads the plan\'s instances across availability zones; needs zone-redundant storage, and keeps two always-ready instances per scale group (reliability-functions, Flex Consumption).')
+param zoneRedundant bool = false
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -39,13 +44,15 @@ resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = {
   name: webPubSubName
 }
 
+var serviceBusHost = split(split(serviceBus.properties.serviceBusEndpoint, '//')[1], ':')[0]
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
   tags: tags
   kind: 'functionapp'
   sku: { name: 'FC1', tier: 'FlexConsumption' }
-  properties: { reserved: true }
+  properties: { reserved: true, zoneRedundant: zoneRedundant }
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
@@ -72,7 +79,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
         }
       }
-      scaleAndConcurrency: { maximumInstanceCount: maximumInstanceCount, instanceMemoryMB: instanceMemoryMB }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        // An instance is billed while any request on it executes, long polls included: the more
+        // requests share one, the fewer instances are billed for the same waiting (docs/deploy.md).
+        triggers: { http: { perInstanceConcurrency: httpPerInstanceConcurrency } }
+      }
       runtime: { name: 'node', version: '22' }
     }
   }
@@ -97,13 +110,18 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     COSMOS__clientId: identityClientId
     COSMOS_DATABASE: cosmosDatabaseName
     KEY_VAULT_URI: vault.properties.vaultUri
-    ServiceBusConnection__fullyQualifiedNamespace: '${serviceBus.name}.servicebus.windows.net'
+    // The namespace's own endpoint, as a host name: serviceBusEndpoint reads https://<name>.servicebus.windows.net:443/
+    // in the public cloud (Service Bus REST API, namespaces Get example), another suffix in other clouds.
+    ServiceBusConnection__fullyQualifiedNamespace: serviceBusHost
     ServiceBusConnection__credential: 'managedidentity'
     ServiceBusConnection__clientId: identityClientId
     WEB_PUBSUB_ENDPOINT: 'https://${webPubSub.properties.hostName}'
-    CONVEYOR_JWT_ISSUER: jwtIssuer
-    CONVEYOR_JWT_AUDIENCE: jwtAudience
-    CONVEYOR_JWT_JWKS_URI: jwtJwksUri
+    CONVEYOR_JWT_ISSUER: join(jwtIssuers, ',')
+    CONVEYOR_JWT_AUDIENCE: join(jwtAudiences, ',')
+    CONVEYOR_JWT_JWKS_URI: join(jwtJwksUris, ',')
+    // GET / is the console's route; without this the host answers an unmatched / with its own page
+    // (Azure/azure-functions-host src/WebJobs.Script.WebHost/Middleware/HomepageMiddleware.cs).
+    AzureWebJobsDisableHomepage: 'true'
     // Several instances share the queues: a long poll re-reads the store at least this often.
     CONVEYOR_LONG_POLL_FALLBACK_MS: '1000'
   }

@@ -1,7 +1,10 @@
 @description('Role assignments: the least role that works, for the app\'s identity and for the deploying user.')
 param appPrincipalId string
-@description('The deploying user (azd sets it), so `func start` works against the same resources; empty to skip.')
+@description('The deploying user or pipeline (azd sets it), so `func start` works against the same resources; empty to skip.')
 param userPrincipalId string = ''
+@description('azd\'s AZURE_PRINCIPAL_TYPE: a role assignment whose principalType does not match the principal fails.')
+@allowed(['User', 'ServicePrincipal'])
+param userPrincipalType string = 'User'
 param storageAccountName string
 param cosmosAccountName string
 param serviceBusNamespaceName string
@@ -24,7 +27,7 @@ var roles = {
 
 var principals = concat(
   [{ id: appPrincipalId, type: 'ServicePrincipal' }],
-  empty(userPrincipalId) ? [] : [{ id: userPrincipalId, type: 'User' }]
+  empty(userPrincipalId) ? [] : [{ id: userPrincipalId, type: userPrincipalType }]
 )
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

@@ -34,5 +34,6 @@ resource deliveries 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
 
 output namespaceName string = namespace.name
 output id string = namespace.id
-output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
+// serviceBusEndpoint is https://<name>.servicebus.windows.net:443/ in the public cloud, another suffix elsewhere.
+output fullyQualifiedNamespace string = split(split(namespace.properties.serviceBusEndpoint, '//')[1], ':')[0]
 output queueName string = deliveries.name

@@ -3,13 +3,15 @@ param name string
 param location string
 param tags object
 param deploymentContainerName string
+@description('Zone-redundant storage (ZRS), which a zone-redundant Flex Consumption plan requires for its host storage and package.')
+param zoneRedundant bool = false
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
   tags: tags
   kind: 'StorageV2'
-  sku: { name: 'Standard_LRS' }
+  sku: { name: zoneRedundant ? 'Standard_ZRS' : 'Standard_LRS' }
   properties: {
     allowSharedKeyAccess: false
     allowBlobPublicAccess: false

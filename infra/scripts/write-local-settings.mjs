@@ -34,8 +34,11 @@ const settings = {
     COSMOS_DATABASE: env.COSMOS_DATABASE,
     KEY_VAULT_URI: env.KEY_VAULT_URI,
     ServiceBusConnection__fullyQualifiedNamespace: env.ServiceBusConnection__fullyQualifiedNamespace,
-    CONVEYOR_JWT_ISSUER: `${login}/v2.0`,
-    CONVEYOR_JWT_JWKS_URI: `${login}/discovery/v2.0/keys`,
+    // The same v2.0 and v1.0 issuers and key sets the Function App accepts (infra/main.bicep).
+    CONVEYOR_JWT_ISSUER:
+      env.CONVEYOR_JWT_ISSUER ?? `${login}/v2.0,https://sts.windows.net/${env.AZURE_TENANT_ID}/`,
+    CONVEYOR_JWT_JWKS_URI: `${login}/discovery/v2.0/keys,${login}/discovery/keys`,
+    AzureWebJobsDisableHomepage: "true",
     ...(env.CONVEYOR_JWT_AUDIENCE ? { CONVEYOR_JWT_AUDIENCE: env.CONVEYOR_JWT_AUDIENCE } : {}),
   },
 };

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import semver from "semver";
 import { beforeAll, describe, expect, it } from "vitest";
 import definitions from "../../src/adapters/cosmos/containers.json" with { type: "json" };
 import { SETTING_NAMES } from "../../src/config.js";
@@ -34,6 +35,17 @@ const templates = [
     .map((file) => `infra/app/${file}`),
 ];
 
+/** An azd parameter-file reference to an environment variable, `${NAME}` or `${NAME=default}`. */
+const azd = (variable: string) => `\${${variable}}`;
+
+function azdParameters(): Record<string, { value: string }> {
+  return (
+    JSON.parse(readFileSync(join(ROOT, "infra/main.parameters.json"), "utf8")) as {
+      parameters: Record<string, { value: string }>;
+    }
+  ).parameters;
+}
+
 describe.skipIf("missing" in found)("infrastructure templates", () => {
   const cli = "path" in found ? found.path : "";
   let main: Template;
@@ -53,6 +65,11 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
       );
     }
   });
+
+  /** The ARM expression function.bicep and servicebus.bicep use to take the host out of an endpoint URL. */
+  const hostOf = (endpoint: string) => `split(split(${endpoint}, '//')[1], ':')[0]`;
+  /** What that expression evaluates to (ARM split and index, as JavaScript). */
+  const armHostOf = (endpoint: string) => endpoint.split("//")[1]?.split(":")[0];
 
   const resourcesOf = (module: string, type: string): Resource[] =>
     (modules.get(module)?.resources ?? []).filter((resource) => resource.type === type);
@@ -94,6 +111,29 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
       "leases",
     ]);
     expect(definitions.containers.find((container) => container.id === "leases")?.partitionKey).toBe("/id");
+  });
+
+  it("defines only composite indexes that an ORDER BY of the adapter uses (each costs RUs on every write)", () => {
+    const store = readFileSync(join(ROOT, "src/adapters/cosmos/store.ts"), "utf8");
+    const orderings = new Set(
+      [...store.matchAll(/ORDER BY ((?:c\.\w+(?: (?:ASC|DESC))?(?:, )?)+)/g)].map((match) =>
+        (match[1] as string)
+          .split(", ")
+          .map((term) => {
+            const [path, order = "ASC"] = term.split(" ");
+            return `${path?.replace(/^c\./, "/")} ${order === "DESC" ? "descending" : "ascending"}`;
+          })
+          .join(", "),
+      ),
+    );
+    const composites = definitions.containers.flatMap((container) =>
+      (
+        (container.indexingPolicy as { compositeIndexes?: { path: string; order: string }[][] })
+          .compositeIndexes ?? []
+      ).map((index) => `${container.id}: ${index.map(({ path, order }) => `${path} ${order}`).join(", ")}`),
+    );
+    for (const composite of composites)
+      expect([composite, orderings.has(composite.replace(/^\w+: /, ""))]).toEqual([composite, true]);
   });
 
   it("disables local (key) authentication on every service that has it", () => {
@@ -170,9 +210,18 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
     expect(settings.AzureWebJobsStorage__blobServiceUri).toMatch(
       /Microsoft\.Storage\/storageAccounts.*parameters\('storageAccountName'\)/,
     );
+    // The host name out of the namespace's endpoint (https://<name>.servicebus.windows.net:443/), no suffix written here.
     expect(settings.ServiceBusConnection__fullyQualifiedNamespace).toBe(
-      "[format('{0}.servicebus.windows.net', parameters('serviceBusNamespaceName'))]",
+      `[${hostOf("reference(resourceId('Microsoft.ServiceBus/namespaces', parameters('serviceBusNamespaceName')), '2024-01-01').serviceBusEndpoint")}]`,
     );
+    expect(armHostOf("https://sb-x.servicebus.windows.net:443/")).toBe("sb-x.servicebus.windows.net");
+    expect(JSON.stringify(main.outputs.ServiceBusConnection__fullyQualifiedNamespace)).toContain(
+      "'servicebus'",
+    );
+    expect(modules.get("servicebus")?.outputs.fullyQualifiedNamespace?.value).toBe(
+      `[${hostOf("reference(resourceId('Microsoft.ServiceBus/namespaces', parameters('namespaceName')), '2024-01-01').serviceBusEndpoint")}]`,
+    );
+    expect(JSON.stringify(main)).not.toContain("servicebus.windows.net");
     expect(settings.AZURE_CLIENT_ID).toBe("[parameters('identityClientId')]");
     for (const name of ["CONVEYOR_JWT_ISSUER", "CONVEYOR_JWT_AUDIENCE", "CONVEYOR_JWT_JWKS_URI"])
       expect(settings[name]).toBeTruthy();
@@ -238,10 +287,131 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
     const principals = String(modules.get("rbac")?.variables.principals);
     expect(principals).toContain("parameters('appPrincipalId')");
     expect(principals).toContain("parameters('userPrincipalId')");
+    // A pipeline's service principal gets a ServicePrincipal assignment, not a User one.
+    expect(principals).toContain(
+      "createObject('id', parameters('userPrincipalId'), 'type', parameters('userPrincipalType'))",
+    );
+    expect(principals).not.toContain("'User'");
+    expect(modules.get("rbac")?.parameters.userPrincipalType).toMatchObject({
+      allowedValues: ["User", "ServicePrincipal"],
+    });
     const wiring = moduleParameters.get("rbac") ?? {};
     expect(JSON.stringify(wiring.appPrincipalId)).toContain("'identity'");
     expect(JSON.stringify(wiring.appPrincipalId)).toContain("principalId");
     expect(wiring.userPrincipalId).toEqual({ value: "[parameters('principalId')]" });
+    expect(wiring.userPrincipalType).toEqual({ value: "[parameters('principalType')]" });
+    const parameters = JSON.parse(readFileSync(join(ROOT, "infra/main.parameters.json"), "utf8")) as {
+      parameters: Record<string, { value: string }>;
+    };
+    // azd substitutes AZURE_PRINCIPAL_TYPE itself (Azure/azure-dev bicep_provider.go, evalParamEnvSubst).
+    expect(parameters.parameters.principalType?.value).toBe(azd("AZURE_PRINCIPAL_TYPE"));
+  });
+
+  it("makes every region zone-redundant where the tier allows it, by one parameter (on by default)", () => {
+    expect(main.parameters.zoneRedundant).toMatchObject({ type: "bool", defaultValue: true });
+    expect(azdParameters().zoneRedundant?.value).toBe(azd("CONVEYOR_ZONE_REDUNDANT=true"));
+    for (const module of ["storage", "cosmos", "function"])
+      expect(moduleParameters.get(module)?.zoneRedundant).toEqual({ value: "[parameters('zoneRedundant')]" });
+    // A zone-redundant Flex Consumption plan needs zone-redundant storage (reliability-functions.md).
+    expect(only("storage", "Microsoft.Storage/storageAccounts").sku).toEqual({
+      name: "[if(parameters('zoneRedundant'), 'Standard_ZRS', 'Standard_LRS')]",
+    });
+    expect(only("function", "Microsoft.Web/serverfarms").properties).toMatchObject({
+      zoneRedundant: "[parameters('zoneRedundant')]",
+    });
+    const locations = String(only("cosmos", "Microsoft.DocumentDB/databaseAccounts").properties.locations);
+    expect(locations).toContain(
+      "createObject('locationName', parameters('location'), 'failoverPriority', 0, 'isZoneRedundant', parameters('zoneRedundant'))",
+    );
+  });
+
+  it("adds a Cosmos DB failover region with service-managed failover, by one parameter", () => {
+    expect(main.parameters.cosmosFailoverLocation).toMatchObject({ type: "string", defaultValue: "" });
+    expect(azdParameters().cosmosFailoverLocation?.value).toBe(azd("CONVEYOR_COSMOS_FAILOVER_LOCATION="));
+    const wiring = moduleParameters.get("cosmos") ?? {};
+    expect(wiring.failoverLocation).toEqual({ value: "[parameters('cosmosFailoverLocation')]" });
+    // A serverless account runs in one region only (Cosmos DB serverless.md): a second region means autoscale.
+    expect(wiring.serverless).toEqual({
+      value: "[and(parameters('cosmosServerless'), empty(parameters('cosmosFailoverLocation')))]",
+    });
+    const account = only("cosmos", "Microsoft.DocumentDB/databaseAccounts").properties;
+    expect(String(account.locations)).toContain(
+      "if(empty(parameters('failoverLocation')), createArray(), createArray(createObject('locationName', parameters('failoverLocation'), 'failoverPriority', 1, 'isZoneRedundant', parameters('zoneRedundant'))))",
+    );
+    expect(account).toMatchObject({
+      enableAutomaticFailover: "[not(empty(parameters('failoverLocation')))]",
+      // One write region keeps leases, deduplication and fifo order on one copy (docs/deploy.md).
+      enableMultipleWriteLocations: false,
+      consistencyPolicy: { defaultConsistencyLevel: "Session" },
+    });
+  });
+
+  it("turns off the Functions home page so GET / reaches the console", () => {
+    const settings = only("function", "Microsoft.Web/sites/config").properties as Record<string, string>;
+    expect(settings.AzureWebJobsDisableHomepage).toBe("true");
+    const host = JSON.parse(readFileSync(join(ROOT, "host.json"), "utf8")) as {
+      extensions: { http: { routePrefix: string } };
+    };
+    expect(host.extensions.http.routePrefix).toBe("");
+  });
+
+  it("lets one instance hold many concurrent HTTP requests, long polls included", () => {
+    const site = only("function", "Microsoft.Web/sites");
+    expect(site.properties).toMatchObject({
+      functionAppConfig: {
+        scaleAndConcurrency: {
+          triggers: { http: { perInstanceConcurrency: "[parameters('httpPerInstanceConcurrency')]" } },
+        },
+      },
+    });
+    expect(main.parameters.httpPerInstanceConcurrency).toMatchObject({ type: "int", defaultValue: 100 });
+    expect(moduleParameters.get("function")?.httpPerInstanceConcurrency).toEqual({
+      value: "[parameters('httpPerInstanceConcurrency')]",
+    });
+    expect(main.parameters.maximumInstanceCount).toMatchObject({ minValue: 40, maxValue: 1000 });
+  });
+
+  it("accepts the v2.0 and v1.0 tokens of the API's own app registration", () => {
+    const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const api = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+    // The ARM expressions, evaluated for the public cloud.
+    const known: Record<string, string> = {
+      "environment().authentication.loginEndpoint": "https://login.microsoftonline.com/",
+      "tenant().tenantId": tenant,
+      "parameters('entraApiClientId')": api,
+    };
+    const evaluate = (expression: string): string => {
+      const inner = expression.replace(/^\[(.*)\]$/, "$1");
+      const call = /^format\('([^']*)', (.*)\)$/.exec(inner);
+      if (!call)
+        return (
+          known[inner] ??
+          String(evaluate(String(main.variables[inner.replace(/^variables\('(.*)'\)$/, "$1")])))
+        );
+      const args = (call[2] as string).split(", ").map((arg) => known[arg] ?? evaluate(`[${arg}]`));
+      return (call[1] as string).replace(/\{(\d)\}/g, (_match, index: string) => args[Number(index)] ?? "");
+    };
+    const wiring = moduleParameters.get("function") ?? {};
+    expect(((wiring.jwtIssuers?.value ?? []) as string[]).map(evaluate)).toEqual([
+      `https://login.microsoftonline.com/${tenant}/v2.0`,
+      `https://sts.windows.net/${tenant}/`,
+    ]);
+    expect(((wiring.jwtJwksUris?.value ?? []) as string[]).map(evaluate)).toEqual([
+      `https://login.microsoftonline.com/${tenant}/discovery/v2.0/keys`,
+      `https://login.microsoftonline.com/${tenant}/discovery/keys`,
+    ]);
+    expect(wiring.jwtAudiences).toEqual({
+      value: ["[parameters('entraApiClientId')]", "[parameters('entraApiAppIdUri')]"],
+    });
+    expect(evaluate(String(main.parameters.entraApiAppIdUri?.defaultValue))).toBe(`api://${api}`);
+    // No default: azd prompts for the client id, or takes it from CONVEYOR_ENTRA_API_CLIENT_ID.
+    expect(main.parameters.entraApiClientId).toMatchObject({ type: "string", minLength: 36 });
+    expect(main.parameters.entraApiClientId).not.toHaveProperty("defaultValue");
+    expect(azdParameters().entraApiClientId?.value).toBe(azd("CONVEYOR_ENTRA_API_CLIENT_ID"));
+    const settings = only("function", "Microsoft.Web/sites/config").properties as Record<string, string>;
+    expect(settings.CONVEYOR_JWT_ISSUER).toBe("[join(parameters('jwtIssuers'), ',')]");
+    expect(settings.CONVEYOR_JWT_AUDIENCE).toBe("[join(parameters('jwtAudiences'), ',')]");
+    expect(settings.CONVEYOR_JWT_JWKS_URI).toBe("[join(parameters('jwtJwksUris'), ',')]");
   });
 
   it("puts no key, connection string with a secret, or password in settings, parameters or outputs", () => {
@@ -310,7 +480,8 @@ describe("azd", () => {
         COSMOS_DATABASE: "conveyor",
         KEY_VAULT_URI: "https://kv-x.vault.azure.net/",
         ServiceBusConnection__fullyQualifiedNamespace: "sb-x.servicebus.windows.net",
-        CONVEYOR_JWT_AUDIENCE: "api://conveyor-dev",
+        CONVEYOR_JWT_AUDIENCE:
+          "6e74172b-be56-4843-9ff4-e66a39bb12e3,api://6e74172b-be56-4843-9ff4-e66a39bb12e3",
       },
     });
     const written = JSON.parse(readFileSync(target, "utf8")) as { Values: Record<string, string> };
@@ -318,11 +489,28 @@ describe("azd", () => {
       CONVEYOR_STORE: "cosmos",
       COSMOS__accountEndpoint: "https://cosmos-x.documents.azure.com:443/",
       KEY_VAULT_URI: "https://kv-x.vault.azure.net/",
-      CONVEYOR_JWT_ISSUER: "https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/v2.0",
+      CONVEYOR_JWT_ISSUER:
+        "https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/v2.0,https://sts.windows.net/00000000-0000-0000-0000-0000000000aa/",
+      CONVEYOR_JWT_JWKS_URI:
+        "https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/discovery/v2.0/keys,https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/discovery/keys",
+      AzureWebJobsDisableHomepage: "true",
     });
     for (const name of Object.keys(written.Values))
       expect(SETTING_NAMES.includes(name) || !/^CONVEYOR_|^COSMOS_|^KEY_VAULT/.test(name)).toBe(true);
     expect(JSON.stringify(written)).not.toMatch(/key=|secret|password/i);
+  });
+
+  it("pins engines.node to the major version the Function App runs, still admitting this Node for local work", () => {
+    const bicep = readFileSync(join(ROOT, "infra/app/function.bicep"), "utf8");
+    const runtime = /runtime: \{ name: 'node', version: '(\d+)' \}/.exec(bicep)?.[1];
+    expect(runtime).toBe("22");
+    const { engines } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      engines: { node: string };
+    };
+    // Open above the runtime's major, the range would promise a Node the Function App does not run.
+    expect(semver.satisfies(`${runtime}.0.0`, engines.node)).toBe(true);
+    expect(semver.satisfies(`${Number(runtime) + 1}.0.0`, engines.node)).toBe(false);
+    expect(semver.satisfies(process.version, engines.node)).toBe(true);
   });
 
   it("the postprovision hook refuses to run without the outputs", async () => {
