@@ -1,10 +1,11 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { startTestHost, type TestHost } from "./host.js";
+import { ROOT } from "./process.js";
 
 /**
  * The Functions host cannot run here (Core Tools download binaries), so this
@@ -53,6 +54,8 @@ afterAll(async () => {
 });
 
 const http = () => registrations.filter((registration) => registration.kind === "http");
+/** The path a host route template serves (no route prefix: host.json). */
+const pathOf = (route = "") => `/${route.replace(/^\//, "")}`;
 
 async function invoke(
   name: string,
@@ -78,7 +81,7 @@ async function invoke(
 describe("Azure Functions registrations", () => {
   it("register exactly the routes the local host serves, anonymously at the Functions level", () => {
     const functionsTable = http()
-      .map(({ options }) => `${options.methods?.join(",")} /${options.route}`)
+      .map(({ options }) => `${options.methods?.join(",")} ${pathOf(options.route)}`)
       .sort();
     const localTable = local.routeTable.map(({ method, path }) => `${method} ${path}`).sort();
     expect(functionsTable).toEqual(localTable);
@@ -90,7 +93,9 @@ describe("Azure Functions registrations", () => {
     const client = local.client();
     for (const { options } of http()) {
       // A catch-all names a file that exists (the console's index); other parameters get samples.
-      const path = `/${options.route}`.replace(/\{\*\w+\}/g, "index.html").replace(/\{(\w+)\}/g, "sample-$1");
+      const path = pathOf(options.route)
+        .replace(/\{\*\w+\}/g, "index.html")
+        .replace(/\{(\w+)\}/g, "sample-$1");
       const response = await client.raw(options.methods?.[0] ?? "GET", path);
       expect([path, (response.body as { code?: string } | undefined)?.code]).not.toEqual([path, "not_found"]);
       expect(response.status).not.toBe(405);
@@ -154,6 +159,19 @@ describe("Azure Functions registrations", () => {
     expect(unauthenticated.status).toBe(401);
     const stats = await invoke("queueStats", { method: "GET", path: "/v1/queues/fq/stats", params, token });
     expect(stats.json).toMatchObject({ enqueuedTotal: 1, ackedTotal: 1 });
+  });
+
+  it("serve the console at / with a route template the host keeps, instead of its home page", async () => {
+    const consoleIndex = http().find((registration) => registration.name === "consoleIndex");
+    // An empty or blank template becomes the function's name (ScriptHost.ValidateHttpFunction).
+    expect(consoleIndex?.options.route).toBe("/");
+    const page = await invoke("consoleIndex", { method: "GET", path: "/" });
+    expect(page.status).toBe(200);
+    expect((page.headers as Record<string, string>)["content-type"]).toMatch(/^text\/html/);
+    const host = JSON.parse(readFileSync(join(ROOT, "host.json"), "utf8")) as {
+      extensions: { http: { routePrefix: string } };
+    };
+    expect(host.extensions.http.routePrefix).toBe("");
   });
 
   it("register the housekeeping timer, which runs against the same store", async () => {
