@@ -73,16 +73,16 @@ export async function startLocalHost(
     const { path, query } = splitUrl(req.url ?? "/");
     const found = router.find(req.method as HTTPMethod, path);
     if (!found) {
-      const known = router.find("GET", path) ?? router.find("POST", path);
-      return send(
-        req,
-        res,
-        problemResponse(
-          known
-            ? { code: "method_not_allowed", detail: `${req.method} is not allowed on ${path}` }
-            : { code: "not_found", detail: `no route ${req.method} ${path}` },
-        ),
-      );
+      const allowed = METHODS.filter((method) => router.find(method, path));
+      if (allowed.length === 0) {
+        return send(req, res, problemResponse({ code: "not_found", detail: `no route ${req.method} ${path}` }));
+      }
+      const refused = problemResponse({
+        code: "method_not_allowed",
+        detail: `${req.method} is not allowed on ${path}; ${allowed.join(", ")} are`,
+      });
+      refused.headers.allow = allowed.join(", ");
+      return send(req, res, refused);
     }
     const { route } = found.store as { route: Conveyor["routes"][number] };
     // find-my-way has decoded each parameter once; a name is what the client sent.
@@ -166,6 +166,7 @@ function send(req: IncomingMessage, res: ServerResponse, response: ApiResponse):
   drainAfterAnswer(req);
 }
 
+const METHODS: HTTPMethod[] = ["GET", "POST", "PATCH", "DELETE"];
 const PLAIN_PATH = /^[A-Za-z0-9/_-]*$/;
 const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 

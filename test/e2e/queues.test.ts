@@ -163,6 +163,10 @@ describe("protocol", () => {
       405,
       "method_not_allowed",
     ]);
+    expect(wrongMethod.headers.get("allow")).toBe("GET, POST");
+    expect((await admin.raw("PUT", "/v1/queues/some-queue/messages")).headers.get("allow")).toBe(
+      "GET, POST, DELETE",
+    );
   });
 
   it("reports health without credentials", async () => {
