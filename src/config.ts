@@ -1,6 +1,8 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 
+export const DEFAULT_DATA_DIR = ".conveyor";
+
 const flag = z.enum(["on", "off", "true", "false"]).transform((value) => value === "on" || value === "true");
 /** A comma-separated list: one setting can name an Entra API's client id and its App ID URI, say. */
 const commaList = (item: z.ZodString | z.ZodURL) =>
@@ -20,7 +22,7 @@ const commaList = (item: z.ZodString | z.ZodURL) =>
  */
 const settings = z.object({
   CONVEYOR_STORE: z.enum(["sqlite", "cosmos"]).default("sqlite"),
-  CONVEYOR_DATA_DIR: z.string().min(1).default(".conveyor"),
+  CONVEYOR_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   CONVEYOR_HOST: z.string().min(1).default("127.0.0.1"),
   CONVEYOR_PORT: z.coerce.number().int().min(0).max(65_535).default(7071),
   CONVEYOR_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines, type Outcome, run, runCli, runCliOnTerminal } from "./cli-process.js";
 import { startTestHost, type TestHost } from "./host.js";
-import { BUILT_CLI, ROOT, requireBuild } from "./process.js";
+import { BUILT_CLI, ROOT, requireBuild, startServerProcess } from "./process.js";
 
 let host: TestHost;
 let env: Record<string, string>;
@@ -125,6 +125,21 @@ describe("usage errors", () => {
     });
     expect([result.code, result.stdout]).toEqual([2, ""]);
     expect(result.stderr).toMatch(/no signing key in .*data: start Conveyor there first/);
+  });
+});
+
+describe("the server's banner", () => {
+  it("prints the token command for its own data directory", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "conveyor-banner-"));
+    const server = await startServerProcess({ CONVEYOR_DATA_DIR: dataDir });
+    try {
+      expect(server.output()).toContain(
+        `get a token     CONVEYOR_DATA_DIR=${JSON.stringify(dataDir)} npm run --silent token -- --tenant demo`,
+      );
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
   });
 });
 

@@ -89,7 +89,12 @@ export function jwtVerifier(settings: JwtSettings, nowMs: () => number = Date.no
       }));
     } catch (error) {
       const reason = (error as { code?: string }).code ?? "ERR_JWT_INVALID";
-      return fail("unauthorized", `the bearer token was rejected (${reason})`);
+      // On the local host the likely cause is a token minted against another data directory's key.
+      const hint =
+        reason === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" && "publicKey" in settings.key
+          ? ": it was not signed with this server's key; mint development tokens with `conveyor token` and the server's CONVEYOR_DATA_DIR"
+          : "";
+      return fail("unauthorized", `the bearer token was rejected (${reason})${hint}`);
     }
     const tenantId = payload[settings.tenantClaim];
     if (typeof tenantId !== "string" || tenantId.length === 0) {

@@ -1,6 +1,7 @@
+import { resolve } from "node:path";
 import type { CommitFaults } from "../adapters/sqlite/group-commit.js";
 import { createConveyor } from "../app.js";
-import { ConfigError, loadConfig } from "../config.js";
+import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from "../config.js";
 import { createLogger } from "../logger.js";
 import { startLocalPush } from "./push.js";
 import { startLocalHost } from "./server.js";
@@ -31,7 +32,7 @@ export async function runLocalHost(options: { storeFaults?: CommitFaults } = {})
       `Conveyor is listening on ${host.url}`,
       `  data directory  ${config.dataDir} (SQLite, WAL, synchronous=FULL)`,
       `  API document    ${host.url}/v1/openapi.json`,
-      `  get a token     npm run --silent token -- --tenant demo --roles admin`,
+      `  get a token     ${tokenCommand(config.dataDir)}`,
       "  stop            Ctrl+C",
       "",
       "",
@@ -54,6 +55,14 @@ export async function runLocalHost(options: { storeFaults?: CommitFaults } = {})
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** The token command for this server: a token signed with another data directory's key would be refused. */
+function tokenCommand(dataDir: string): string {
+  const command = "npm run --silent token -- --tenant demo --roles admin";
+  return dataDir === resolve(DEFAULT_DATA_DIR)
+    ? command
+    : `CONVEYOR_DATA_DIR=${JSON.stringify(dataDir)} ${command}`;
 }
 
 /** Runs `start` and turns a start-up failure into one plain line and exit code 1. */

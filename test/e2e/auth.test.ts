@@ -64,6 +64,20 @@ describe("authentication", () => {
     }
   });
 
+  it("names the likely cause when a development token was signed with another data directory's key", async () => {
+    const other = await startTestHost();
+    try {
+      const foreign = await other.token("tenant-auth", { roles: ["admin"] });
+      const refused = await host.client(foreign).raw("GET", "/v1/queues");
+      expect(refused.status).toBe(401);
+      expect((refused.body as { detail: string }).detail).toMatch(
+        /not signed with this server's key; mint development tokens with `conveyor token` and the server's CONVEYOR_DATA_DIR/,
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it("takes API keys, which admins create, list without secrets and revoke at once", async () => {
     const created = await admin.createKey({ name: "producer", grants: { orders: ["send"] } });
     expect(created.key).toMatch(/^cvk\.key_/);
