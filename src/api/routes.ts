@@ -5,6 +5,7 @@ import { openQueue, type ServiceContext } from "../service/context.js";
 import type { Redriver } from "../service/dead-letters.js";
 import * as deadLetters from "../service/dead-letters.js";
 import { streamQueueEvents } from "../service/events.js";
+import * as explorer from "../service/explorer.js";
 import * as keys from "../service/keys.js";
 import * as messages from "../service/messages.js";
 import type { Enqueued, LiveEvents, ReadStaticFile } from "../service/ports.js";
@@ -185,13 +186,13 @@ export const routes: AnyRoute[] = [
     name: "getQueue",
     method: "GET",
     path: "/v1/queues/{queue}",
-    summary: "A queue with its stats",
+    summary: "A queue with its stats and what the caller may do on it",
     tag: "Queues",
     params: s.queueParams,
-    responses: { 200: { description: "The queue", schema: s.queueResponse }, ...queueErrors },
+    responses: { 200: { description: "The queue", schema: s.queueDetailResponse }, ...queueErrors },
     async handle({ principal, params }, { context }) {
-      return respond(await queues.getQueue(context, principal, params.queue), ({ queue, stats }) =>
-        json(200, { ...presentQueue(queue), stats }),
+      return respond(await queues.getQueue(context, principal, params.queue), ({ queue, stats, grants }) =>
+        json(200, { ...presentQueue(queue), stats, grants }),
       );
     },
   }),
@@ -495,6 +496,27 @@ export const routes: AnyRoute[] = [
   }),
 
   // Dead letters
+  route({
+    name: "browseMessages",
+    method: "GET",
+    path: "/v1/queues/{queue}/browse",
+    summary: "Messages that are available, delayed or in flight, with their leases; nothing is leased",
+    tag: "Messages",
+    params: s.queueParams,
+    query: s.browseQuery,
+    responses: { 200: { description: "A page", schema: s.browseResponse }, ...queueErrors },
+    async handle({ principal, params, query }, { context }) {
+      const { attribute, value, ...page } = query;
+      const request = { ...page, ...(attribute ? { attribute: { name: attribute, value } } : {}) };
+      return respond(await explorer.browseMessages(context, principal, params.queue, request), (found) => {
+        const now = context.clock.now();
+        return json(200, {
+          messages: found.items.map((message) => presentMessage(message, now)),
+          ...(found.nextCursor ? { nextCursor: found.nextCursor } : {}),
+        });
+      });
+    },
+  }),
   route({
     name: "listDeadLetters",
     method: "GET",

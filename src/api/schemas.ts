@@ -161,6 +161,18 @@ export const pageQuery = z.strictObject({
   cursor: z.string().max(512).optional(),
 });
 
+export const browseQuery = z.strictObject({
+  view: z.enum(["available", "delayed", "inFlight"]).default("available"),
+  attribute: z
+    .string()
+    .regex(LIMITS.attributes.key)
+    .optional()
+    .meta({ description: "Only messages carrying this attribute (with `value`, that value)" }),
+  value: z.string().max(LIMITS.attributes.maxValueLength).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.receiveMax.max).default(50),
+  cursor: z.string().max(512).optional(),
+});
+
 export const createKeyBody = z
   .strictObject({
     name: z.string().min(1).max(128),
@@ -230,6 +242,15 @@ export const statsResponse = z
   })
   .meta({ id: "QueueStats" });
 
+export const queueDetailResponse = queueResponse
+  .extend({
+    stats: statsResponse,
+    grants: z
+      .array(grant)
+      .meta({ description: "What the caller may do on this queue (all four for an admin)" }),
+  })
+  .meta({ id: "QueueDetail" });
+
 export const enqueueResponse = z
   .object({
     messageId: z.string(),
@@ -295,6 +316,10 @@ export const messageResponse = z
     deadLetteredAt: timestamp.nullable(),
   })
   .meta({ id: "Message" });
+
+export const browseResponse = z
+  .object({ messages: z.array(messageResponse), nextCursor: z.string().optional() })
+  .meta({ id: "MessagePage" });
 
 export const deadLettersResponse = z
   .object({ messages: z.array(messageResponse), nextCursor: z.string().optional() })

@@ -26,6 +26,9 @@ export type CreateKeyRequest = z.input<typeof s.createKeyBody>;
 
 export type QueueView = z.output<typeof s.queueResponse>;
 export type QueueStatsView = z.output<typeof s.statsResponse>;
+export type QueueDetailView = z.output<typeof s.queueDetailResponse>;
+export type BrowseRequest = Omit<z.input<typeof s.browseQuery>, "limit"> & { limit?: number };
+export type MessagePageView = z.output<typeof s.browseResponse>;
 export type EnqueuedView = z.output<typeof s.enqueueResponse>;
 export type BatchResultView = z.output<typeof s.batchResponse>;
 export type ReceivedMessage<T = unknown> = Omit<
@@ -222,7 +225,7 @@ export class ConveyorClient {
     return this.call("GET", `/v1/queues${query(page)}`);
   }
 
-  getQueue(name: string): Promise<QueueView & { stats: QueueStatsView }> {
+  getQueue(name: string): Promise<QueueDetailView> {
     return this.call("GET", queuePath(name));
   }
 
@@ -302,6 +305,11 @@ export class ConveyorClient {
 
   purge(queueName: string): Promise<{ purged: number }> {
     return this.call("DELETE", `${queuePath(queueName)}/messages`);
+  }
+
+  /** The message explorer: available, delayed or in-flight messages, leasing nothing. */
+  browse(queueName: string, request: BrowseRequest = {}): Promise<MessagePageView> {
+    return this.call("GET", `${queuePath(queueName)}/browse${query(request)}`);
   }
 
   deadLetters(

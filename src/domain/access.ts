@@ -1,4 +1,4 @@
-import type { Grant, Queue } from "./queue.js";
+import { GRANTS, type Grant, type Queue } from "./queue.js";
 
 /**
  * Who is calling. The tenant always comes from the credential (a verified
@@ -32,6 +32,12 @@ export function holdsGrant(
 ): boolean {
   return grantsOn(principal, queue).has(grant) || isAdmin(principal);
 }
+
+/** What the caller may do on the queue, in the order of `GRANTS`: all of it for a tenant admin. */
+export const grantsHeld = (principal: Principal, queue: Pick<Queue, "name" | "access">): Grant[] => {
+  const held = grantsOn(principal, queue);
+  return GRANTS.filter((grant) => isAdmin(principal) || held.has(grant));
+};
 
 export function grantsOn(principal: Principal, queue: Pick<Queue, "name" | "access">): Set<Grant> {
   const held = new Set<Grant>();

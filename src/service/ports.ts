@@ -102,6 +102,9 @@ export interface QueueStats {
  * atomic on its own; the contract suite in `test/store/contract.ts` states
  * the behaviour every adapter must show.
  */
+/** What the message explorer lists: available now, held back (delay or backoff), or leased. */
+export type MessageView = "available" | "delayed" | "inFlight";
+
 export interface QueueStore {
   readonly kind: "sqlite" | "cosmos";
   ping(): Promise<void>;
@@ -131,6 +134,8 @@ export interface QueueStore {
   nextVisibleAt(queue: Queue, now: Date): Promise<Date | undefined>;
 
   listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>>;
+  /** Messages not yet settled in one view of their state at `now`, in id (arrival) order; nothing is leased. */
+  listMessages(queue: Queue, view: MessageView, now: Date, page: PageRequest): Promise<Result<Page<Message>>>;
   /** Returns dead letters to the queue (deliveryCount 0, visible now); `remaining` counts what is left for `all`. */
   redrive(
     queue: Queue,

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { canCreateQueue, grantsOn, isAdmin, type Principal } from "../domain/access.js";
+import { canCreateQueue, grantsHeld, grantsOn, isAdmin, type Principal } from "../domain/access.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import { LIMITS } from "../domain/limits.js";
 import {
   DEFAULT_SETTINGS,
+  type Grant,
   type Ordering,
   type PushSettings,
   type Queue,
@@ -104,10 +105,11 @@ export async function getQueue(
   context: ServiceContext,
   principal: Principal,
   name: string,
-): Promise<Result<{ queue: Queue; stats: QueueStats }>> {
+): Promise<Result<{ queue: Queue; stats: QueueStats; grants: Grant[] }>> {
   const queue = await openQueue(context, principal, name, "read");
   if (!queue.ok) return queue;
-  return ok({ queue: queue.value, stats: await context.store.stats(queue.value, context.clock.now()) });
+  const stats = await context.store.stats(queue.value, context.clock.now());
+  return ok({ queue: queue.value, stats, grants: grantsHeld(principal, queue.value) });
 }
 
 export async function queueStats(

@@ -404,6 +404,40 @@ for (const store of ["sqlite", "cosmos"] as const) {
       });
     });
 
+    describe("the message explorer", () => {
+      it("lists available, delayed and in-flight messages with their leases, filtered by attribute", async () => {
+        const queue = await newQueue();
+        const leasedOne = await client.send(queue, { body: 1, attributes: { type: "order" } });
+        const waiting = await client.send(queue, { body: 2, attributes: { type: "refund" } });
+        const delayed = await client.send(queue, {
+          body: 3,
+          delaySeconds: 600,
+          attributes: { type: "order" },
+        });
+        await client.receive(queue, { max: 1, visibilityTimeout: 120 });
+        const ids = async (request: Parameters<ConveyorClient["browse"]>[1]) =>
+          (await client.browse(queue, request)).messages.map((message) => message.messageId);
+        expect(await ids({})).toEqual([waiting.messageId]);
+        expect(await ids({ view: "delayed" })).toEqual([delayed.messageId]);
+        const inFlight = (await client.browse(queue, { view: "inFlight" })).messages;
+        expect(inFlight).toMatchObject([
+          { messageId: leasedOne.messageId, state: "inFlight", deliveryCount: 1 },
+        ]);
+        expect(Date.parse(inFlight[0]?.leaseExpiresAt ?? "")).toBeGreaterThan(Date.now() + 60_000);
+        expect(inFlight[0]).not.toHaveProperty("leaseToken");
+        expect(await ids({ view: "delayed", attribute: "type", value: "order" })).toEqual([
+          delayed.messageId,
+        ]);
+        expect(await ids({ attribute: "type", value: "order" })).toEqual([]);
+        expect(await ids({ attribute: "missing" })).toEqual([]);
+        expect((await client.receive(queue, { max: 10 })).map((message) => message.messageId)).toEqual([
+          waiting.messageId,
+        ]);
+        const bad = await client.raw("GET", `/v1/queues/${queue}/browse?view=dead`);
+        expect(bad.status).toBe(400);
+      });
+    });
+
     describe("peek and purge", () => {
       it("shows a message and its state without leasing it or revealing its token", async () => {
         const queue = await newQueue();

@@ -40,6 +40,13 @@ describe("queues", () => {
     expect(shown).not.toHaveProperty("tenantId");
   });
 
+  it("says on the queue what the caller may do there", async () => {
+    await admin.createQueue({ name: "granted" });
+    expect((await admin.getQueue("granted")).grants).toEqual(["send", "receive", "read", "manage"]);
+    const reader = await admin.createKey({ name: "reader", grants: { granted: ["read"], other: ["send"] } });
+    expect((await host.client(reader.key).getQueue("granted")).grants).toEqual(["read"]);
+  });
+
   it("answers 409 conflict for a name the tenant already has", async () => {
     await admin.createQueue({ name: "dup" });
     const error = await problemOf(admin.createQueue({ name: "dup" }));

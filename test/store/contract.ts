@@ -245,6 +245,60 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       });
     });
 
+    describe("the message explorer's listing", () => {
+      const ids = async (
+        queue: Queue,
+        view: "available" | "delayed" | "inFlight",
+        now: Date,
+        limit = 100,
+      ) => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listMessages(queue, view, now, { limit, cursor });
+          if (!page.ok) throw new Error(page.error.detail);
+          seen.push(...page.value.items.map((message) => message.id));
+          cursor = page.value.nextCursor;
+        } while (cursor);
+        return seen.sort();
+      };
+
+      it("lists ready messages as available, delayed or in flight at a time, in pages, leasing nothing", async () => {
+        const queue = await createQueue();
+        const [first, later, third, fourth] = await send(queue, {}, { visibleAt: at(100) }, {}, {});
+        const [leased] = await receive(queue, at(1), 1, 30);
+        expect(leased?.id).toBe(first?.id);
+        const ready = [third?.id, fourth?.id].sort();
+        expect(await ids(queue, "available", at(2))).toEqual(ready);
+        expect(await ids(queue, "available", at(2), 1)).toEqual(ready);
+        expect(await ids(queue, "delayed", at(2))).toEqual([later?.id]);
+        expect(await ids(queue, "inFlight", at(2))).toEqual([first?.id]);
+        const page = await store.listMessages(queue, "inFlight", at(2), { limit: 10 });
+        expect(page.ok && page.value.items[0]).toMatchObject({ leaseExpiresAt: at(31), deliveryCount: 1 });
+        expect(await ids(queue, "inFlight", at(31))).toEqual([]);
+        expect(await ids(queue, "available", at(31))).toEqual([first?.id, ...ready].sort());
+        const [again] = await receive(queue, at(31), 1, 30);
+        expect(again?.id).toBe(first?.id);
+      });
+
+      it("shows nothing of a queue to another tenant, nor settled or dead messages", async () => {
+        const queue = await createQueue({ maxDeliveries: 1 });
+        const [acked, dead] = await send(queue, {}, {});
+        const leased = await receive(queue, at(1), 2, 10);
+        await ackAll(
+          queue,
+          leased.filter((message) => message.id === acked?.id),
+          at(2),
+        );
+        await receive(queue, at(20));
+        expect(await ids(queue, "available", at(30))).toEqual([]);
+        expect(dead?.id).toBeTruthy();
+        await send(queue);
+        expect(await ids({ ...queue, tenantId: "someone-else" }, "available", at(30))).toEqual([]);
+        expect(await ids(queue, "available", at(30))).toHaveLength(1);
+      });
+    });
+
     describe("receive on a fifo queue", () => {
       const fifo = () => createQueue({ ordering: "fifo" });
 

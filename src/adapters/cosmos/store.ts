@@ -21,6 +21,7 @@ import {
   type Enqueued,
   FINISHED_TASK_RETENTION_SECONDS,
   type KeyStore,
+  type MessageView,
   type NewMessage,
   type Page,
   type PageRequest,
@@ -293,6 +294,14 @@ export interface CosmosStoreOptions {
  * (`If-Match`), so concurrent receivers on any number of instances never
  * lease one message twice. See docs/cosmos.md for costs and limits.
  */
+/** The explorer's views of a ready message at @now; a lease's expiry is null once settled or released. */
+const VIEW_FILTERS: Record<MessageView, string> = {
+  available: "c.visibleAt <= @now",
+  delayed:
+    "c.visibleAt > @now AND (IS_NULL(c.leaseExpiresAt) OR NOT IS_DEFINED(c.leaseExpiresAt) OR c.leaseExpiresAt <= @now)",
+  inFlight: "c.leaseExpiresAt > @now",
+};
+
 export class CosmosStore implements QueueStore, KeyStore {
   readonly kind = "cosmos" as const;
   private readonly queues: Container;
@@ -695,6 +704,25 @@ export class CosmosStore implements QueueStore, KeyStore {
         message.id,
       ]),
     );
+  }
+
+  async listMessages(
+    queue: Queue,
+    view: MessageView,
+    now: Date,
+    page: PageRequest,
+  ): Promise<Result<Page<Message>>> {
+    const after = decodeCursor(page.cursor, 1);
+    if (!after.ok) return after;
+    const [id] = after.value ?? [""];
+    const documents = await this.query<MessageDocument>(
+      this.messages,
+      queue.id,
+      `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.tenantId = @tenant
+         AND c.id > @id AND ${VIEW_FILTERS[view]} ORDER BY c.id ASC`,
+      { n: page.limit + 1, tenant: queue.tenantId, id, now: now.getTime() },
+    );
+    return ok(pageOf(documents.map(toMessage), page.limit, (message) => [message.id]));
   }
 
   async redrive(

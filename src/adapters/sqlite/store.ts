@@ -15,6 +15,7 @@ import {
   type Enqueued,
   FINISHED_TASK_RETENTION_SECONDS,
   type KeyStore,
+  type MessageView,
   type NewMessage,
   type Page,
   type PageRequest,
@@ -557,6 +558,25 @@ export class SqliteStore implements QueueStore, KeyStore {
     );
   }
 
+  async listMessages(
+    queue: Queue,
+    view: MessageView,
+    now: Date,
+    page: PageRequest,
+  ): Promise<Result<Page<Message>>> {
+    const after = decodeCursor(page.cursor, 1);
+    if (!after.ok) return after;
+    const [id] = after.value ?? [""];
+    const rows = this.sql.browse[view].all({
+      queue: queue.id,
+      tenant: queue.tenantId,
+      after: id,
+      now: now.getTime(),
+      limit: page.limit + 1,
+    }) as MessageRow[];
+    return ok(pageOf(rows.map(toMessage), page.limit, (message) => [message.id]));
+  }
+
   redrive(
     queue: Queue,
     selection: RedriveSelection,
@@ -840,6 +860,22 @@ function prepareStatements(db: Database) {
          AND (dead_lettered_at > ? OR (dead_lettered_at = ? AND id > ?))
        ORDER BY dead_lettered_at, id LIMIT ?`,
     ),
+    // The explorer's views of ready messages at @now; it is for looking, not a hot path.
+    browse: {
+      available: q(
+        `SELECT * FROM messages WHERE queue_id = @queue AND tenant_id = @tenant AND state = 'ready'
+           AND id > @after AND visible_at <= @now ORDER BY id LIMIT @limit`,
+      ),
+      delayed: q(
+        `SELECT * FROM messages WHERE queue_id = @queue AND tenant_id = @tenant AND state = 'ready'
+           AND id > @after AND visible_at > @now AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
+         ORDER BY id LIMIT @limit`,
+      ),
+      inFlight: q(
+        `SELECT * FROM messages WHERE queue_id = @queue AND tenant_id = @tenant AND state = 'ready'
+           AND id > @after AND lease_expires_at > @now ORDER BY id LIMIT @limit`,
+      ),
+    },
     oldestDeadLetters: q(
       `SELECT * FROM messages INDEXED BY messages_dead_letters
        WHERE queue_id = ? AND state = 'dead' ORDER BY dead_lettered_at, id LIMIT ?`,
