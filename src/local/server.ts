@@ -75,7 +75,11 @@ export async function startLocalHost(
     if (!found) {
       const allowed = METHODS.filter((method) => router.find(method, path));
       if (allowed.length === 0) {
-        return send(req, res, problemResponse({ code: "not_found", detail: `no route ${req.method} ${path}` }));
+        return send(
+          req,
+          res,
+          problemResponse({ code: "not_found", detail: `no route ${req.method} ${path}` }),
+        );
       }
       const refused = problemResponse({
         code: "method_not_allowed",
