@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type BenchRow, parseWrkOutput, ratios, table } from "../src/tools/bench.js";
+import { parseProcStat, sumTree } from "../src/tools/peers/processes.js";
+import { rotation } from "../src/tools/peers/run.js";
+import { compare, cpuTable, peerTable, percentile, type Sample, spread } from "../src/tools/peers/stats.js";
 
 // What wrk 4 printed in runs of `npm run bench` (spacing kept: it matters).
 const SLOW_RUN = `Running 3s test @ http://127.0.0.1:41235
@@ -99,5 +102,86 @@ describe("the report", () => {
     expect(lines[2]).toMatch(
       /^\| steady state \(offered 2,609\/s, sent 2,611\/s\) \| Conveyor \| 80 \| 2,611 \|/,
     );
+  });
+});
+
+describe("the peers' numbers", () => {
+  const sample = (system: string, round: number, metrics: Sample["metrics"], cpu = 50): Sample => ({
+    scenario: "send c=1",
+    system,
+    round,
+    metrics,
+    seconds: 5,
+    serverCpuPct: cpu,
+    loaderCpuPct: cpu / 2,
+  });
+
+  it("takes min, median and max over the rounds, the median of an even count halfway", () => {
+    expect(spread([30, 10, 20])).toEqual({ min: 10, median: 20, max: 30, count: 3 });
+    expect(spread([40, 10, 20, 30])).toEqual({ min: 10, median: 25, max: 40, count: 4 });
+    expect(spread([Number.NaN])).toBeUndefined();
+  });
+
+  it("reads latency percentiles by nearest rank", () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 99)).toBe(99);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it("calls Conveyor ahead on more msg/s but on fewer ms", () => {
+    const at = (median: number) => ({ min: median, median, max: median, count: 1 });
+    expect(compare(at(200), at(100), true)).toEqual({ ratio: 2, ahead: true });
+    expect(compare(at(200), at(100), false)).toEqual({ ratio: 2, ahead: false });
+    expect(compare(at(1), undefined, true)).toBeUndefined();
+  });
+
+  it("tables each system's median (min–max) with Conveyor's ratio, and names a peer that did not start", () => {
+    const samples = [
+      sample("Conveyor", 1, { send1: 900, e2eP99: 20 }),
+      sample("Conveyor", 2, { send1: 1100, e2eP99: 30 }),
+      sample("Conveyor", 3, { send1: 1000, e2eP99: 10 }),
+      sample("RabbitMQ", 1, { send1: 500, e2eP99: 10 }, 80),
+    ];
+    const lines = peerTable(samples, [
+      { name: "Conveyor" },
+      { name: "RabbitMQ" },
+      { name: "pg-boss", failure: "initdb failed" },
+    ]).split("\n");
+    expect(lines[0]).toBe(
+      "| workload | Conveyor | RabbitMQ | pg-boss (did not start) | Conveyor / RabbitMQ | Conveyor / pg-boss |",
+    );
+    expect(lines[2]).toBe(
+      "| send, one awaited at a time (c=1), msg/s | 1,000 (900–1,100) | 500 | — | 2.00 ahead | — |",
+    );
+    expect(lines.find((line) => line.includes("p99"))).toContain(
+      "| 20.0 (10.0–30.0) | 10.0 | — | 2.00 behind |",
+    );
+    expect(cpuTable(samples, [{ name: "Conveyor" }, { name: "RabbitMQ" }]).split("\n")[2]).toBe(
+      "| send c=1 | 25% / 50% | 40% / 80% |",
+    );
+  });
+
+  it("rotates the systems' order from round to round", () => {
+    expect(rotation(["a", "b", "c"], 1)).toEqual(["a", "b", "c"]);
+    expect(rotation(["a", "b", "c"], 2)).toEqual(["b", "c", "a"]);
+    expect(rotation(["a", "b", "c"], 4)).toEqual(["a", "b", "c"]);
+  });
+
+  it("counts a server's CPU over its process tree, the reaped children's included", () => {
+    // A command name with spaces and a parenthesis, as /proc allows.
+    const stat = parseProcStat(
+      "42 (postgres: wal (x)) S 1 42 42 0 -1 4194304 98 0 0 0 150 50 30 20 20 0 1 0",
+    );
+    expect(stat).toEqual({ pid: 42, ppid: 1, own: 2, children: 0.5 });
+    const tree = [
+      stat,
+      { pid: 43, ppid: 42, own: 1, children: 0 },
+      { pid: 44, ppid: 43, own: 0.25, children: 0 },
+      { pid: 45, ppid: 1, own: 9, children: 0 },
+    ];
+    expect(sumTree(tree, 42)).toBe(3.75);
+    expect(sumTree(tree, 99)).toBe(0);
   });
 });

@@ -24,6 +24,7 @@ import {
   type QueueDialect,
   receiveAndSettle,
 } from "./bench-lua.js";
+import { PEER_PLANS, type PeerPlan, peerSummary, runPeers } from "./peers/run.js";
 
 /**
  * `npm run bench`: Conveyor's local host against two references on
@@ -34,6 +35,8 @@ import {
  *  - a peer: Azurite's queue service with its on-disk persistence.
  * 1 KiB messages. Results print as a Markdown table with the ratios and go
  * to bench/results/. `--quick` shortens every run for CI's smoke run.
+ * The brokers a team would pick instead (RabbitMQ, BullMQ, pg-boss) run in
+ * full runs and with `--peers`; see ./peers/run.ts.
  */
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -669,11 +672,24 @@ export interface BenchReport {
 }
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: "boolean", default: false }, only: { type: "string", multiple: true } },
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string", multiple: true },
+      peers: { type: "boolean", default: false },
+      rounds: { type: "string" },
+      seconds: { type: "string" },
+      backlog: { type: "string" },
+    },
   });
-  const unknown = (values.only ?? []).filter((part) => !PARTS.includes(part as Part));
+  const peerPlan = peerPlanOf(values);
+  // "peers" is a part of its own: `--only peers` runs nothing but them.
+  const only = values.only?.filter((part) => part !== "peers");
+  const peers = values.peers || (values.only ? values.only.includes("peers") : !values.quick);
+  const unknown = (only ?? []).filter((part) => !PARTS.includes(part as Part));
   if (unknown.length > 0) {
-    process.stderr.write(`bench: unknown part ${unknown.join(", ")}; the parts are ${PARTS.join(", ")}\n`);
+    process.stderr.write(
+      `bench: unknown part ${unknown.join(", ")}; the parts are ${PARTS.join(", ")}, peers\n`,
+    );
     process.exitCode = 2;
     return;
   }
@@ -683,16 +699,26 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
-  const report = await runBench({
-    quick: values.quick,
-    ...(values.only ? { only: values.only as Part[] } : {}),
-    log: (line) => process.stdout.write(`${line}\n`),
-  });
-  process.stdout.write(`\n${table(report.rows)}\n\n${ratios(report.rows).join("\n")}\n`);
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const report: BenchReport =
+    only?.length === 0
+      ? { quick: values.quick, plan: PLANS[values.quick ? "quick" : "full"], rows: [] }
+      : await runBench({ quick: values.quick, ...(only ? { only: only as Part[] } : {}), log });
+  if (report.rows.length > 0)
+    process.stdout.write(`\n${table(report.rows)}\n\n${ratios(report.rows).join("\n")}\n`);
+  const peerReport = peers ? await runPeers({ plan: peerPlan, root: ROOT, log }) : undefined;
+  process.stdout.write(
+    peerReport
+      ? `\n${peerSummary(peerReport)}\n`
+      : "\npeers (RabbitMQ, BullMQ/Redis, pg-boss): skipped; --peers runs them\n",
+  );
   const results = join(ROOT, "bench", "results");
   mkdirSync(results, { recursive: true });
   const file = join(results, `${new Date().toISOString().replaceAll(":", "-")}.json`);
-  writeFileSync(file, `${JSON.stringify({ ...report, ratios: ratios(report.rows) }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ ...report, ratios: ratios(report.rows), ...(peerReport ? { peers: peerReport } : {}) }, null, 2)}\n`,
+  );
   process.stdout.write(`results: ${file} (${Math.round((Date.now() - started) / 1000)} s)\n`);
   const failed = report.rows.filter((row) => row.messagesPerSecond === 0 || row.errors > 0);
   if (failed.length > 0) {
@@ -700,6 +726,32 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: failed or answered errors: ${describe(row)} errors ${row.errors}\n`);
     process.exitCode = 1;
   }
+  for (const failure of peerReport?.failures ?? []) {
+    process.stderr.write(`bench: ${failure.system} failed in round ${failure.round}: ${failure.message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** --rounds, --seconds (each timed send run) and --backlog override the peers' quick or full plan. */
+function peerPlanOf(values: {
+  quick: boolean;
+  rounds?: string;
+  seconds?: string;
+  backlog?: string;
+}): PeerPlan {
+  const plan = { ...PEER_PLANS[values.quick ? "quick" : "full"] };
+  const positive = (text: string | undefined, name: string) => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`--${name} must be a positive number, not ${text}`);
+    return value;
+  };
+  plan.rounds = Math.round(positive(values.rounds, "rounds") ?? plan.rounds);
+  plan.seconds = positive(values.seconds, "seconds") ?? plan.seconds;
+  plan.flowSeconds = Math.max(plan.flowSeconds, plan.seconds);
+  plan.backlog = Math.round(positive(values.backlog, "backlog") ?? plan.backlog);
+  return plan;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
