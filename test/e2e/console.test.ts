@@ -53,14 +53,16 @@ describe.skipIf(!available)("the web console", () => {
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const stat = (label: string) => page.locator(`dd[data-stat="${label}"]`);
 
-  it("refuses a bad credential with a clear message", async () => {
+  it("refuses a bad credential at sign-in, with the server's reason, and stays there", async () => {
     await page.goto(`${host.url}/`);
     await page.fill("#token", "not-a-real-token");
     await page.click("text=Open the console");
     await expect
-      .poll(() => page.locator("[role=alert]").first().textContent())
-      .toMatch(/No valid credentials/);
-    await page.click("text=Sign out");
+      .poll(() => page.locator('[data-reason="refused"]').textContent())
+      .toMatch(/^Not accepted: the bearer token was rejected/);
+    expect(await page.locator("#token").isVisible()).toBe(true);
+    expect(await page.locator("text=Sign out").count()).toBe(0);
+    await shot("00-refused");
   });
 
   it("signs in, shows the empty state, and creates a queue", async () => {
@@ -96,6 +98,9 @@ describe.skipIf(!available)("the web console", () => {
     // Sooner than the 4 s dead-letter polling: the page follows the queue's live events.
     await row.waitFor({ timeout: 2500 });
     expect(await row.textContent()).toContain("address missing");
+    // Ids are told apart by their end, and each row says when it was dead-lettered.
+    expect(await row.locator(".message-id .mono").textContent()).toBe(`…${message?.messageId.slice(-12)}`);
+    expect(await row.locator('[data-field="deadLetteredAt"]').textContent()).not.toBe("—");
     await expect.poll(() => stat("Dead-lettered").textContent(), { timeout: 10_000 }).toBe("1");
     await shot("03-dead-letter");
 
@@ -111,7 +116,7 @@ describe.skipIf(!available)("the web console", () => {
 
     await row.locator("input[type=checkbox]").check();
     await page.click("button:has-text('Redrive selected (1)')");
-    await page.waitForSelector('text=/Redriven: .*"redriven":1/');
+    await page.waitForSelector("text=Returned 1 message to the queue");
     await page.waitForSelector("text=No dead letters.");
     await expect.poll(() => stat("Available").textContent(), { timeout: 10_000 }).toBe("1");
     await shot("05-redriven");
@@ -149,8 +154,80 @@ describe.skipIf(!available)("the web console", () => {
     expect((await client.stats("orders")).deadLettered).toBe(1);
     await page.click("button.danger:has-text('Purge')");
     await page.click("button:has-text('Yes, purge')");
-    await page.waitForSelector('text=/Purged: .*"purged":1/');
+    await page.waitForSelector("text=Deleted 1 dead letter");
     expect((await client.stats("orders")).deadLettered).toBe(0);
+  });
+
+  it("lists in-flight messages with their lease expiry and delivery count in the explorer", async () => {
+    const sent = await client.send("orders", { body: { explore: true }, attributes: { kind: "explored" } });
+    const leased = await client.receive("orders", { max: 10, visibilityTimeout: 600 });
+    const mine = leased.find((message) => message.messageId === sent.messageId);
+    expect(mine).toBeDefined();
+    await page.click('button[data-view="inFlight"]');
+    const row = page.locator(`table[data-explorer="inFlight"] tr[data-message="${sent.messageId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator('[data-field="deliveryCount"]').textContent()).toBe("1");
+    const expiry = await row.locator('[data-field="leaseExpiresAt"]').textContent();
+    expect(new Date(expiry ?? "").getTime()).toBeCloseTo(Date.parse(mine?.leaseExpiresAt ?? ""), -4);
+    await page.fill("#filter-attribute", "kind");
+    await page.fill("#filter-value", "other");
+    await page.click("button:has-text('Filter')");
+    await page.waitForSelector("text=No in flight messages on this page.");
+    await page.fill("#filter-value", "explored");
+    await page.click("button:has-text('Filter')");
+    await row.waitFor();
+    await shot("08-explorer");
+    await client.settle("orders", {
+      nacks: leased.map(({ messageId, leaseToken }) => ({ messageId, leaseToken, delaySeconds: 0 })),
+    });
+    await page.click('button[data-view="available"]');
+  });
+
+  it("shows a read-only key no write action, and why", async () => {
+    const reader = await client.createKey({ name: "console-reader", grants: { orders: ["read"] } });
+    const readOnly = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await readOnly.goto(`${host.url}/#/queues/orders`);
+    await readOnly.fill("#token", reader.key);
+    await readOnly.click("text=Open the console");
+    await readOnly.waitForSelector("#queue-title");
+    for (const label of ["Send", "Save settings", "Redrive all", "Purge"]) {
+      expect([label, await readOnly.locator(`button:has-text('${label}')`).first().isDisabled()]).toEqual([
+        label,
+        true,
+      ]);
+    }
+    expect(await readOnly.locator("text=Sending needs the send grant on this queue.").count()).toBe(1);
+    await readOnly.screenshot({ path: join(SHOTS, "09-read-only.png"), fullPage: true });
+    await readOnly.close();
+    const full = page.locator("button:has-text('Save settings')");
+    expect(await full.isDisabled()).toBe(false);
+  });
+
+  it("gives an unknown queue and an unknown page their own state", async () => {
+    await page.goto(`${host.url}/#/queues/no-such-queue`);
+    await page.waitForSelector('[data-state="unknown-queue"]');
+    expect(await page.locator("h1").textContent()).toBe("No queue named no-such-queue");
+    await page.goto(`${host.url}/#/nowhere/at/all`);
+    await page.waitForSelector('[data-state="unknown-route"]');
+    await page.click("text=All queues");
+    await page.waitForSelector('tr[data-queue="orders"]');
+  });
+
+  it("returns to sign-in with the reason when the token expires", async () => {
+    // jose allows 30 s of clock skew: this token passes for about 3 s more.
+    const shortLived = await host.token("console-tenant", { roles: ["admin"], ttlSeconds: -27 });
+    const expiring = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await expiring.goto(`${host.url}/`);
+    await expiring.fill("#token", shortLived);
+    await expiring.click("text=Open the console");
+    await expiring.waitForSelector('tr[data-queue="orders"]');
+    await expiring.waitForSelector('[data-reason="ended"]', { timeout: 15_000 });
+    expect(await expiring.locator('[data-reason="ended"]').textContent()).toMatch(
+      /^Signed out: .*ERR_JWT_EXPIRED/,
+    );
+    expect(await expiring.locator("#token").isVisible()).toBe(true);
+    await expiring.screenshot({ path: join(SHOTS, "10-expired.png"), fullPage: true });
+    await expiring.close();
   });
 
   it("is readable on a phone", async () => {

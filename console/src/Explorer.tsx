@@ -1,0 +1,150 @@
+import { useState } from "preact/hooks";
+import type { BrowseRequest, ConveyorClient } from "../../src/client/index.js";
+import { MessageId } from "./components.js";
+import { formatTime, preview, REFRESH_MS, usePolling } from "./lib.js";
+
+type View = NonNullable<BrowseRequest["view"]>;
+const VIEWS: [View, string][] = [
+  ["available", "Available"],
+  ["delayed", "Delayed"],
+  ["inFlight", "In flight"],
+];
+
+/** The message explorer: messages available, delayed or in flight (with their leases), by attribute; nothing is leased. */
+export function Explorer(props: {
+  client: ConveyorClient;
+  name: string;
+  onPeek: (messageId: string) => void;
+}) {
+  const { client, name } = props;
+  const [view, setView] = useState<View>("available");
+  const [filter, setFilter] = useState({ attribute: "", value: "" });
+  const [applied, setApplied] = useState(filter);
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const cursor = cursors.at(-1);
+  const page = usePolling(
+    () =>
+      client.browse(name, {
+        view,
+        limit: 20,
+        cursor,
+        ...(applied.attribute ? { attribute: applied.attribute } : {}),
+        ...(applied.attribute && applied.value ? { value: applied.value } : {}),
+      }),
+    REFRESH_MS * 2,
+    [client, name, view, cursor, applied],
+  );
+  const messages = page.value?.messages ?? [];
+  const restart = () => setCursors([undefined]);
+  return (
+    <section class="card" aria-labelledby="explorer-title">
+      <div class="section-head">
+        <h2 id="explorer-title">Messages</h2>
+        <div class="tabs" role="tablist">
+          {VIEWS.map(([key, label]) => (
+            <button
+              key={key}
+              type="button"
+              role="tab"
+              aria-selected={view === key}
+              data-view={key}
+              onClick={() => {
+                setView(key);
+                restart();
+              }}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+      </div>
+      <form
+        class="inline"
+        onSubmit={(event) => {
+          event.preventDefault();
+          setApplied(filter);
+          restart();
+        }}
+      >
+        <label for="filter-attribute">Attribute</label>
+        <input
+          id="filter-attribute"
+          value={filter.attribute}
+          onInput={(e) => setFilter({ ...filter, attribute: e.currentTarget.value })}
+          placeholder="type"
+        />
+        <label for="filter-value">equals</label>
+        <input
+          id="filter-value"
+          value={filter.value}
+          onInput={(e) => setFilter({ ...filter, value: e.currentTarget.value })}
+          placeholder="any value"
+        />
+        <button type="submit">Filter</button>
+      </form>
+      {page.error && (
+        <p class="error" role="alert">
+          {page.error}
+        </p>
+      )}
+      {page.loading ? (
+        <p class="muted">Loading messages…</p>
+      ) : messages.length === 0 ? (
+        <p class="empty">
+          No {VIEWS.find(([key]) => key === view)?.[1].toLowerCase()} messages on this page.
+        </p>
+      ) : (
+        <div class="table-wrap">
+          <table data-explorer={view}>
+            <thead>
+              <tr>
+                <th scope="col">Message</th>
+                <th scope="col">Enqueued</th>
+                <th scope="col">{view === "inFlight" ? "Lease expires" : "Visible at"}</th>
+                <th scope="col" class="num">
+                  Deliveries
+                </th>
+                <th scope="col">Attributes</th>
+                <th scope="col">Body</th>
+              </tr>
+            </thead>
+            <tbody>
+              {messages.map((message) => (
+                <tr key={message.messageId} data-message={message.messageId}>
+                  <td>
+                    <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
+                  </td>
+                  <td>{formatTime(message.enqueuedAt)}</td>
+                  <td data-field={view === "inFlight" ? "leaseExpiresAt" : "visibleAt"}>
+                    {formatTime(view === "inFlight" ? message.leaseExpiresAt : message.visibleAt)}
+                  </td>
+                  <td class="num" data-field="deliveryCount">
+                    {message.deliveryCount}
+                  </td>
+                  <td class="clip mono">{preview(message.attributes)}</td>
+                  <td class="clip mono">{preview(message.body)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <div class="pager">
+        <button
+          type="button"
+          disabled={cursors.length === 1}
+          onClick={() => setCursors(cursors.slice(0, -1))}
+        >
+          Previous
+        </button>
+        <button
+          type="button"
+          disabled={!page.value?.nextCursor}
+          onClick={() => setCursors([...cursors, page.value?.nextCursor])}
+        >
+          Next
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,113 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { ConveyorClient, MessageView } from "../../src/client/index.js";
+import { describeError, formatTime } from "./lib.js";
+
+/** The outcome of the last action on a form: an error to read, or what was done. */
+export function Status({ error, done }: { error?: string; done?: string }) {
+  if (error) {
+    return (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    );
+  }
+  return done ? (
+    <p class="ok" role="status">
+      {done}
+    </p>
+  ) : null;
+}
+
+/**
+ * A message id as people can tell ids apart: time-ordered ids share their
+ * beginning, so the end is shown (the whole id on hover), in monospace, with
+ * a button that copies the whole id.
+ */
+export function MessageId({ id, onOpen }: { id: string; onOpen?: () => void }) {
+  const [copied, setCopied] = useState(false);
+  const tail = id.length > 12 ? `…${id.slice(-12)}` : id;
+  return (
+    <span class="message-id">
+      {onOpen ? (
+        <button type="button" class="link mono" title={id} onClick={onOpen}>
+          {tail}
+        </button>
+      ) : (
+        <span class="mono" title={id}>
+          {tail}
+        </span>
+      )}
+      <button
+        type="button"
+        class="copy"
+        aria-label={`Copy ${id}`}
+        onClick={() => {
+          void navigator.clipboard?.writeText(id).then(() => setCopied(true));
+          setTimeout(() => setCopied(false), 1500);
+        }}
+      >
+        {copied ? "copied" : "copy"}
+      </button>
+    </span>
+  );
+}
+
+export function Peek(props: {
+  client: ConveyorClient;
+  name: string;
+  messageId: string;
+  onClose: () => void;
+}) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [state, setState] = useState<{ message?: MessageView; error?: string }>({});
+  useEffect(() => {
+    dialog.current?.showModal();
+    props.client
+      .peek(props.name, props.messageId)
+      .then((message) => setState({ message }))
+      .catch((error: unknown) => setState({ error: describeError(error) }));
+  }, [props.messageId]);
+  return (
+    <dialog ref={dialog} class="peek" onClose={props.onClose} aria-labelledby="peek-title">
+      <h2 id="peek-title">
+        Message <span class="mono">{props.messageId}</span>
+      </h2>
+      {state.error && (
+        <p class="error" role="alert">
+          {state.error}
+        </p>
+      )}
+      {!state.message && !state.error && <p class="muted">Loading…</p>}
+      {state.message && (
+        <>
+          <dl class="facts">
+            <dt>State</dt>
+            <dd data-field="state">{state.message.state}</dd>
+            <dt>Deliveries</dt>
+            <dd>{state.message.deliveryCount}</dd>
+            <dt>Lease expires</dt>
+            <dd>{formatTime(state.message.leaseExpiresAt)}</dd>
+            <dt>Reason</dt>
+            <dd>{state.message.reason ?? "—"}</dd>
+            <dt>Last error</dt>
+            <dd>{state.message.lastError ?? "—"}</dd>
+            <dt>Enqueued</dt>
+            <dd>{formatTime(state.message.enqueuedAt)}</dd>
+            <dt>Dead-lettered</dt>
+            <dd>{formatTime(state.message.deadLetteredAt)}</dd>
+          </dl>
+          <h3>Attributes</h3>
+          <pre>{JSON.stringify(state.message.attributes, null, 2)}</pre>
+          <h3>Body</h3>
+          <pre data-field="body">{JSON.stringify(state.message.body, null, 2)}</pre>
+        </>
+      )}
+      <form method="dialog">
+        <button type="submit">Close</button>
+      </form>
+    </dialog>
+  );
+}
+
+/** Why a control is off: shown beside it, so a read-only key sees what it may not do and why. */
+export const needs = (grant: string) => `needs the ${grant} grant on this queue`;
