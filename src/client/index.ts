@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type * as s from "../api/schemas.js";
 import { type ConsumeOptions, type Consumer, type Handler, QueueConsumer } from "./consumer.js";
 import { apiErrorOf, ConveyorApiError, ConveyorError } from "./errors.js";
+import { nodeFetch } from "./node-fetch.js";
 import { Producer, type ProducerOptions } from "./producer.js";
 
 export type { ConsumeOptions, Consumer, ConsumerErrorContext, Handler } from "./consumer.js";
@@ -29,6 +30,7 @@ export type QueueStatsView = z.output<typeof s.statsResponse>;
 export type QueueDetailView = z.output<typeof s.queueDetailResponse>;
 export type BrowseRequest = Omit<z.input<typeof s.browseQuery>, "limit"> & { limit?: number };
 export type MessagePageView = z.output<typeof s.browseResponse>;
+export type QueueMetricsView = z.output<typeof s.metricsResponse>;
 export type EnqueuedView = z.output<typeof s.enqueueResponse>;
 export type BatchResultView = z.output<typeof s.batchResponse>;
 export type ReceivedMessage<T = unknown> = Omit<
@@ -71,7 +73,7 @@ export class ConveyorClient {
   constructor(private readonly options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     // Bound: browsers refuse a fetch called with any `this` but the global one.
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.fetch = options.fetch ?? defaultFetch();
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -307,6 +309,11 @@ export class ConveyorClient {
     return this.call("DELETE", `${queuePath(queueName)}/messages`);
   }
 
+  /** The queue's stats history (samples kept by the server, then now), for charts. */
+  metrics(queueName: string, request: { minutes?: number } = {}): Promise<QueueMetricsView> {
+    return this.call("GET", `${queuePath(queueName)}/metrics${query(request)}`);
+  }
+
   /** The message explorer: available, delayed or in-flight messages, leasing nothing. */
   browse(queueName: string, request: BrowseRequest = {}): Promise<MessagePageView> {
     return this.call("GET", `${queuePath(queueName)}/browse${query(request)}`);
@@ -343,6 +350,13 @@ export class ConveyorClient {
     await this.call("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
   }
 }
+
+let shared: typeof fetch | undefined;
+/** In Node.js, one keep-alive node:http fetch for every client that brings none; elsewhere the global one. */
+const defaultFetch = (): typeof fetch => {
+  shared ??= nodeFetch() ?? globalThis.fetch.bind(globalThis);
+  return shared as typeof fetch;
+};
 
 const queuePath = (name: string) => `/v1/queues/${encodeURIComponent(name)}`;
 const messagePath = (queueName: string, messageId: string) =>

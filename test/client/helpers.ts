@@ -35,6 +35,8 @@ export type ProxyAction =
   /** Forward the request, then close the connection instead of relaying the answer. */
   | "lose-answer"
   | "hang"
+  /** Answer a head and half a body, then close the connection. */
+  | "cut-answer"
   | { status: number; headers: Record<string, string>; body: string };
 
 export interface Proxy {
@@ -56,6 +58,12 @@ export async function startProxy(
     const action = decide(request, seen.length);
     seen.push({ method: request.method ?? "GET", url: request.url ?? "/", action });
     if (action === "hang") return;
+    if (action === "cut-answer") {
+      response.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      response.write('{"status":');
+      setTimeout(() => request.socket.destroy(), 20);
+      return;
+    }
     if (typeof action === "object") {
       response.writeHead(action.status, action.headers).end(action.body);
       return;

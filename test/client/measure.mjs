@@ -1,5 +1,5 @@
 // Messages a second through the typed client against the built local host, plain calls beside the
-// producer and the consumer. Not a test: `npx tsc -p tsconfig.json && node test/client/measure.mjs [seconds]`.
+// producer and the consumer. Not a test: `npx tsc -p tsconfig.json && node test/client/measure.mjs [seconds] [name part]`.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +38,7 @@ const token = await signDevToken(await loadOrCreateSigningKey(dataDir), {
   audience: "conveyor",
 });
 const client = new ConveyorClient({ baseUrl: url, token });
+const viaFetch = new ConveyorClient({ baseUrl: url, token, fetch: globalThis.fetch.bind(globalThis) });
 await client.createQueue({ name: "m", visibilityTimeoutSeconds: 300 });
 
 /** `callers` loops, each awaiting `send` before its next, for `seconds`; messages a second. */
@@ -106,14 +107,20 @@ async function drainConsumer() {
 }
 
 const scenarios = {
+  "send, plain over the global fetch, c=1": () => sendLoop(1, () => viaFetch.send("m", { body })),
   "send, plain, c=1": () => sendLoop(1, () => client.send("m", { body })),
   "send, producer, c=1": () => sendLoop(1, () => lone.send({ body })),
+  "send, producer without dedup ids, c=1": () => sendLoop(1, () => plainIds.send({ body })),
+  "send, plain over the global fetch, 64 concurrent": () => sendLoop(64, () => viaFetch.send("m", { body })),
   "send, plain, 64 concurrent": () => sendLoop(64, () => client.send("m", { body })),
   "send, producer, 64 concurrent": () => sendLoop(64, () => producer.send({ body })),
   "send, producer without dedup ids, 64 concurrent": () => sendLoop(64, () => plainIds.send({ body })),
   "consume + ack a 20,000 backlog, plain receive 10 + settle, 16 loops": drainPlain,
   "consume + ack a 20,000 backlog, consumer c=64 prefetch 64": drainConsumer,
 };
+// A second argument keeps only the scenarios whose name contains it.
+for (const name of Object.keys(scenarios))
+  if (process.argv[3] && !name.includes(process.argv[3])) delete scenarios[name];
 const lone = client.producer("m");
 const producer = client.producer("m");
 const plainIds = client.producer("m", { generateDeduplicationIds: false });

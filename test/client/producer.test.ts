@@ -205,6 +205,31 @@ describe("ConveyorError", () => {
     }
   });
 
+  it("is what an answer cut off mid-body fails with", async () => {
+    const proxy = await startProxy(host.url, () => "cut-answer");
+    try {
+      await expect(new ConveyorClient({ baseUrl: proxy.url }).health()).rejects.toMatchObject({
+        name: "ConveyorError",
+        code: "connection_failed",
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("goes through node:http in Node.js, not the global fetch, unless a fetch is given", async () => {
+    const original = globalThis.fetch;
+    globalThis.fetch = () => Promise.reject(new Error("the global fetch was called"));
+    try {
+      expect(await new ConveyorClient({ baseUrl: host.url }).health()).toMatchObject({ status: "ok" });
+      const admin = await host.admin("node-fetch");
+      await admin.createQueue({ name: "plain" });
+      await admin.deleteQueue("plain"); // a 204, which has no body
+    } finally {
+      globalThis.fetch = original;
+    }
+  });
+
   it("is the base of ConveyorApiError, which keeps the problem's code and status", async () => {
     const error = await host
       .client()
