@@ -8,8 +8,13 @@
  * Bodies are read whole, except event streams, which stream.
  *
  * The modules come from `process.getBuiltinModule` (Node.js 20.16 and
- * later), so nothing here is imported where there is no Node.js: a browser
- * build of the client gets undefined and keeps the global fetch.
+ * later: https://nodejs.org/en/blog/release/v20.16.0/), so nothing here is
+ * imported where there is no Node.js: a browser build of the client gets
+ * undefined and keeps the global fetch. The agent retires an idle socket
+ * before the server's `Keep-Alive: timeout=` hint runs out (nodejs/node
+ * lib/_http_agent.js, `keepSocketAlive`), so a reused socket is rarely one
+ * the server is closing; when it is, the request fails as no answer, which
+ * the producer and the consumer's settles retry.
  */
 
 interface IncomingResponse {
