@@ -92,6 +92,19 @@ export class QueueConsumer<T> implements Consumer {
     this.concurrency = Math.max(1, options.concurrency ?? 1);
     this.capacity = this.concurrency + Math.max(0, options.prefetch ?? this.concurrency);
     this.visibilitySeconds = options.visibilityTimeoutSeconds ?? LIMITS.visibilityTimeoutSeconds.default;
+    // Refused here rather than by every receive the consumer would keep retrying.
+    const { min, max } = LIMITS.visibilityTimeoutSeconds;
+    if (
+      !Number.isInteger(this.visibilitySeconds) ||
+      this.visibilitySeconds < min ||
+      this.visibilitySeconds > max
+    )
+      throw new RangeError(`visibilityTimeoutSeconds must be a whole number from ${min} to ${max}`);
+    const wait = options.waitSeconds ?? LIMITS.waitSeconds.max;
+    if (!Number.isInteger(wait) || wait < LIMITS.waitSeconds.min || wait > LIMITS.waitSeconds.max)
+      throw new RangeError(
+        `waitSeconds must be a whole number from ${LIMITS.waitSeconds.min} to ${LIMITS.waitSeconds.max}`,
+      );
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.settles = new Batcher({
       maxItems: LIMITS.settleItems,

@@ -51,6 +51,15 @@ describe("consume", () => {
     expect(await client.stats("jobs")).toMatchObject({ available: 0, inFlight: 0, ackedTotal: 40 });
   });
 
+  it("refuses a lease or a wait the API would refuse on every receive", async () => {
+    const { client } = await recordingClient(host, "consumer-options");
+    expect(() => client.consume("q", () => undefined, { visibilityTimeoutSeconds: 0.5 })).toThrow(RangeError);
+    expect(() => client.consume("q", () => undefined, { visibilityTimeoutSeconds: 43_201 })).toThrow(
+      RangeError,
+    );
+    expect(() => client.consume("q", () => undefined, { waitSeconds: 21 })).toThrow(RangeError);
+  });
+
   it("coalesces acks into settle requests", async () => {
     const { client, requests } = await recordingClient(host, "consumer-settles");
     await client.createQueue({ name: "many" });
