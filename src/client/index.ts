@@ -72,7 +72,6 @@ export class ConveyorClient {
 
   constructor(private readonly options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    // Bound: browsers refuse a fetch called with any `this` but the global one.
     this.fetch = options.fetch ?? defaultFetch();
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
@@ -354,6 +353,7 @@ export class ConveyorClient {
 let shared: typeof fetch | undefined;
 /** In Node.js, one keep-alive node:http fetch for every client that brings none; elsewhere the global one. */
 const defaultFetch = (): typeof fetch => {
+  // Bound: browsers refuse a fetch called with any `this` but the global one.
   shared ??= nodeFetch() ?? globalThis.fetch.bind(globalThis);
   return shared as typeof fetch;
 };
