@@ -272,6 +272,10 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
     await fn("messageChanges").options.handler(documents, context); // the feed is at-least-once
     const jobs = jobsFor(sent.json.messageId);
     expect(jobs.length).toBeGreaterThanOrEqual(1);
+    // The change feed also keeps the queue's stats history in Cosmos DB, for GET .../metrics.
+    const history = await http("queueMetrics", "GET", "", { queue: "pushed" });
+    expect(history.json.points.length).toBeGreaterThanOrEqual(2);
+    expect(history.json.points[0]).toMatchObject({ enqueuedTotal: 1 });
     const ids = new Set(jobs.map((job) => job.message.messageId));
     expect(ids).toEqual(new Set([`${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`]));
     expect(jobs[0]).toMatchObject({ queue: "deliveries", namespace: "conveyor-test.servicebus.windows.net" });

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import {
   ConveyorApiError,
   type ConveyorClient,
@@ -12,24 +12,16 @@ import { Explorer } from "./Explorer.js";
 import { formatAge, REFRESH_MS, useLiveEvents, usePolling } from "./lib.js";
 import { PeekById, SendMessage, Settings } from "./QueueForms.js";
 
-/** Five minutes at one point every two seconds. */
-const HISTORY_POINTS = 150;
-
 export function QueuePage({ client, name }: { client: ConveyorClient; name: string }) {
-  const [history, setHistory] = useState<{ at: number; stats: QueueStatsView }[]>([]);
-  const queue = usePolling(
-    async () => {
-      const shown = await client.getQueue(name);
-      setHistory((points) => [...points, { at: Date.now(), stats: shown.stats }].slice(-HISTORY_POINTS));
-      return shown;
-    },
-    REFRESH_MS,
-    [client, name],
-  );
+  const queue = usePolling(() => client.getQueue(name), REFRESH_MS, [client, name]);
   const [peeked, setPeeked] = useState<string | undefined>();
   const [dlqVersion, setDlqVersion] = useState(0);
-  useLiveEvents(client, name, (type) => {
-    void queue.reload();
+  // A stats event carries the stats: shown as they come, with no fetch of its own.
+  const [live, setLive] = useState<QueueStatsView | undefined>();
+  // A newer poll supersedes the last event's stats.
+  useEffect(() => setLive(undefined), [queue.value]);
+  useLiveEvents(client, name, (type, data) => {
+    if (type === "queue.stats") setLive(data as QueueStatsView);
     if (type === "message.dead_lettered") setDlqVersion((version) => version + 1);
   });
   if (queue.loading) return <p class="muted">Loading {name}…</p>;
@@ -47,7 +39,8 @@ export function QueuePage({ client, name }: { client: ConveyorClient; name: stri
       </section>
     );
   }
-  const { stats, grants, ...settings } = queue.value;
+  const { stats: polled, grants, ...settings } = queue.value;
+  const stats = live ?? polled;
   const may = new Set(grants);
   return (
     <section aria-labelledby="queue-title">
@@ -81,7 +74,7 @@ export function QueuePage({ client, name }: { client: ConveyorClient; name: stri
           </div>
         ))}
       </dl>
-      <Chart history={history} />
+      <Chart client={client} name={name} />
       <div class="columns">
         <SendMessage
           client={client}

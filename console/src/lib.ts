@@ -38,14 +38,18 @@ export function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unk
  * the Authorization header) and calls `onEvent` for each; on Azure, where
  * events go through Web PubSub, the pages keep polling instead.
  */
-export function useLiveEvents(client: ConveyorClient, queue: string, onEvent: (type: string) => void) {
+export function useLiveEvents(
+  client: ConveyorClient,
+  queue: string,
+  onEvent: (type: string, data: unknown) => void,
+) {
   const latest = useRef(onEvent);
   latest.current = onEvent;
   useEffect(() => {
     const abort = new AbortController();
     (async () => {
       if ((await client.negotiateEvents(queue)).transport !== "sse") return;
-      for await (const { event } of client.events(queue, abort.signal)) latest.current(event);
+      for await (const { event, data } of client.events(queue, abort.signal)) latest.current(event, data);
     })().catch(() => undefined); // polling carries on
     return () => abort.abort();
   }, [client, queue]);

@@ -8,6 +8,7 @@ import { streamQueueEvents } from "../service/events.js";
 import * as explorer from "../service/explorer.js";
 import * as keys from "../service/keys.js";
 import * as messages from "../service/messages.js";
+import * as metrics from "../service/metrics.js";
 import type { Enqueued, LiveEvents, ReadStaticFile } from "../service/ports.js";
 import * as queues from "../service/queues.js";
 import type { ApiRequest, ApiResponse } from "./http.js";
@@ -277,6 +278,24 @@ export const routes: AnyRoute[] = [
   }),
 
   // Messages
+  route({
+    name: "queueMetrics",
+    method: "GET",
+    path: "/v1/queues/{queue}/metrics",
+    summary: "The queue's stats over the last hour at most, for charts: samples kept by the store, then now",
+    tag: "Queues",
+    params: s.queueParams,
+    query: s.metricsQuery,
+    responses: { 200: { description: "The history", schema: s.metricsResponse }, ...queueErrors },
+    async handle({ principal, params, query }, { context }) {
+      return respond(await metrics.statsHistory(context, principal, params.queue, query.minutes), (history) =>
+        json(200, {
+          sampleEverySeconds: history.sampleEverySeconds,
+          points: history.points.map(({ at, ...stats }) => ({ at: at.toISOString(), ...stats })),
+        }),
+      );
+    },
+  }),
   route({
     name: "enqueue",
     method: "POST",

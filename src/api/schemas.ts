@@ -242,6 +242,23 @@ export const statsResponse = z
   })
   .meta({ id: "QueueStats" });
 
+export const metricsQuery = z.strictObject({
+  minutes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(60)
+    .default(60)
+    .meta({ description: "How far back, up to an hour" }),
+});
+
+export const metricsResponse = z
+  .object({
+    sampleEverySeconds: z.int().meta({ description: "How often a queue that changes is sampled" }),
+    points: z.array(statsResponse.extend({ at: timestamp })),
+  })
+  .meta({ id: "QueueMetrics" });
+
 export const queueDetailResponse = queueResponse
   .extend({
     stats: statsResponse,

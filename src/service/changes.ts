@@ -12,6 +12,8 @@ export const METRICS = {
 } as const;
 
 const STATS_EVERY_MS = 1000;
+/** How often a busy queue's stats are kept for its history (`GET .../metrics`); an idle queue's do not change. */
+export const SAMPLE_EVERY_MS = 10_000;
 
 export interface ChangeHandlerDeps {
   dispatcher: Dispatcher;
@@ -29,12 +31,15 @@ export interface ChangeHandlerDeps {
  *  - publishes `message.dead_lettered` events and counts metrics;
  *  - publishes `queue.stats` and the backlog metrics, at most once a second
  *    a queue, and `queue.backlog` when the oldest message's age crosses the
- *    threshold either way.
+ *    threshold either way;
+ *  - keeps the queue's stats in the store every `SAMPLE_EVERY_MS` while it
+ *    changes, the history behind `GET .../metrics` and the console's charts.
  * Change feeds deliver at least once, so everything here is idempotent
  * (jobs have per-attempt ids) or harmless when repeated (events, metrics).
  */
 export class ChangeHandler {
   private readonly statsPublishedAt = new Map<string, number>();
+  private readonly sampledAt = new Map<string, number>();
   private readonly backlogged = new Set<string>();
 
   constructor(
@@ -116,6 +121,10 @@ export class ChangeHandler {
     const queue = await this.context.store.getQueueById(tenantId, queueId);
     if (!queue) return;
     const stats = await this.context.store.stats(queue, new Date(nowMs));
+    if (nowMs - (this.sampledAt.get(queueId) ?? 0) >= SAMPLE_EVERY_MS) {
+      this.sampledAt.set(queueId, nowMs);
+      await this.context.store.recordSample(queue, { at: new Date(nowMs), ...stats });
+    }
     this.deps.metrics.track(METRICS.backlog, stats.available, dimensions);
     this.deps.metrics.track(METRICS.oldestAgeSeconds, stats.oldestAvailableAgeSeconds, dimensions);
     this.deps.events.publish({ type: "queue.stats", tenantId, queueId, data: { queue: name, ...stats } });

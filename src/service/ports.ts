@@ -102,6 +102,14 @@ export interface QueueStats {
  * atomic on its own; the contract suite in `test/store/contract.ts` states
  * the behaviour every adapter must show.
  */
+/** A queue's stats at one moment: the per-queue history the console charts, kept by the store. */
+export interface StatsSample extends QueueStats {
+  at: Date;
+}
+
+/** How long a queue's stats history is kept. */
+export const SAMPLE_RETENTION_MS = 60 * 60 * 1000;
+
 /** What the message explorer lists: available now, held back (delay or backoff), or leased. */
 export type MessageView = "available" | "delayed" | "inFlight";
 
@@ -134,6 +142,10 @@ export interface QueueStore {
   nextVisibleAt(queue: Queue, now: Date): Promise<Date | undefined>;
 
   listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>>;
+  /** Keeps a snapshot of the queue's stats for the history charts draw; the store forgets it after `SAMPLE_RETENTION_MS`. */
+  recordSample(queue: Queue, sample: StatsSample): Promise<void>;
+  /** The queue's snapshots taken at or after `since`, oldest first. */
+  samples(queue: Queue, since: Date): Promise<StatsSample[]>;
   /** Messages not yet settled in one view of their state at `now`, in id (arrival) order; nothing is leased. */
   listMessages(queue: Queue, view: MessageView, now: Date, page: PageRequest): Promise<Result<Page<Message>>>;
   /** Returns dead letters to the queue (deliveryCount 0, visible now); `remaining` counts what is left for `all`. */

@@ -88,6 +88,57 @@ describe.skipIf(!available)("the web console", () => {
     await expect.poll(() => stat("Enqueued").textContent()).toBe("1");
   });
 
+  it("charts the history the server keeps, with the numbers the API gives, across a reload", async () => {
+    await client.createQueue({ name: "charted" });
+    await client.sendBatch(
+      "charted",
+      Array.from({ length: 10 }, (_, n) => ({ body: n })),
+    );
+    const sampled = async (count: number) => {
+      await expect
+        .poll(async () => (await client.metrics("charted")).points.length, { timeout: 10_000 })
+        .toBeGreaterThan(count);
+    };
+    await sampled(1);
+    host.clock.advance(12);
+    const leased = await client.receive("charted", { max: 4 });
+    await client.settle("charted", {
+      acks: leased.map(({ messageId, leaseToken }) => ({ messageId, leaseToken })),
+    });
+    await sampled(2);
+    host.clock.advance(12);
+    await client.send("charted", { body: "one more" });
+    await sampled(3);
+    const points = (await client.metrics("charted")).points;
+    const [before, after] = points.slice(-3, -1);
+    const span = (Date.parse(after?.at ?? "") - Date.parse(before?.at ?? "")) / 1000;
+    const expectedRate = ((after?.ackedTotal ?? 0) - (before?.ackedTotal ?? 0)) / span;
+    expect(expectedRate).toBeGreaterThan(0);
+
+    // Two viewers, each loading the page afresh: both draw the history the server kept.
+    for (const viewer of ["first", "second"]) {
+      const view = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await view.goto(`${host.url}/#/queues/charted`);
+      await view.fill("#token", token);
+      await view.click("text=Open the console");
+      const chart = view.locator("figure.chart");
+      await expect
+        .poll(() => chart.getAttribute("data-points"), { timeout: 10_000 })
+        .toBe(String(points.length));
+      expect(await chart.getAttribute("data-latest-available")).toBe(
+        String((await client.stats("charted")).available),
+      );
+      expect([viewer, Number(await chart.getAttribute("data-latest-ack-rate"))]).toEqual([
+        viewer,
+        expect.closeTo(expectedRate, 5),
+      ]);
+      expect(await chart.locator(".u-axis").count()).toBeGreaterThanOrEqual(3);
+      expect(await chart.locator(".u-legend").textContent()).toMatch(/Available.*Acked\/s/);
+      await view.screenshot({ path: join(SHOTS, `02b-chart-${viewer}.png`), fullPage: true });
+      await view.close();
+    }
+  });
+
   it("shows a dead-lettered message, peeks at it, and redrives it from the console", async () => {
     const [message] = await client.receive("orders");
     await client.nack("orders", message?.messageId ?? "", message?.leaseToken ?? "", {

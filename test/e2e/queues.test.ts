@@ -218,3 +218,37 @@ describe("protocol", () => {
     await doomed.close();
   });
 });
+
+// On Azure the change feed keeps the history (test/functions-push.test.ts); here the SQLite change stream does.
+describe("the stats history", () => {
+  it("keeps a changing queue's stats every ten seconds, the same for every reader, ending with now", async () => {
+    const queue = "charted";
+    await admin.createQueue({ name: queue });
+    const waitForSamples = async (count: number) => {
+      for (let tries = 0; tries < 50; tries++) {
+        const history = await admin.metrics(queue);
+        if (history.points.length >= count + 1) return history;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`fewer than ${count} samples`);
+    };
+    await admin.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+    await waitForSamples(1);
+    host.clock.advance(11);
+    const received = await admin.receive(queue, { max: 2 });
+    await admin.settle(queue, {
+      acks: received.map(({ messageId, leaseToken }) => ({ messageId, leaseToken })),
+    });
+    const history = await waitForSamples(2);
+    expect(history.sampleEverySeconds).toBe(10);
+    const totals = history.points.map((point) => [point.enqueuedTotal, point.ackedTotal]);
+    expect(totals.at(-1)).toEqual([3, 2]);
+    expect(totals[0]).toEqual([3, 0]);
+    const times = history.points.map((point) => Date.parse(point.at));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(times[1] as number).toBeGreaterThanOrEqual((times[0] as number) + 10_000);
+    const stranger = await host.admin();
+    expect((await stranger.raw("GET", `/v1/queues/${queue}/metrics`)).status).toBe(404);
+    expect((await admin.raw("GET", `/v1/queues/${queue}/metrics?minutes=61`)).status).toBe(400);
+  });
+});

@@ -245,6 +245,36 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       });
     });
 
+    describe("stats samples", () => {
+      const sample = (seconds: number, available: number) => ({
+        at: at(seconds),
+        available,
+        delayed: 0,
+        inFlight: 1,
+        deadLettered: 0,
+        oldestAvailableAgeSeconds: seconds,
+        enqueuedTotal: available + 1,
+        ackedTotal: 0,
+        deadLetteredTotal: 0,
+        redrivenTotal: 0,
+      });
+
+      it("keeps a queue's samples and returns those since a time, oldest first, to its own tenant", async () => {
+        const queue = await createQueue();
+        const other = await createQueue();
+        await store.recordSample(queue, sample(20, 3));
+        await store.recordSample(queue, sample(0, 1));
+        await store.recordSample(queue, sample(10, 2));
+        await store.recordSample(other, sample(15, 9));
+        expect(await store.samples(queue, at(5))).toEqual([sample(10, 2), sample(20, 3)]);
+        expect(await store.samples({ ...queue, tenantId: "someone-else" }, at(0))).toEqual([]);
+        await store.recordSample(queue, sample(20, 4));
+        expect((await store.samples(queue, at(20))).map((kept) => kept.available)).toEqual([4]);
+        await store.deleteQueue(queue);
+        expect(await store.samples(queue, at(0))).toEqual([]);
+      });
+    });
+
     describe("the message explorer's listing", () => {
       const ids = async (
         queue: Queue,

@@ -41,8 +41,22 @@ describe("SQLite store specifics", () => {
     await store.close();
     const db = new BetterSqlite3(join(dataDir, "conveyor.db"), { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(3);
+    expect(db.pragma("user_version", { simple: true })).toBe(4);
     db.close();
+  });
+
+  it("forgets a queue's stats samples once they are an hour old", async () => {
+    const store = new SqliteStore({ dataDir: tempDir() });
+    const queue = aQueue({ id: "q_samples", name: "samples" });
+    await store.createQueue(queue);
+    const stats = { available: 1, delayed: 0, inFlight: 0, deadLettered: 0, oldestAvailableAgeSeconds: 0 };
+    const totals = { enqueuedTotal: 1, ackedTotal: 0, deadLetteredTotal: 0, redrivenTotal: 0 };
+    await store.recordSample(queue, { at: T0, ...stats, ...totals });
+    await store.recordSample(queue, { at: at(3599), ...stats, ...totals });
+    expect(await store.samples(queue, T0)).toHaveLength(2);
+    await store.recordSample(queue, { at: at(3601), ...stats, ...totals });
+    expect((await store.samples(queue, T0)).map((sample) => sample.at)).toEqual([at(3599), at(3601)]);
+    await store.close();
   });
 
   it("refuses a second store on a data directory that is in use", async () => {

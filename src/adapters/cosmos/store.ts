@@ -32,7 +32,9 @@ import {
   type RedriveSelection,
   type RedriveTaskClaim,
   type RedriveTaskRecord,
+  SAMPLE_RETENTION_MS,
   type Settlement,
+  type StatsSample,
 } from "../../service/ports.js";
 import definitions from "./containers.json" with { type: "json" };
 import { HybridLogicalClock } from "./sequence.js";
@@ -121,6 +123,16 @@ interface TaskDocument {
   updatedAt: number;
   ttl?: number;
   _etag?: string;
+}
+
+/** A stats sample, in its queue's partition: deleted with the queue, and by item TTL after an hour. */
+interface SampleDocument extends QueueStats {
+  id: string;
+  kind: "sample";
+  queueId: string;
+  tenantId: string;
+  at: number;
+  ttl: number;
 }
 
 interface KeyDocument {
@@ -294,6 +306,19 @@ export interface CosmosStoreOptions {
  * (`If-Match`), so concurrent receivers on any number of instances never
  * lease one message twice. See docs/cosmos.md for costs and limits.
  */
+/** The stats of a sample document, without the system properties Cosmos DB adds (_rid, _etag, _ts). */
+const pickStats = (document: QueueStats): QueueStats => ({
+  available: document.available,
+  delayed: document.delayed,
+  inFlight: document.inFlight,
+  deadLettered: document.deadLettered,
+  oldestAvailableAgeSeconds: document.oldestAvailableAgeSeconds,
+  enqueuedTotal: document.enqueuedTotal,
+  ackedTotal: document.ackedTotal,
+  deadLetteredTotal: document.deadLetteredTotal,
+  redrivenTotal: document.redrivenTotal,
+});
+
 /** The explorer's views of a ready message at @now; a lease's expiry is null once settled or released. */
 const VIEW_FILTERS: Record<MessageView, string> = {
   available: "c.visibleAt <= @now",
@@ -704,6 +729,31 @@ export class CosmosStore implements QueueStore, KeyStore {
         message.id,
       ]),
     );
+  }
+
+  async recordSample(queue: Queue, sample: StatsSample): Promise<void> {
+    const { at, ...stats } = sample;
+    // Two instances sampling the same moment write one document: its id is the time.
+    await this.messages.items.upsert<SampleDocument>({
+      ...stats,
+      id: `sample:${at.getTime()}`,
+      kind: "sample",
+      queueId: queue.id,
+      tenantId: queue.tenantId,
+      at: at.getTime(),
+      ttl: SAMPLE_RETENTION_MS / 1000,
+    });
+  }
+
+  async samples(queue: Queue, since: Date): Promise<StatsSample[]> {
+    const documents = await this.query<SampleDocument>(
+      this.messages,
+      queue.id,
+      `SELECT * FROM c WHERE c.queueId = @pk AND c.kind = 'sample' AND c.tenantId = @tenant
+         AND c.at >= @since ORDER BY c.at ASC`,
+      { tenant: queue.tenantId, since: since.getTime() },
+    );
+    return documents.map((document) => ({ at: new Date(document.at), ...pickStats(document) }));
   }
 
   async listMessages(

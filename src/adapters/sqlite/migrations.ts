@@ -118,6 +118,16 @@ const MIGRATIONS: string[] = [
   CREATE INDEX redrive_tasks_running ON redrive_tasks (lease_expires_at) WHERE status = 'running';
   CREATE INDEX redrive_tasks_finished ON redrive_tasks (updated_at) WHERE status <> 'running';
   `,
+  // A queue's stats history for the console's charts: one row a sample, the last hour kept.
+  `
+  CREATE TABLE queue_samples (
+    queue_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    tenant_id TEXT NOT NULL,
+    stats TEXT NOT NULL,
+    PRIMARY KEY (queue_id, at)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database): void {

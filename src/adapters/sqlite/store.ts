@@ -26,7 +26,9 @@ import {
   type RedriveSelection,
   type RedriveTaskClaim,
   type RedriveTaskRecord,
+  SAMPLE_RETENTION_MS,
   type Settlement,
+  type StatsSample,
 } from "../../service/ports.js";
 import { type CommitFaults, GroupCommitter } from "./group-commit.js";
 import { migrate } from "./migrations.js";
@@ -320,6 +322,7 @@ export class SqliteStore implements QueueStore, KeyStore {
       this.sql.deleteMessagesOfQueue.run(queue.id, queue.tenantId);
       this.sql.deleteGroupsOfQueue.run(queue.id);
       this.sql.deleteTasksOfQueue.run(queue.id);
+      this.sql.deleteSamplesOfQueue.run(queue.id);
       this.sql.deleteQueue.run(queue.id, queue.tenantId);
     });
   }
@@ -556,6 +559,19 @@ export class SqliteStore implements QueueStore, KeyStore {
         message.id,
       ]),
     );
+  }
+
+  recordSample(queue: Queue, sample: StatsSample): Promise<void> {
+    const { at, ...stats } = sample;
+    return this.writes.run(() => {
+      this.sql.insertSample.run(queue.id, at.getTime(), queue.tenantId, JSON.stringify(stats));
+      this.sql.forgetSamples.run(queue.id, at.getTime() - SAMPLE_RETENTION_MS);
+    });
+  }
+
+  async samples(queue: Queue, since: Date): Promise<StatsSample[]> {
+    const rows = this.sql.samplesSince.all(queue.id, queue.tenantId, since.getTime()) as { at: number; stats: string }[];
+    return rows.map((row) => ({ at: new Date(row.at), ...(JSON.parse(row.stats) as QueueStats) }));
   }
 
   async listMessages(
@@ -860,6 +876,12 @@ function prepareStatements(db: Database) {
          AND (dead_lettered_at > ? OR (dead_lettered_at = ? AND id > ?))
        ORDER BY dead_lettered_at, id LIMIT ?`,
     ),
+    insertSample: q("INSERT OR REPLACE INTO queue_samples (queue_id, at, tenant_id, stats) VALUES (?, ?, ?, ?)"),
+    forgetSamples: q("DELETE FROM queue_samples WHERE queue_id = ? AND at < ?"),
+    samplesSince: q(
+      "SELECT at, stats FROM queue_samples WHERE queue_id = ? AND tenant_id = ? AND at >= ? ORDER BY at",
+    ),
+    deleteSamplesOfQueue: q("DELETE FROM queue_samples WHERE queue_id = ?"),
     // The explorer's views of ready messages at @now; it is for looking, not a hot path.
     browse: {
       available: q(

@@ -1,0 +1,34 @@
+import type { Principal } from "../domain/access.js";
+import { ok, type Result } from "../domain/errors.js";
+import { SAMPLE_EVERY_MS } from "./changes.js";
+import { openQueue, type ServiceContext } from "./context.js";
+import type { StatsSample } from "./ports.js";
+
+export interface StatsHistory {
+  sampleEverySeconds: number;
+  /** Oldest first; the last point is the queue's stats now, so a quiet queue's line reaches the present. */
+  points: StatsSample[];
+}
+
+/**
+ * A queue's stats over the last minutes, from the samples the change
+ * handler keeps in the store: the same for every viewer and after a reload,
+ * on any instance. A queue records samples only while it changes, so a gap
+ * between two points means nothing changed in it.
+ */
+export async function statsHistory(
+  context: ServiceContext,
+  principal: Principal,
+  queueName: string,
+  minutes: number,
+): Promise<Result<StatsHistory>> {
+  const opened = await openQueue(context, principal, queueName, "read");
+  if (!opened.ok) return opened;
+  const now = context.clock.now();
+  const since = new Date(now.getTime() - minutes * 60_000);
+  const [kept, current] = await Promise.all([
+    context.store.samples(opened.value, since),
+    context.store.stats(opened.value, now),
+  ]);
+  return ok({ sampleEverySeconds: SAMPLE_EVERY_MS / 1000, points: [...kept, { at: now, ...current }] });
+}
