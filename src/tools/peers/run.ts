@@ -61,6 +61,18 @@ export async function runPeers(options: {
   const running: System[] = [];
   const samples: Sample[] = [];
   const failures: PeerFailure[] = [];
+  const closeAll = async () => {
+    for (const system of running.splice(0)) {
+      await system.close().catch((error: unknown) => log(`peers: stopping ${system.name}: ${String(error)}`));
+    }
+  };
+  // The servers are this process's children with their own data: an interrupted run stops them too.
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`peers: ${signal}, stopping the servers`);
+    void closeAll().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     for (const { name, start } of STARTS) {
       try {
@@ -94,9 +106,9 @@ export async function runPeers(options: {
     }
     return { plan, systems, samples, failures };
   } finally {
-    for (const system of running) {
-      await system.close().catch((error: unknown) => log(`peers: stopping ${system.name}: ${String(error)}`));
-    }
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
+    await closeAll();
   }
 }
 
