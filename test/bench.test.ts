@@ -132,8 +132,10 @@ describe("the peers' numbers", () => {
 
   it("calls Conveyor ahead on more msg/s but on fewer ms", () => {
     const at = (median: number) => ({ min: median, median, max: median, count: 1 });
-    expect(compare(at(200), at(100), true)).toEqual({ ratio: 2, ahead: true });
-    expect(compare(at(200), at(100), false)).toEqual({ ratio: 2, ahead: false });
+    expect(compare(at(200), at(100), true)).toEqual({ ratio: 2, verdict: "ahead" });
+    expect(compare(at(200), at(100), false)).toEqual({ ratio: 2, verdict: "behind" });
+    expect(compare(at(50), at(100), false)).toEqual({ ratio: 0.5, verdict: "ahead" });
+    expect(compare(at(18.2), at(18.21), false)?.verdict).toBe("even");
     expect(compare(at(1), undefined, true)).toBeUndefined();
   });
 

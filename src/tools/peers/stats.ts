@@ -61,18 +61,22 @@ export function metricSpread(
   );
 }
 
+export type Verdict = "ahead" | "behind" | "even";
+
 /**
  * Conveyor's median over the peer's, and whether Conveyor is ahead on that
- * metric (more msg/s, or fewer ms or CPU). Undefined when either is missing.
+ * metric (more msg/s, or fewer ms or CPU); "even" within the ratio's two
+ * printed digits. Undefined when either is missing.
  */
 export function compare(
   conveyor: Spread | undefined,
   peer: Spread | undefined,
   higherIsBetter: boolean,
-): { ratio: number; ahead: boolean } | undefined {
+): { ratio: number; verdict: Verdict } | undefined {
   if (!conveyor || !peer || peer.median === 0) return undefined;
   const ratio = conveyor.median / peer.median;
-  return { ratio, ahead: higherIsBetter ? ratio > 1 : ratio < 1 };
+  if (Math.abs(ratio - 1) < 0.005) return { ratio, verdict: "even" };
+  return { ratio, verdict: higherIsBetter === ratio > 1 ? "ahead" : "behind" };
 }
 
 const format = (value: number, digits: number) =>
@@ -107,7 +111,7 @@ export function peerTable(samples: readonly Sample[], systems: readonly SystemSt
     const spreads = systems.map((s) => metricSpread(samples, s.name, metric.id));
     const ratios = peers.map((_, index) => {
       const result = compare(spreads[0], spreads[index + 1], metric.higherIsBetter);
-      return result ? `${result.ratio.toFixed(2)} ${result.ahead ? "ahead" : "behind"}` : "—";
+      return result ? `${result.ratio.toFixed(2)} ${result.verdict}` : "—";
     });
     lines.push(`| ${[metric.label, ...spreads.map((s) => cell(s, metric.digits)), ...ratios].join(" | ")} |`);
   }
