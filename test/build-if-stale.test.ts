@@ -9,6 +9,8 @@ import { ROOT } from "./process.js";
  * scripts/build-if-stale.mjs in a scratch project whose tsc and vite are
  * stand-ins that log their runs and write the outputs the script watches.
  */
+const INPUTS = ["src/a.ts", "console/src/main.tsx", "tsconfig.json", "package.json", "package-lock.json"];
+
 function scratchProject() {
   const dir = mkdtempSync(join(tmpdir(), "conveyor-stale-"));
   const write = (path: string, text: string) => {
@@ -24,28 +26,12 @@ function scratchProject() {
   write("node_modules/vite/bin/vite.js", standIn("vite", "dist/console/index.html"));
   write("node_modules/typescript/package.json", '{"type":"commonjs"}');
   write("node_modules/vite/package.json", '{"type":"commonjs"}');
-  for (const file of [
-    "src/a.ts",
-    "console/src/main.tsx",
-    "tsconfig.json",
-    "package.json",
-    "package-lock.json",
-  ]) {
-    write(file, "");
-  }
+  for (const file of INPUTS) write(file, "");
   const age = (path: string, secondsAgo: number) => {
     const when = new Date(Date.now() - secondsAgo * 1000);
     utimesSync(join(dir, path), when, when);
   };
-  for (const file of [
-    "src/a.ts",
-    "console/src/main.tsx",
-    "tsconfig.json",
-    "package.json",
-    "package-lock.json",
-  ]) {
-    age(file, 60);
-  }
+  for (const file of INPUTS) age(file, 60);
   const build = () => {
     writeFileSync(join(dir, "runs.log"), "", { flag: "a" });
     const before = readFileSync(join(dir, "runs.log"), "utf8").length;

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { ConveyorClient } from "../../src/client/index.js";
+import { Tabs } from "./components.js";
 import { formatRate, usePolling } from "./lib.js";
 import { chartData } from "./metrics.js";
 
@@ -109,19 +110,7 @@ export function Chart({ client, name }: { client: ConveyorClient; name: string }
     >
       <div class="section-head">
         <figcaption>Backlog and throughput</figcaption>
-        <div class="tabs" role="tablist">
-          {RANGES.map(([value, label]) => (
-            <button
-              key={value}
-              type="button"
-              role="tab"
-              aria-selected={minutes === value}
-              onClick={() => setMinutes(value)}
-            >
-              {label}
-            </button>
-          ))}
-        </div>
+        <Tabs options={RANGES} selected={minutes} name="range" onSelect={setMinutes} />
       </div>
       {history.error && (
         <p class="error" role="alert">

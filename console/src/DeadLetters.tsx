@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { ConveyorClient, MessageView, RedriveView } from "../../src/client/index.js";
-import { MessageId, needs, Status } from "./components.js";
+import { MessageId, needs, Pager, Status, useCursorPages } from "./components.js";
 import { describeError, formatTime, plural, preview, REFRESH_MS, usePolling } from "./lib.js";
 
 export function DeadLetters(props: {
@@ -14,11 +14,11 @@ export function DeadLetters(props: {
   onChanged: () => void;
 }) {
   const { client, name } = props;
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const pages = useCursorPages();
   const [selected, setSelected] = useState(new Set<string>());
   const [result, setResult] = useState<{ error?: string; done?: string }>({});
   const [confirming, setConfirming] = useState<"purge" | "redriveAll" | undefined>();
-  const cursor = cursors.at(-1);
+  const { cursor } = pages;
   const page = usePolling(() => client.deadLetters(name, { limit: 20, cursor }), REFRESH_MS * 2, [
     client,
     name,
@@ -30,7 +30,7 @@ export function DeadLetters(props: {
     try {
       setResult({ done: await action() });
       setSelected(new Set());
-      setCursors([undefined]);
+      pages.restart();
       props.onChanged();
       await page.reload();
     } catch (error) {
@@ -163,22 +163,7 @@ export function DeadLetters(props: {
           </table>
         </div>
       )}
-      <div class="pager">
-        <button
-          type="button"
-          disabled={cursors.length === 1}
-          onClick={() => setCursors(cursors.slice(0, -1))}
-        >
-          Previous
-        </button>
-        <button
-          type="button"
-          disabled={!page.value?.nextCursor}
-          onClick={() => setCursors([...cursors, page.value?.nextCursor])}
-        >
-          Next
-        </button>
-      </div>
+      <Pager pages={pages} nextCursor={page.value?.nextCursor} />
     </section>
   );
 }

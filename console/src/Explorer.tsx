@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { BrowseRequest, ConveyorClient } from "../../src/client/index.js";
-import { MessageId } from "./components.js";
+import { MessageId, Pager, Tabs, useCursorPages } from "./components.js";
 import { formatTime, preview, REFRESH_MS, usePolling } from "./lib.js";
 
 type View = NonNullable<BrowseRequest["view"]>;
@@ -20,8 +20,8 @@ export function Explorer(props: {
   const [view, setView] = useState<View>("available");
   const [filter, setFilter] = useState({ attribute: "", value: "" });
   const [applied, setApplied] = useState(filter);
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages();
+  const { cursor } = pages;
   const page = usePolling(
     () =>
       client.browse(name, {
@@ -35,35 +35,26 @@ export function Explorer(props: {
     [client, name, view, cursor, applied],
   );
   const messages = page.value?.messages ?? [];
-  const restart = () => setCursors([undefined]);
   return (
     <section class="card" aria-labelledby="explorer-title">
       <div class="section-head">
         <h2 id="explorer-title">Messages</h2>
-        <div class="tabs" role="tablist">
-          {VIEWS.map(([key, label]) => (
-            <button
-              key={key}
-              type="button"
-              role="tab"
-              aria-selected={view === key}
-              data-view={key}
-              onClick={() => {
-                setView(key);
-                restart();
-              }}
-            >
-              {label}
-            </button>
-          ))}
-        </div>
+        <Tabs
+          options={VIEWS}
+          selected={view}
+          name="view"
+          onSelect={(key) => {
+            setView(key);
+            pages.restart();
+          }}
+        />
       </div>
       <form
         class="inline"
         onSubmit={(event) => {
           event.preventDefault();
           setApplied(filter);
-          restart();
+          pages.restart();
         }}
       >
         <label for="filter-attribute">Attribute</label>
@@ -129,22 +120,7 @@ export function Explorer(props: {
           </table>
         </div>
       )}
-      <div class="pager">
-        <button
-          type="button"
-          disabled={cursors.length === 1}
-          onClick={() => setCursors(cursors.slice(0, -1))}
-        >
-          Previous
-        </button>
-        <button
-          type="button"
-          disabled={!page.value?.nextCursor}
-          onClick={() => setCursors([...cursors, page.value?.nextCursor])}
-        >
-          Next
-        </button>
-      </div>
+      <Pager pages={pages} nextCursor={page.value?.nextCursor} />
     </section>
   );
 }

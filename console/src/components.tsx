@@ -111,3 +111,59 @@ export function Peek(props: {
 
 /** Why a control is off: shown beside it, so a read-only key sees what it may not do and why. */
 export const needs = (grant: string) => `needs the ${grant} grant on this queue`;
+
+/** A list's pages by cursor: the cursors walked so far, so Previous goes back without the server's help. */
+export function useCursorPages() {
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  return {
+    cursor: cursors.at(-1),
+    canGoBack: cursors.length > 1,
+    back: () => setCursors(cursors.slice(0, -1)),
+    forward: (next: string | undefined) => setCursors([...cursors, next]),
+    restart: () => setCursors([undefined]),
+  };
+}
+
+export function Pager({
+  pages,
+  nextCursor,
+}: {
+  pages: ReturnType<typeof useCursorPages>;
+  nextCursor?: string;
+}) {
+  return (
+    <div class="pager">
+      <button type="button" disabled={!pages.canGoBack} onClick={pages.back}>
+        Previous
+      </button>
+      <button type="button" disabled={!nextCursor} onClick={() => pages.forward(nextCursor)}>
+        Next
+      </button>
+    </div>
+  );
+}
+
+/** A row of buttons of which one is chosen; `name` marks each with `data-<name>` for tests and styles. */
+export function Tabs<T extends string | number>(props: {
+  options: readonly (readonly [T, string])[];
+  selected: T;
+  onSelect: (value: T) => void;
+  name: string;
+}) {
+  return (
+    <div class="tabs" role="tablist">
+      {props.options.map(([value, label]) => (
+        <button
+          key={value}
+          type="button"
+          role="tab"
+          aria-selected={props.selected === value}
+          {...{ [`data-${props.name}`]: value }}
+          onClick={() => props.onSelect(value)}
+        >
+          {label}
+        </button>
+      ))}
+    </div>
+  );
+}

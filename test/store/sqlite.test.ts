@@ -77,7 +77,7 @@ describe("SQLite store specifics", () => {
     await store.close();
     const db = new BetterSqlite3(join(dataDir, "conveyor.db"));
     db.exec(`
-      DROP TABLE redrive_tasks;
+      DROP TABLE redrive_tasks; DROP TABLE queue_samples;
       DROP TRIGGER messages_ready_deleted; DROP TRIGGER messages_ready_changed;
       DROP INDEX messages_by_visibility; ALTER TABLE queues DROP COLUMN ready_count; PRAGMA user_version = 1;`);
     db.close();
