@@ -1,3 +1,4 @@
+import { v7 as uuidv7 } from "uuid";
 import { LIMITS } from "../domain/limits.js";
 import { Batcher } from "./batcher.js";
 import {
@@ -23,7 +24,7 @@ export interface ProducerOptions {
   /** Batch requests in flight at once (default 4); what comes meanwhile waits for the next batch. */
   maxInFlight?: number;
   /**
-   * Give each message without a `deduplicationId` a random one, so a retry
+   * Give each message without a `deduplicationId` a unique one, so a retry
    * is a duplicate the server drops (default true). On a fifo queue it takes
    * the place of the content-based key: turn it off to keep that.
    */
@@ -80,9 +81,10 @@ export class Producer<T = unknown> {
   send(message: ProducerMessage<T>): Promise<EnqueuedView> {
     return new Promise((resolve, reject) => {
       const generatedId = this.generateIds && message.deduplicationId === undefined;
-      const json = JSON.stringify(
-        generatedId ? { ...message, deduplicationId: crypto.randomUUID() } : message,
-      );
+      // Time-ordered (UUIDv7), as message ids are: the server indexes deduplication keys, and random ones
+      // land on random index pages. docs/performance.md has the cost: about 85 µs of server CPU a message
+      // with random ids, 64 with time-ordered ones, 57 with none.
+      const json = JSON.stringify(generatedId ? { ...message, deduplicationId: uuidv7() } : message);
       // A comma joins it to the others.
       this.batcher.add({ json, bytes: encoder.encode(json).byteLength + 1, generatedId, resolve, reject });
     });

@@ -115,6 +115,9 @@ const scenarios = {
   "send, plain, 64 concurrent": () => sendLoop(64, () => client.send("m", { body })),
   "send, producer, 64 concurrent": () => sendLoop(64, () => producer.send({ body })),
   "send, producer without dedup ids, 64 concurrent": () => sendLoop(64, () => plainIds.send({ body })),
+  // The producer's ids before they were time-ordered: random, on random pages of the server's dedup index.
+  "send, producer with random (v4) dedup ids, 64 concurrent": () =>
+    sendLoop(64, () => plainIds.send({ body, deduplicationId: crypto.randomUUID() })),
   "consume + ack a 20,000 backlog, plain receive 10 + settle, 16 loops": drainPlain,
   "consume + ack a 20,000 backlog, consumer c=64 prefetch 64": drainConsumer,
 };

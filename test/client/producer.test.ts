@@ -70,6 +70,26 @@ describe("producer", () => {
     expect((await client.peek("lone", given.messageId)).body).toBe("again");
   });
 
+  it("generates time-ordered deduplication ids, which the server indexes at the end rather than at random", async () => {
+    const { client, requests } = await recordingClient(host, "producer-ordered-ids");
+    await client.createQueue({ name: "ordered-ids" });
+    const producer = client.producer("ordered-ids", { maxInFlight: 1 });
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 20 }, (_, n) => producer.send({ body: n })));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const ids = posts(requests).flatMap(
+      (request) =>
+        (request.body as { messages?: { deduplicationId?: string }[] }).messages?.map(
+          (message) => message.deduplicationId ?? "",
+        ) ?? [],
+    );
+    expect(ids).toHaveLength(100);
+    expect(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-7/.test(id))).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(100);
+  });
+
   it("fails only the message the server refuses", async () => {
     const { client, requests } = await recordingClient(host, "producer-items");
     await client.createQueue({ name: "strict", maxMessageBytes: 1024 });
