@@ -570,7 +570,10 @@ export class SqliteStore implements QueueStore, KeyStore {
   }
 
   async samples(queue: Queue, since: Date): Promise<StatsSample[]> {
-    const rows = this.sql.samplesSince.all(queue.id, queue.tenantId, since.getTime()) as { at: number; stats: string }[];
+    const rows = this.sql.samplesSince.all(queue.id, queue.tenantId, since.getTime()) as {
+      at: number;
+      stats: string;
+    }[];
     return rows.map((row) => ({ at: new Date(row.at), ...(JSON.parse(row.stats) as QueueStats) }));
   }
 
@@ -876,7 +879,9 @@ function prepareStatements(db: Database) {
          AND (dead_lettered_at > ? OR (dead_lettered_at = ? AND id > ?))
        ORDER BY dead_lettered_at, id LIMIT ?`,
     ),
-    insertSample: q("INSERT OR REPLACE INTO queue_samples (queue_id, at, tenant_id, stats) VALUES (?, ?, ?, ?)"),
+    insertSample: q(
+      "INSERT OR REPLACE INTO queue_samples (queue_id, at, tenant_id, stats) VALUES (?, ?, ?, ?)",
+    ),
     forgetSamples: q("DELETE FROM queue_samples WHERE queue_id = ? AND at < ?"),
     samplesSince: q(
       "SELECT at, stats FROM queue_samples WHERE queue_id = ? AND tenant_id = ? AND at >= ? ORDER BY at",
