@@ -9,6 +9,7 @@ import { startLocalPush } from "../src/local/push.js";
 import { startLocalHost } from "../src/local/server.js";
 import { createLogger } from "../src/logger.js";
 import type { Clock } from "../src/service/ports.js";
+import { checkAnswers } from "./contract-check.js";
 
 /** Real time plus an offset that a test can move forward, for TTLs and lease expiry without sleeping. */
 export class OffsetClock implements Clock {
@@ -49,6 +50,7 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
   const logger = createLogger(config.logLevel);
   const clock = new OffsetClock();
   const conveyor = await createConveyor({ config, logger, clock });
+  const answers = checkAnswers(conveyor);
   const push = startLocalPush(conveyor, { dataDir, logger, events: conveyor.events });
   const host = await startLocalHost(conveyor, {
     host: "127.0.0.1",
@@ -81,6 +83,11 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
     },
     async close() {
       await host.close();
+      if (answers.violations.length > 0) {
+        throw new Error(
+          `answers that break their routes' contract:\n${[...new Set(answers.violations)].join("\n")}`,
+        );
+      }
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -63,10 +63,33 @@ export interface Route<P = unknown, Q = unknown, B = unknown> {
   handle(input: HandlerInput<P, Q, B>, services: Services): Promise<Result<ApiResponse>>;
 }
 
+const problems = (...statuses: number[]): Record<number, RouteResponseDoc> =>
+  Object.fromEntries(
+    statuses.map((status) => [status, { description: "Problem", schema: s.problemResponse }]),
+  );
+
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds routes of every input type
 export type AnyRoute = Route<any, any, any>;
 
-const route = <P, Q, B>(definition: Route<P, Q, B>): AnyRoute => definition;
+/**
+ * A route with the problems the pipeline itself may answer added to what it
+ * declares, so OpenAPI lists every status a route can give: 500 and 503
+ * anywhere; 401 and 429 where credentials are checked; 400 where there is
+ * input to validate; 413 and 415 where there is a body.
+ */
+const route = <P, Q, B>(definition: Route<P, Q, B>): AnyRoute => ({
+  ...definition,
+  responses: {
+    ...problems(
+      500,
+      503,
+      ...(definition.public ? [] : [401, 429]),
+      ...(definition.params || definition.query || definition.body ? [400] : []),
+      ...(definition.body ? [413, 415] : []),
+    ),
+    ...definition.responses,
+  },
+});
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   status,
@@ -80,11 +103,6 @@ const respond = <T>(result: Result<T>, toResponse: (value: T) => ApiResponse): R
   result.ok ? ok(toResponse(result.value)) : result;
 
 const itemError = (failure: Extract<Result<unknown>, { ok: false }>["error"]) => problemOf(failure);
-
-const problems = (...statuses: number[]): Record<number, RouteResponseDoc> =>
-  Object.fromEntries(
-    statuses.map((status) => [status, { description: "Problem", schema: s.problemResponse }]),
-  );
 
 const queueErrors = problems(400, 401, 403, 404, 429);
 
