@@ -104,7 +104,7 @@ const respond = <T>(result: Result<T>, toResponse: (value: T) => ApiResponse): R
 
 const itemError = (failure: Extract<Result<unknown>, { ok: false }>["error"]) => problemOf(failure);
 
-const queueErrors = problems(400, 401, 403, 404, 429);
+const queueErrors = problems(403, 404);
 
 export const routes: AnyRoute[] = [
   route({
@@ -173,7 +173,7 @@ export const routes: AnyRoute[] = [
     body: s.createQueueBody,
     responses: {
       201: { description: "Created", schema: s.queueResponse },
-      ...problems(400, 401, 403, 409, 429),
+      ...problems(403, 409),
     },
     async handle({ principal, body }, { context }) {
       return respond(await queues.createQueue(context, principal, body), ({ queue, signingSecret }) =>
@@ -188,10 +188,7 @@ export const routes: AnyRoute[] = [
     summary: "List the tenant's queues the caller holds a grant on",
     tag: "Queues",
     query: s.pageQuery,
-    responses: {
-      200: { description: "A page", schema: s.listOf(s.queueResponse, "QueuePage") },
-      ...problems(400, 401),
-    },
+    responses: { 200: { description: "A page", schema: s.listOf(s.queueResponse, "QueuePage") } },
     async handle({ principal, query }, { context }) {
       return respond(await queues.listQueues(context, principal, query), (page) =>
         json(200, {
@@ -295,7 +292,6 @@ export const routes: AnyRoute[] = [
     },
   }),
 
-  // Messages
   route({
     name: "queueMetrics",
     method: "GET",
@@ -314,6 +310,7 @@ export const routes: AnyRoute[] = [
       );
     },
   }),
+  // Messages
   route({
     name: "enqueue",
     method: "POST",
@@ -325,7 +322,7 @@ export const routes: AnyRoute[] = [
     responses: {
       201: { description: "Enqueued", schema: s.enqueueResponse },
       200: { description: "A duplicate inside the window (single) or the batch's per-item results" },
-      ...problems(400, 401, 403, 404, 413, 415, 429),
+      ...problems(403, 404),
     },
     async handle({ principal, params, body, rawBody, request }, { context }) {
       const idempotencyKey = request.headers["idempotency-key"];
@@ -476,7 +473,7 @@ export const routes: AnyRoute[] = [
     body: s.ackBody,
     responses: {
       204: { description: "Acked (again: still 204)" },
-      ...problems(400, 401, 403, 404, 409, 429),
+      ...problems(403, 404, 409),
     },
     async handle({ principal, params, body }, { context }) {
       const result = await messages.ack(context, principal, params.queue, params.messageId, body.leaseToken);
@@ -493,7 +490,7 @@ export const routes: AnyRoute[] = [
     body: s.nackBody,
     responses: {
       204: { description: "Released or dead-lettered" },
-      ...problems(400, 401, 403, 404, 409, 429),
+      ...problems(403, 404, 409),
     },
     async handle({ principal, params, body }, { context }) {
       const { leaseToken, ...options } = body;
@@ -516,7 +513,7 @@ export const routes: AnyRoute[] = [
     tag: "Messages",
     params: s.messageParams,
     body: s.leaseBody,
-    responses: { 200: { description: "The new lease expiry" }, ...problems(400, 401, 403, 404, 409, 429) },
+    responses: { 200: { description: "The new lease expiry" }, ...problems(403, 404, 409) },
     async handle({ principal, params, body }, { context }) {
       const result = await messages.extendLease(
         context,
@@ -596,7 +593,7 @@ export const routes: AnyRoute[] = [
     summary: "Create an API key (shown once)",
     tag: "Keys",
     body: s.createKeyBody,
-    responses: { 201: { description: "The key", schema: s.keyResponse }, ...problems(400, 401, 403, 429) },
+    responses: { 201: { description: "The key", schema: s.keyResponse }, ...problems(403) },
     async handle({ principal, body }, { context }) {
       return respond(await keys.createKey(context, principal, body), ({ record, key }) =>
         json(201, { ...presentKey(record), key }),
@@ -612,7 +609,7 @@ export const routes: AnyRoute[] = [
     query: s.pageQuery,
     responses: {
       200: { description: "A page", schema: s.listOf(s.keyResponse, "KeyPage") },
-      ...problems(401, 403),
+      ...problems(403),
     },
     async handle({ principal, query }, { context }) {
       return respond(await keys.listKeys(context, principal, query), (page) =>
@@ -630,7 +627,7 @@ export const routes: AnyRoute[] = [
     summary: "Revoke an API key at once",
     tag: "Keys",
     params: s.keyParams,
-    responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404) },
+    responses: { 204: { description: "Revoked" }, ...problems(403, 404) },
     async handle({ principal, params }, { context }) {
       return respond(await keys.deleteKey(context, principal, params.id), noContent);
     },
