@@ -1,11 +1,11 @@
 import type { Principal } from "../domain/access.js";
 import type { Result } from "../domain/errors.js";
-import type { Message } from "../domain/message.js";
+import type { Availability, Message } from "../domain/message.js";
 import { openQueue, type ServiceContext } from "./context.js";
-import type { MessageView, Page, PageRequest } from "./ports.js";
+import type { Page, PageRequest } from "./ports.js";
 
 export interface BrowseRequest extends PageRequest {
-  view: MessageView;
+  view: Availability;
   /** Only messages whose attribute of this name has `value` (or any value when `value` is absent). */
   attribute?: { name: string; value?: string };
 }

@@ -1,7 +1,7 @@
 import type { DraftMessage } from "../domain/enqueue.js";
 import type { Result } from "../domain/errors.js";
 import type { Transition } from "../domain/lease.js";
-import type { Message } from "../domain/message.js";
+import type { Availability, Message } from "../domain/message.js";
 import type { Grant, Queue } from "../domain/queue.js";
 
 /** The ports the service layer needs; adapters under `src/adapters/` implement them. */
@@ -110,9 +110,6 @@ export interface StatsSample extends QueueStats {
 /** How long a queue's stats history is kept. */
 export const SAMPLE_RETENTION_MS = 60 * 60 * 1000;
 
-/** What the message explorer lists: available now, held back (delay or backoff), or leased. */
-export type MessageView = "available" | "delayed" | "inFlight";
-
 export interface QueueStore {
   readonly kind: "sqlite" | "cosmos";
   ping(): Promise<void>;
@@ -147,7 +144,12 @@ export interface QueueStore {
   /** The queue's snapshots taken at or after `since`, oldest first. */
   samples(queue: Queue, since: Date): Promise<StatsSample[]>;
   /** Messages not yet settled in one view of their state at `now`, in id (arrival) order; nothing is leased. */
-  listMessages(queue: Queue, view: MessageView, now: Date, page: PageRequest): Promise<Result<Page<Message>>>;
+  listMessages(
+    queue: Queue,
+    view: Availability,
+    now: Date,
+    page: PageRequest,
+  ): Promise<Result<Page<Message>>>;
   /** Returns dead letters to the queue (deliveryCount 0, visible now); `remaining` counts what is left for `all`. */
   redrive(
     queue: Queue,

@@ -12,16 +12,16 @@ import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
 import { enqueuedMessage, redrivenMessage } from "../../domain/enqueue.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
-import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
+import type { Availability, DeadLetterReason, Message, MessageState } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
+import { redriveProgress } from "../../domain/redrive.js";
 import { decodeCursor, pageOf } from "../../service/cursor.js";
 import {
   type ApiKeyRecord,
   type Enqueued,
   FINISHED_TASK_RETENTION_SECONDS,
   type KeyStore,
-  type MessageView,
   type NewMessage,
   type Page,
   type PageRequest,
@@ -320,7 +320,7 @@ const pickStats = (document: QueueStats): QueueStats => ({
 });
 
 /** The explorer's views of a ready message at @now; a lease's expiry is null once settled or released. */
-const VIEW_FILTERS: Record<MessageView, string> = {
+const VIEW_FILTERS: Record<Availability, string> = {
   available: "c.visibleAt <= @now",
   delayed:
     "c.visibleAt > @now AND (IS_NULL(c.leaseExpiresAt) OR NOT IS_DEFINED(c.leaseExpiresAt) OR c.leaseExpiresAt <= @now)",
@@ -758,7 +758,7 @@ export class CosmosStore implements QueueStore, KeyStore {
 
   async listMessages(
     queue: Queue,
-    view: MessageView,
+    view: Availability,
     now: Date,
     page: PageRequest,
   ): Promise<Result<Page<Message>>> {
@@ -992,14 +992,15 @@ export class CosmosStore implements QueueStore, KeyStore {
     let current: TaskDocument | undefined = claimed;
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       if (!current) return undefined;
-      const remaining = short ? 0 : Math.max(0, current.remaining - moved);
-      const finished = current.status !== "running" || remaining === 0;
+      const progress = redriveProgress(current, moved, short);
+      // A task another owner already finished or failed keeps its status; the moves still count.
+      const status = current.status === "running" ? progress.status : current.status;
+      const finished = status !== "running";
       const ours = current.owner === claim.owner;
       const written = await this.replaceTask(queue, current, {
         ...current,
-        status: current.status === "running" && finished ? "done" : current.status,
-        redriven: current.redriven + moved,
-        remaining,
+        ...progress,
+        status,
         ...(ours ? { leaseExpiresAt: claim.leaseExpiresAt.getTime() } : {}),
         updatedAt: claim.now.getTime(),
         ...(finished ? { ttl: FINISHED_TASK_RETENTION_SECONDS } : {}),

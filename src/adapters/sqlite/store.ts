@@ -6,16 +6,16 @@ import { enqueuedMessage, redrivenMessage } from "../../domain/enqueue.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import { newLeaseToken, onReceive, type Transition } from "../../domain/lease.js";
 import { LIMITS } from "../../domain/limits.js";
-import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
+import type { Availability, DeadLetterReason, Message, MessageState } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
+import { redriveProgress } from "../../domain/redrive.js";
 import { decodeCursor, pageOf } from "../../service/cursor.js";
 import {
   type ApiKeyRecord,
   type Enqueued,
   FINISHED_TASK_RETENTION_SECONDS,
   type KeyStore,
-  type MessageView,
   type NewMessage,
   type Page,
   type PageRequest,
@@ -579,7 +579,7 @@ export class SqliteStore implements QueueStore, KeyStore {
 
   async listMessages(
     queue: Queue,
-    view: MessageView,
+    view: Availability,
     now: Date,
     page: PageRequest,
   ): Promise<Result<Page<Message>>> {
@@ -674,12 +674,9 @@ export class SqliteStore implements QueueStore, KeyStore {
       if (task.owner !== claim.owner && task.lease_expires_at > claim.now.getTime()) return undefined;
       const rows = this.sql.deadLettersBelow.all(queue.id, task.cutoff, limit) as MessageRow[];
       this.redriveRows(queue, rows, claim.now);
-      const remaining = Math.max(0, task.remaining - rows.length);
       const next: TaskRow = {
         ...task,
-        status: rows.length < limit || remaining === 0 ? "done" : "running",
-        redriven: task.redriven + rows.length,
-        remaining: rows.length < limit ? 0 : remaining,
+        ...redriveProgress(task, rows.length, rows.length < limit),
         owner: claim.owner,
         lease_expires_at: claim.leaseExpiresAt.getTime(),
         updated_at: claim.now.getTime(),
@@ -927,7 +924,8 @@ function prepareStatements(db: Database) {
     taskById: q("SELECT * FROM redrive_tasks WHERE id = ? AND queue_id = ? AND tenant_id = ?"),
     updateTask: q(
       `UPDATE redrive_tasks SET status = @status, redriven = @redriven, remaining = @remaining, owner = @owner,
-         lease_expires_at = @lease_expires_at, updated_at = @updated_at WHERE id = @id`,
+         lease_expires_at = @lease_expires_at, updated_at = @updated_at
+       WHERE id = @id AND queue_id = @queue_id AND tenant_id = @tenant_id`,
     ),
     failTask: q(
       `UPDATE redrive_tasks SET status = 'failed', error = ?, updated_at = ?
