@@ -30,10 +30,6 @@ export class Batcher<I> {
 
   constructor(private readonly options: BatcherOptions<I>) {}
 
-  get size(): number {
-    return this.pending.length + this.inFlight;
-  }
-
   add(item: I): void {
     this.pending.push(item);
     this.pendingBytes += this.options.sizeOf(item);

@@ -81,6 +81,7 @@ export class QueueConsumer<T> implements Consumer {
   private readonly concurrency: number;
   private readonly capacity: number;
   private readonly visibilitySeconds: number;
+  private readonly waitSeconds: number;
   private readonly retry: Required<RetryOptions>;
 
   constructor(
@@ -101,6 +102,7 @@ export class QueueConsumer<T> implements Consumer {
     )
       throw new RangeError(`visibilityTimeoutSeconds must be a whole number from ${min} to ${max}`);
     const wait = options.waitSeconds ?? LIMITS.waitSeconds.max;
+    this.waitSeconds = wait;
     if (!Number.isInteger(wait) || wait < LIMITS.waitSeconds.min || wait > LIMITS.waitSeconds.max)
       throw new RangeError(
         `waitSeconds must be a whole number from ${LIMITS.waitSeconds.min} to ${LIMITS.waitSeconds.max}`,
@@ -146,7 +148,7 @@ export class QueueConsumer<T> implements Consumer {
       try {
         messages = await this.client.receive<T>(this.queueName, {
           max: Math.min(room, LIMITS.receiveMax.max),
-          wait: this.options.waitSeconds ?? LIMITS.waitSeconds.max,
+          wait: this.waitSeconds,
           visibilityTimeout: this.visibilitySeconds,
           signal: this.poll.signal,
         });

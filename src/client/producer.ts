@@ -45,6 +45,9 @@ type BatchItem = BatchResultView["results"][number] & { enqueuedAt?: string; vis
 
 const ENVELOPE = '{"messages":[]}'.length;
 const encoder = new TextEncoder();
+/** A string's UTF-8 length: Node counts it without making the bytes; a browser has to encode it. */
+const utf8Bytes = (text: string): number =>
+  typeof Buffer === "undefined" ? encoder.encode(text).byteLength : Buffer.byteLength(text, "utf8");
 
 /**
  * Sends messages to one queue, coalescing concurrent `send`s into batch
@@ -86,7 +89,7 @@ export class Producer<T = unknown> {
       // with random ids, 64 with time-ordered ones, 57 with none.
       const json = JSON.stringify(generatedId ? { ...message, deduplicationId: uuidv7() } : message);
       // A comma joins it to the others.
-      this.batcher.add({ json, bytes: encoder.encode(json).byteLength + 1, generatedId, resolve, reject });
+      this.batcher.add({ json, bytes: utf8Bytes(json) + 1, generatedId, resolve, reject });
     });
   }
 
