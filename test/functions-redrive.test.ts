@@ -5,9 +5,9 @@ import { CosmosClient } from "@azure/cosmos";
 import { InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CosmosStore } from "../src/adapters/cosmos/store.js";
-import { onNack } from "../src/domain/lease.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
 import { aQueue, at } from "./fixtures.js";
+import { deadLetterAll } from "./redrive-helpers.js";
 
 /**
  * The `redriveResume` timer as the Functions host would run it (the library's
@@ -82,21 +82,7 @@ describe("the redriveResume timer", () => {
       })),
     );
     const { delivered } = await store.receive(queue, { now: at(1), max: 250, visibilityTimeoutSeconds: 60 });
-    await store.settle(
-      queue,
-      delivered.map((message) => ({
-        messageId: message.id,
-        decide: (stored) =>
-          onNack(
-            stored,
-            queue,
-            message.leaseToken ?? "",
-            at(2),
-            { deadLetter: true, error: "x" },
-            Math.random,
-          ),
-      })),
-    );
+    await deadLetterAll(store, queue, delivered, at(2));
     // Started a minute ago by an instance that has gone: its lease lapsed half a minute ago.
     const id = `task_resume_${now}`;
     const claim = { owner: "gone", now: new Date(now - 60_000), leaseExpiresAt: new Date(now - 30_000) };

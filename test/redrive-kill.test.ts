@@ -5,12 +5,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { SqliteStore } from "../src/adapters/sqlite/store.js";
 import { ConveyorClient } from "../src/client/index.js";
-import { onNack } from "../src/domain/lease.js";
 import { TASK_LEASE_SECONDS } from "../src/service/dead-letters.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
 import { aQueue, at } from "./fixtures.js";
 import { startTestHost } from "./host.js";
 import { startServerProcess } from "./process.js";
+import { deadLetterAll, waitForTask } from "./redrive-helpers.js";
 
 /** Redrive tasks outliving the process that ran them: kill -9 on Cosmos DB, a restart on SQLite. */
 const dirs: string[] = [];
@@ -33,23 +33,6 @@ async function clientOf(url: string, dataDir: string, tenant: string): Promise<C
     audience: "conveyor",
   });
   return new ConveyorClient({ baseUrl: url, token });
-}
-
-type TaskView = Awaited<ReturnType<ConveyorClient["redriveTask"]>>;
-
-async function waitForTask(
-  client: ConveyorClient,
-  queue: string,
-  taskId: string,
-  until: (task: TaskView) => boolean,
-): Promise<TaskView> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const task = await client.redriveTask(queue, taskId);
-    if (until(task)) return task;
-    if (Date.now() > deadline) throw new Error(`task still ${JSON.stringify(task)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe("a redrive task whose host is killed", () => {
@@ -126,21 +109,7 @@ describe("a redrive task left running by a stopped local host", () => {
       max: total,
       visibilityTimeoutSeconds: 60,
     });
-    await store.settle(
-      queue,
-      delivered.map((message) => ({
-        messageId: message.id,
-        decide: (stored) =>
-          onNack(
-            stored,
-            queue,
-            message.leaseToken ?? "",
-            at(2),
-            { deadLetter: true, error: "x" },
-            Math.random,
-          ),
-      })),
-    );
+    await deadLetterAll(store, queue, delivered, at(2));
     // The previous process answered 202 after the first 1000, then stopped; its lease has lapsed.
     const now = Date.now();
     const claim = { owner: "stopped", now: new Date(now - 60_000), leaseExpiresAt: new Date(now - 30_000) };

@@ -3,6 +3,7 @@ import type { ConveyorClient } from "../../src/client/index.js";
 import { TASK_LEASE_SECONDS } from "../../src/service/dead-letters.js";
 import { cosmosHostEnv } from "../cosmos-server.js";
 import { startTestHost, type TestHost } from "../host.js";
+import { waitForTask } from "../redrive-helpers.js";
 
 /**
  * Two hosts on one Cosmos DB (the test server), as two Functions instances
@@ -82,20 +83,3 @@ describe("redrive tasks across hosts on one Cosmos DB", () => {
     });
   }, 120_000);
 });
-
-type TaskView = Awaited<ReturnType<ConveyorClient["redriveTask"]>>;
-
-async function waitForTask(
-  client: ConveyorClient,
-  queue: string,
-  taskId: string,
-  until: (task: TaskView) => boolean,
-): Promise<TaskView> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const task = await client.redriveTask(queue, taskId);
-    if (until(task)) return task;
-    if (Date.now() > deadline) throw new Error(`task still ${JSON.stringify(task)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
