@@ -55,7 +55,7 @@ const pathOf = (visit: Visit | undefined): string => {
 };
 
 /** The path of the first array or object nested deeper than `limit`, walking without recursion. */
-export function pathPastDepth(value: unknown, limit: number): string | undefined {
+function pathPastDepth(value: unknown, limit: number): string | undefined {
   const stack: Visit[] = [{ value, depth: 1, key: "", parent: undefined }];
   while (stack.length > 0) {
     const visit = stack.pop() as Visit;

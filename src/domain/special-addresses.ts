@@ -9,7 +9,7 @@ import ipaddr from "ipaddr.js";
  * registry marks globally reachable (anycast relays, AS112, AMT) are refused
  * too: they are network services, not webhook receivers.
  */
-export const SPECIAL_BLOCKS: readonly { cidr: string; name: string; reach: "private" | "never" }[] = [
+const SPECIAL_BLOCKS: readonly { cidr: string; name: string; reach: "private" | "never" }[] = [
   { cidr: "0.0.0.0/8", name: "this network", reach: "never" },
   { cidr: "10.0.0.0/8", name: "private-use", reach: "private" },
   { cidr: "100.64.0.0/10", name: "shared address space", reach: "private" },
