@@ -2,9 +2,9 @@ import { createHmac } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { fileSecrets, loadOrCreateSigningKey } from "./adapters/files/local-secrets.js";
 import { consoleDirectory, staticFiles } from "./adapters/files/static-files.js";
-import { resolveHost } from "./adapters/http/webhook-sender.js";
+import { resolveHost, sendWebhook } from "./adapters/http/webhook-sender.js";
 import { EventHub } from "./adapters/memory/event-hub.js";
-import type { CommitFaults } from "./adapters/sqlite/group-commit.js";
+import { SqliteDispatcher } from "./adapters/sqlite/dispatcher.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
 import { systemClock } from "./adapters/system/clock.js";
 import { jwtVerifier } from "./api/auth.js";
@@ -13,28 +13,58 @@ import { buildOpenApiDocument } from "./api/openapi.js";
 import { createPipeline } from "./api/pipeline.js";
 import { RateLimiter } from "./api/rate-limit.js";
 import { type AnyRoute, routes, type Services } from "./api/routes.js";
-import type { Config } from "./config.js";
+import { type Config, ConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
+import { ChangeHandler, reschedulePushBacklog } from "./service/changes.js";
 import type { ServiceContext } from "./service/context.js";
 import { Redriver } from "./service/dead-letters.js";
-import type { Clock, KeyStore, LiveEvents, QueueStore } from "./service/ports.js";
+import type {
+  ChangeSource,
+  Clock,
+  Dispatcher,
+  KeyStore,
+  LiveEvents,
+  MetricsSink,
+  QueueStore,
+} from "./service/ports.js";
+import { PushJobRunner } from "./service/push-jobs.js";
 import { InProcessSignals } from "./service/signals.js";
 
 export const VERSION = "0.1.0";
 
-export interface Conveyor {
+/** Everything a host serves, built once from the configuration. */
+export interface Conveyor<D extends Dispatcher = Dispatcher> {
   routes: readonly AnyRoute[];
   /** Live queue events: this process's own streams, or Web PubSub on Azure. */
   events: LiveEvents;
-  /** The age of the oldest available message above which a queue.backlog event is raised. */
-  backlogAlertSeconds: number;
   handle(route: AnyRoute, request: ApiRequest): Promise<ApiResponse>;
   context: ServiceContext;
+  /** What follows a committed change: push jobs, live events, metrics, stats samples. */
+  changes: ChangeHandler;
+  /** Where push jobs are scheduled: Service Bus on Azure, a SQLite table on the local host. */
+  dispatcher: D;
+  /** Runs one push job the dispatcher hands over, and schedules again what must run later. */
+  pushJobs: PushJobRunner;
+  /** The push safety net: gives every due message of every push queue a job; how many. */
+  reschedulePushBacklog(): Promise<number>;
   /** Removes acked tombstones whose dedup window has passed. */
   housekeeping(): Promise<number>;
   /** Continues redrive tasks whose instance stopped, for at most `budgetMs`; how many it took up. */
   resumeRedrives(budgetMs: number): Promise<number>;
+  /** Closes what it opened: the store, the dispatcher and the clients. */
   close(): Promise<void>;
+}
+
+/** The local host's: its job table runs the push jobs, and the store may stream its own changes. */
+export interface LocalConveyor extends Conveyor<SqliteDispatcher> {
+  /** The SQLite store's committed changes; undefined on a Cosmos store, which the safety net covers locally. */
+  changeSource: ChangeSource | undefined;
+}
+
+/** A store as the root opens it; `changeSource` where the store streams its own commits. */
+export interface OpenedStore {
+  store: QueueStore & KeyStore;
+  changeSource?: ChangeSource;
 }
 
 export interface ConveyorOptions {
@@ -42,29 +72,83 @@ export interface ConveyorOptions {
   logger: Logger;
   /** Tests inject a controllable clock; hosts use the system clock. */
   clock?: Clock;
-  /** The crash harness injects store faults; hosts never do. */
-  storeFaults?: CommitFaults;
+  /** Opens the store instead of the configuration's choice: the crash harness opens a faulty one. */
+  openStore?: (config: Config) => OpenedStore | Promise<OpenedStore>;
 }
+
+/** The local host's Conveyor: push jobs in the data directory's SQLite job table. */
+export function createLocalConveyor(options: ConveyorOptions): Promise<LocalConveyor> {
+  return compose(options, async ({ config, logger }, opened) => {
+    const dispatcher = new SqliteDispatcher(config.dataDir, logger);
+    return { dispatcher, close: () => dispatcher.stop(), extra: { changeSource: opened.changeSource } };
+  });
+}
+
+/** The Functions app's Conveyor: push jobs as scheduled Service Bus messages. */
+export function createFunctionsConveyor(options: ConveyorOptions): Promise<Conveyor> {
+  return compose(options, async ({ config }) => {
+    if (!config.serviceBus) {
+      throw new ConfigError(
+        "invalid configuration: ServiceBusConnection__fullyQualifiedNamespace is required for push",
+      );
+    }
+    const [{ ServiceBusClient }, { DELIVERIES_QUEUE, ServiceBusDispatcher }] = await Promise.all([
+      import("@azure/service-bus"),
+      import("./adapters/servicebus/dispatcher.js"),
+    ]);
+    const client =
+      "namespace" in config.serviceBus
+        ? new ServiceBusClient(config.serviceBus.namespace, await azureCredential())
+        : new ServiceBusClient(config.serviceBus.emulatorConnectionString);
+    return {
+      dispatcher: new ServiceBusDispatcher(client.createSender(DELIVERIES_QUEUE)),
+      close: () => client.close(),
+      extra: {},
+    };
+  });
+}
+
+type OpenDispatcher<D extends Dispatcher, X> = (
+  options: ConveyorOptions,
+  opened: OpenedStore,
+) => Promise<{ dispatcher: D; close: () => Promise<void>; extra: X }>;
 
 /**
  * The composition root: adapters are chosen here, once, from configuration,
  * and wired into the service layer and the HTTP pipeline both hosts share.
+ * Only the dispatcher differs by host.
  */
-export async function createConveyor(options: ConveyorOptions): Promise<Conveyor> {
-  const store = await openStore(options.config, options.storeFaults);
+async function compose<D extends Dispatcher, X>(
+  options: ConveyorOptions,
+  openDispatcher: OpenDispatcher<D, X>,
+): Promise<Conveyor<D> & X> {
+  const opened = await (options.openStore ?? openStore)(options.config);
+  let pushSide: Awaited<ReturnType<OpenDispatcher<D, X>>> | undefined;
   try {
-    return await assemble(store, options);
+    pushSide = await openDispatcher(options, opened);
+    const conveyor = await assemble(opened.store, pushSide.dispatcher, options);
+    const closeDispatcher = pushSide.close;
+    return {
+      ...conveyor,
+      ...pushSide.extra,
+      async close() {
+        await conveyor.close();
+        await closeDispatcher();
+      },
+    };
   } catch (error) {
     // A failed start-up is tried again (src/functions/runtime.ts): the next one must find the store free.
-    await store.close();
+    await pushSide?.close();
+    await opened.store.close();
     throw error;
   }
 }
 
-async function assemble(
+async function assemble<D extends Dispatcher>(
   store: QueueStore & KeyStore,
+  dispatcher: D,
   { config, logger, clock = systemClock }: ConveyorOptions,
-): Promise<Conveyor> {
+): Promise<Conveyor<D>> {
   // Azure's SDKs load only where they are configured: the local host does without their memory.
   const secrets = config.keyVaultUri
     ? (await import("./adapters/keyvault/secrets.js")).keyVaultSecrets(
@@ -99,6 +183,12 @@ async function assemble(
         logger,
       )
     : new EventHub();
+  const metrics: MetricsSink = config.applicationInsightsConnectionString
+    ? (await import("./adapters/appinsights/metrics.js")).applicationInsightsMetrics(
+        config.applicationInsightsConnectionString,
+        await azureCredential(),
+      )
+    : { track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }) };
   let openApi: unknown;
   const redriver = new Redriver(context);
   const services: Services = {
@@ -129,9 +219,17 @@ async function assemble(
   return {
     routes,
     events,
-    backlogAlertSeconds: config.backlogAlertSeconds,
     handle,
     context,
+    changes: new ChangeHandler(context, {
+      dispatcher,
+      metrics,
+      events,
+      backlogAlertSeconds: config.backlogAlertSeconds,
+    }),
+    dispatcher,
+    pushJobs: new PushJobRunner(context, sendWebhook, dispatcher),
+    reschedulePushBacklog: () => reschedulePushBacklog(context, dispatcher),
     housekeeping: () => store.removeExpiredTombstones(clock.now()),
     resumeRedrives: (budgetMs) => redriver.resume(budgetMs),
     async close() {
@@ -163,9 +261,11 @@ const COSMOS_CONNECTION_POLICY = {
   retryOptions: { maxWaitTimeInSeconds: 10 },
 };
 
-async function openStore(config: Config, faults: CommitFaults | undefined): Promise<QueueStore & KeyStore> {
-  if (config.store === "sqlite")
-    return new SqliteStore({ dataDir: config.dataDir, ...(faults ? { faults } : {}) });
+/** The SQLite store streams its own commits; that stream is its change source. */
+export const sqliteStore = (store: SqliteStore): OpenedStore => ({ store, changeSource: store });
+
+async function openStore(config: Config): Promise<OpenedStore> {
+  if (config.store === "sqlite") return sqliteStore(new SqliteStore({ dataDir: config.dataDir }));
   const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
   const [{ CosmosClient }, { CosmosStore }] = await Promise.all([
     import("@azure/cosmos"),
@@ -177,5 +277,5 @@ async function openStore(config: Config, faults: CommitFaults | undefined): Prom
     ...(cosmos.emulatorKey ? { key: cosmos.emulatorKey } : { aadCredentials: await azureCredential() }),
   });
   if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
-  return new CosmosStore({ client, databaseId: cosmos.databaseId });
+  return { store: new CosmosStore({ client, databaseId: cosmos.databaseId }) };
 }

@@ -62,12 +62,15 @@ vi.mock("@azure/functions", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/functions")>();
   return {
     ...original,
-    app: Object.fromEntries(
-      ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-        kind,
-        (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-      ]),
-    ),
+    app: {
+      ...Object.fromEntries(
+        ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
+          kind,
+          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
+        ]),
+      ),
+      hook: { appTerminate: () => undefined },
+    },
   };
 });
 

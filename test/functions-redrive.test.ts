@@ -46,6 +46,7 @@ beforeAll(async () => {
     ...env,
     CONVEYOR_DATA_DIR: mkdtempSync(join(tmpdir(), "conveyor-functions-redrive-")),
     CONVEYOR_LOG_LEVEL: "warn",
+    ServiceBusConnection__fullyQualifiedNamespace: "conveyor-test.servicebus.windows.net",
   });
   const client = new CosmosClient({
     endpoint: env.COSMOS__accountEndpoint as string,

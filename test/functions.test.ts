@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
+import { SqliteStore } from "../src/adapters/sqlite/store.js";
 import { startTestHost, type TestHost } from "./host.js";
 import { ROOT } from "./process.js";
 
@@ -26,17 +27,21 @@ interface Registration {
 }
 
 const registrations = vi.hoisted(() => [] as Registration[]);
+const terminateHooks = vi.hoisted(() => [] as (() => Promise<void>)[]);
 
 vi.mock("@azure/functions", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/functions")>();
   return {
     ...original,
-    app: Object.fromEntries(
-      (["http", "timer", "serviceBusQueue", "cosmosDB"] as const).map((kind) => [
-        kind,
-        (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-      ]),
-    ),
+    app: {
+      ...Object.fromEntries(
+        (["http", "timer", "serviceBusQueue", "cosmosDB"] as const).map((kind) => [
+          kind,
+          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
+        ]),
+      ),
+      hook: { appTerminate: (handler: () => Promise<void>) => terminateHooks.push(handler) },
+    },
   };
 });
 
@@ -46,6 +51,8 @@ let local: TestHost;
 beforeAll(async () => {
   process.env.CONVEYOR_DATA_DIR = dataDir;
   process.env.CONVEYOR_LOG_LEVEL = "warn";
+  // The Functions app always has its push jobs' namespace; the client connects only to send.
+  process.env.ServiceBusConnection__fullyQualifiedNamespace = "conveyor-test.servicebus.windows.net";
   await import("../src/functions/index.js");
   local = await startTestHost();
 });
@@ -181,5 +188,20 @@ describe("Azure Functions registrations", () => {
     const log = vi.spyOn(context, "log").mockImplementation(() => undefined);
     await timer?.options.handler({ isPastDue: false }, context);
     expect(log).toHaveBeenCalledWith(expect.stringMatching(/^removed \d+ expired tombstones$/));
+  });
+
+  it("close the store when the host shuts the worker down (appTerminate), so its file is free", async () => {
+    // The worker's Conveyor holds the data directory's exclusive lock once it has served.
+    await registrations
+      .find((registration) => registration.name === "housekeeping")
+      ?.options.handler(
+        { isPastDue: false },
+        new InvocationContext({ functionName: "housekeeping", logHandler: () => undefined }),
+      );
+    expect(() => new SqliteStore({ dataDir })).toThrow(/in use by another Conveyor process/);
+    expect(terminateHooks).toHaveLength(1);
+    await terminateHooks[0]?.();
+    const reopened = new SqliteStore({ dataDir });
+    await reopened.close();
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
-import { type Conveyor, createConveyor } from "../src/app.js";
+import { createLocalConveyor, type LocalConveyor } from "../src/app.js";
 import { ConveyorClient } from "../src/client/index.js";
 import { loadConfig } from "../src/config.js";
 import { startLocalPush } from "../src/local/push.js";
@@ -26,7 +26,7 @@ export interface TestHost {
   url: string;
   routeTable: { method: string; path: string }[];
   dataDir: string;
-  conveyor: Conveyor;
+  conveyor: LocalConveyor;
   clock: OffsetClock;
   /** A development token for a tenant, signed as `conveyor token` signs it. */
   token(tenant: string, options?: { roles?: string[]; sub?: string; ttlSeconds?: number }): Promise<string>;
@@ -49,9 +49,9 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
   });
   const logger = createLogger(config.logLevel);
   const clock = new OffsetClock();
-  const conveyor = await createConveyor({ config, logger, clock });
+  const conveyor = await createLocalConveyor({ config, logger, clock });
   const answers = checkAnswers(conveyor);
-  const push = startLocalPush(conveyor, { dataDir, logger, events: conveyor.events });
+  const push = startLocalPush(conveyor, { logger });
   const host = await startLocalHost(conveyor, {
     host: "127.0.0.1",
     port: 0,

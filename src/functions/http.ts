@@ -1,5 +1,5 @@
-import { app } from "@azure/functions";
-import { routes } from "../api/routes.js";
+import { app, type HttpHandler } from "@azure/functions";
+import { type AnyRoute, routes } from "../api/routes.js";
 import { handleFunctionsRequest } from "./http-adapter.js";
 import { conveyor } from "./runtime.js";
 
@@ -14,6 +14,11 @@ import { conveyor } from "./runtime.js";
  */
 const routeTemplate = (path: string): string => (path === "/" ? "/" : path.slice(1));
 
+/** The handler of one registry route: the shared pipeline behind the Functions HTTP types. */
+export function routeHandler(route: AnyRoute): HttpHandler {
+  return async (request) => handleFunctionsRequest(await conveyor(), route, request);
+}
+
 /**
  * Every HTTP route, registered from the same registry the local host serves,
  * so no route can exist in one host only. Authentication is Conveyor's own
@@ -24,6 +29,6 @@ for (const route of routes) {
     methods: [route.method],
     route: routeTemplate(route.path),
     authLevel: "anonymous",
-    handler: async (request) => handleFunctionsRequest(await conveyor(), route, request),
+    handler: routeHandler(route),
   });
 }

@@ -1,7 +1,7 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { DELIVERIES_QUEUE, parseJob } from "../adapters/servicebus/dispatcher.js";
 import { abandonPushJob } from "../service/push.js";
-import { pushRuntime } from "./runtime.js";
+import { conveyor } from "./runtime.js";
 
 /**
  * The broker's reason for dead-lettering, which Service Bus keeps in the
@@ -23,14 +23,15 @@ function brokerReason(metadata: InvocationContext["triggerMetadata"]): string {
  * message is dead-lettered in the store with the broker's reason, so nothing
  * is left behind in the broker.
  */
+export async function deadLetterPush(message: unknown, context: InvocationContext): Promise<void> {
+  const job = parseJob(message);
+  const reason = brokerReason(context.triggerMetadata);
+  const deadLettered = await abandonPushJob((await conveyor()).context, job, reason || "unknown");
+  context.log(`push job ${job.messageId} abandoned by the broker; message dead-lettered: ${deadLettered}`);
+}
+
 app.serviceBusQueue("deadLetterPush", {
   connection: "ServiceBusConnection",
   queueName: `${DELIVERIES_QUEUE}/$DeadLetterQueue`,
-  handler: async (message, context) => {
-    const runtime = await pushRuntime();
-    const job = parseJob(message);
-    const reason = brokerReason(context.triggerMetadata);
-    const deadLettered = await abandonPushJob(runtime.conveyor.context, job, reason || "unknown");
-    context.log(`push job ${job.messageId} abandoned by the broker; message dead-lettered: ${deadLettered}`);
-  },
+  handler: deadLetterPush,
 });

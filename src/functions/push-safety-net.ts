@@ -1,15 +1,12 @@
-import { app } from "@azure/functions";
-import { reschedulePushBacklog } from "../service/changes.js";
-import { pushRuntime } from "./runtime.js";
+import { app, type InvocationContext, type Timer } from "@azure/functions";
+import { conveyor } from "./runtime.js";
 
 /** The change feed can skip a batch when its host dies: every minute, give every due push message a job. */
-app.timer("pushSafetyNet", {
-  schedule: "0 */1 * * * *",
-  handler: async (_timer, context) => {
-    const runtime = await pushRuntime();
-    const scheduled = await reschedulePushBacklog(runtime.conveyor.context, runtime.dispatcher);
-    context.log(
-      `push safety net: ${scheduled} jobs scheduled (already scheduled ones are dropped as duplicates)`,
-    );
-  },
-});
+export async function pushSafetyNet(_timer: Timer, context: InvocationContext): Promise<void> {
+  const scheduled = await (await conveyor()).reschedulePushBacklog();
+  context.log(
+    `push safety net: ${scheduled} jobs scheduled (already scheduled ones are dropped as duplicates)`,
+  );
+}
+
+app.timer("pushSafetyNet", { schedule: "0 */1 * * * *", handler: pushSafetyNet });

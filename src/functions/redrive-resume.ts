@@ -1,4 +1,4 @@
-import { app } from "@azure/functions";
+import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { conveyor } from "./runtime.js";
 
 /**
@@ -11,10 +11,9 @@ import { conveyor } from "./runtime.js";
  * "NCRONTAB expressions" and "Scale-out"; `schedule` in @azure/functions
  * types/timer.d.ts). A failed run is not retried: the next one is.
  */
-app.timer("redriveResume", {
-  schedule: "0 */1 * * * *",
-  handler: async (_timer, context) => {
-    const resumed = await (await conveyor()).resumeRedrives(50_000);
-    context.log(`redrive resume: ${resumed} tasks taken up`);
-  },
-});
+export async function redriveResume(_timer: Timer, context: InvocationContext): Promise<void> {
+  const resumed = await (await conveyor()).resumeRedrives(50_000);
+  context.log(`redrive resume: ${resumed} tasks taken up`);
+}
+
+app.timer("redriveResume", { schedule: "0 */1 * * * *", handler: redriveResume });

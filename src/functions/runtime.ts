@@ -1,12 +1,6 @@
-import { ServiceBusClient } from "@azure/service-bus";
-import { applicationInsightsMetrics } from "../adapters/appinsights/metrics.js";
-import { sendWebhook } from "../adapters/http/webhook-sender.js";
-import { DELIVERIES_QUEUE, ServiceBusDispatcher } from "../adapters/servicebus/dispatcher.js";
-import { azureCredential, type Conveyor, createConveyor } from "../app.js";
-import { ConfigError, loadConfig } from "../config.js";
+import { type Conveyor, createFunctionsConveyor } from "../app.js";
+import { loadConfig } from "../config.js";
 import { createLogger } from "../logger.js";
-import { ChangeHandler } from "../service/changes.js";
-import type { Dispatcher, MetricsSink, SendWebhook } from "../service/ports.js";
 
 /**
  * Runs `start` once and shares its promise with every caller, concurrent ones
@@ -16,56 +10,32 @@ import type { Dispatcher, MetricsSink, SendWebhook } from "../service/ports.js";
  * and Key Vault or Cosmos DB answer 403 until then. Caching the failure
  * would fail every call until the instance is recycled.
  */
-function startOnce<T>(start: () => Promise<T>): () => Promise<T> {
+function startOnce<T>(start: () => Promise<T>): { get(): Promise<T>; started(): Promise<T> | undefined } {
   let started: Promise<T> | undefined;
-  return () => {
-    started ??= start().catch((error: unknown) => {
-      started = undefined;
-      throw error;
-    });
-    return started;
+  return {
+    get() {
+      started ??= start().catch((error: unknown) => {
+        started = undefined;
+        throw error;
+      });
+      return started;
+    },
+    started: () => started,
   };
 }
 
-const base = startOnce(async () => {
+const instance = startOnce(async () => {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
-  return { conveyor: await createConveyor({ config, logger }), config, logger };
+  return createFunctionsConveyor({ config, logger: createLogger(config.logLevel) });
 });
 
 /** One Conveyor per Functions worker, built on first use from the app settings. */
-export async function conveyor(): Promise<Conveyor> {
-  return (await base()).conveyor;
-}
+export const conveyor = (): Promise<Conveyor> => instance.get();
 
-export interface PushRuntime {
-  conveyor: Conveyor;
-  dispatcher: Dispatcher;
-  changes: ChangeHandler;
-  send: SendWebhook;
+/** Closes the worker's Conveyor if one was built; a worker that served nothing has nothing to close. */
+export async function closeConveyor(): Promise<void> {
+  const started = instance.started();
+  if (!started) return;
+  const built = await started.catch(() => undefined);
+  await built?.close();
 }
-
-/** What the push, change-feed and timer functions need: the store, Service Bus, metrics. */
-export const pushRuntime: () => Promise<PushRuntime> = startOnce(async () => {
-  const { conveyor, config, logger } = await base();
-  if (!config.serviceBus) {
-    throw new ConfigError(
-      "invalid configuration: ServiceBusConnection__fullyQualifiedNamespace is required for push",
-    );
-  }
-  const client =
-    "namespace" in config.serviceBus
-      ? new ServiceBusClient(config.serviceBus.namespace, await azureCredential())
-      : new ServiceBusClient(config.serviceBus.emulatorConnectionString);
-  const dispatcher = new ServiceBusDispatcher(client.createSender(DELIVERIES_QUEUE));
-  const metrics: MetricsSink = config.applicationInsightsConnectionString
-    ? applicationInsightsMetrics(config.applicationInsightsConnectionString, await azureCredential())
-    : { track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }) };
-  const changes = new ChangeHandler(conveyor.context, {
-    dispatcher,
-    metrics,
-    events: conveyor.events,
-    backlogAlertSeconds: conveyor.backlogAlertSeconds,
-  });
-  return { conveyor, dispatcher, changes, send: sendWebhook };
-});

@@ -1,17 +1,16 @@
 import { resolve } from "node:path";
-import type { CommitFaults } from "../adapters/sqlite/group-commit.js";
-import { createConveyor } from "../app.js";
+import { type ConveyorOptions, createLocalConveyor } from "../app.js";
 import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from "../config.js";
 import { createLogger } from "../logger.js";
 import { startLocalPush } from "./push.js";
 import { startLocalHost } from "./server.js";
 
-/** Starts the local host with its banner and signal handling; `storeFaults` only from the crash harness. */
-export async function runLocalHost(options: { storeFaults?: CommitFaults } = {}): Promise<void> {
+/** Starts the local host with its banner and signal handling; `openStore` only from the crash harness. */
+export async function runLocalHost(options: Pick<ConveyorOptions, "openStore"> = {}): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const conveyor = await createConveyor({ config, logger, ...options });
-  const push = startLocalPush(conveyor, { dataDir: config.dataDir, logger, events: conveyor.events });
+  const conveyor = await createLocalConveyor({ config, logger, ...options });
+  const push = startLocalPush(conveyor, { logger });
   const host = await startLocalHost(conveyor, {
     host: config.host,
     port: config.port,

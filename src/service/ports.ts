@@ -203,6 +203,17 @@ export interface PushJob {
 }
 
 /**
+ * A job's identity: the message, its delivery count and the due time.
+ * Scheduling the same job twice (a change seen twice, a redelivered job
+ * deferred again) yields the same id, which both dispatchers drop. Service
+ * Bus drops a repeated id for the whole duplicate-detection window (1 h
+ * here), even after the first job ran, so a job that must run again gets a
+ * new due time: see `deferral` in push.ts and the safety net in changes.ts.
+ */
+export const pushJobId = (job: PushJob): string =>
+  `${job.messageId}:${job.deliveryCount}:${job.dueAt.getTime()}`;
+
+/**
  * Schedules push jobs: Service Bus on Azure (scheduled messages, duplicate
  * detection on the attempt's id), a SQLite table on the local host. Scheduling
  * the same attempt twice is harmless.
@@ -307,4 +318,16 @@ export interface QueueSignals {
   notify(queueId: string, available?: number): void;
   /** Resolves on the next notify for the queue, or when `signal` aborts. */
   wait(queueId: string, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * Committed changes to messages as a store streams them, in commit order,
+ * each message as it is after the change: what feeds the change handler
+ * (`changes.ts`). The SQLite store is one on the local host; on Azure the
+ * Cosmos DB change feed trigger (src/functions/message-changes.ts) hands its
+ * batches to the handler instead, so a Cosmos store has none of its own.
+ */
+export interface ChangeSource {
+  /** Calls `listener` after each commit; returns what stops it. */
+  onCommittedChanges(listener: (changes: Message[]) => void): () => void;
 }

@@ -130,17 +130,6 @@ class KeyedLock {
 const claimLocks = new KeyedLock();
 
 /**
- * A job's identity: the message, its delivery count and the due time.
- * Scheduling the same job twice (a change seen twice, a redelivered job
- * deferred again) yields the same id, which both dispatchers drop. Service
- * Bus drops a repeated id for the whole duplicate-detection window (1 h
- * here), even after the first job ran, so a job that must run again gets a
- * new due time: see `deferral` and the safety net (changes.ts).
- */
-export const pushJobId = (job: PushJob): string =>
-  `${job.messageId}:${job.deliveryCount}:${job.dueAt.getTime()}`;
-
-/**
  * The job that runs `job` again for the message's attempt `deliveryCount` at
  * `dueAt`. For the same attempt its due time is at least a millisecond past
  * the job's own, so it never carries the id of the job being run, nor of any

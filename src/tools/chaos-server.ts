@@ -1,4 +1,6 @@
 import type { CommitFaults } from "../adapters/sqlite/group-commit.js";
+import { SqliteStore } from "../adapters/sqlite/store.js";
+import { sqliteStore } from "../app.js";
 import { runLocalHost, startOrExit } from "../local/host.js";
 import { FAULT_COMMIT_DELAY_MS } from "./chaos.js";
 
@@ -15,4 +17,13 @@ if (fault && !storeFaults) {
   process.stderr.write(`chaos-server: unknown CONVEYOR_CHAOS_FAULT "${fault}"\n`);
   process.exit(2);
 }
-startOrExit(() => runLocalHost(storeFaults ? { storeFaults } : {}));
+startOrExit(() =>
+  runLocalHost(
+    storeFaults
+      ? {
+          openStore: (config) =>
+            sqliteStore(new SqliteStore({ dataDir: config.dataDir, faults: storeFaults })),
+        }
+      : {},
+  ),
+);

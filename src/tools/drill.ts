@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createHttpServer } from "@vercel/cosmosdb-server";
 import { loadOrCreateSigningKey, signDevToken } from "../adapters/files/local-secrets.js";
-import { createConveyor } from "../app.js";
+import { createLocalConveyor } from "../app.js";
 import { ConveyorApiError, ConveyorClient } from "../client/index.js";
 import { loadConfig } from "../config.js";
 import { startLocalHost } from "../local/server.js";
@@ -83,7 +83,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     CONVEYOR_LOG_LEVEL: "error",
   });
   const logger = createLogger(config.logLevel);
-  const conveyor = await createConveyor({ config, logger });
+  const conveyor = await createLocalConveyor({ config, logger });
   const host = await startLocalHost(conveyor, {
     host: "127.0.0.1",
     port: 0,

@@ -1,7 +1,6 @@
 import type { ServiceBusMessage, ServiceBusSender } from "@azure/service-bus";
 import { z } from "zod";
-import type { Dispatcher, PushJob } from "../../service/ports.js";
-import { pushJobId } from "../../service/push.js";
+import { type Dispatcher, type PushJob, pushJobId } from "../../service/ports.js";
 
 /** The Service Bus queue that carries one job per push attempt (created by infra/app/servicebus.bicep). */
 export const DELIVERIES_QUEUE = "deliveries";

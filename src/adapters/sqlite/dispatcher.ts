@@ -2,8 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3, { type Database } from "better-sqlite3";
 import type { Logger } from "../../logger.js";
-import type { Dispatcher, PushJob } from "../../service/ports.js";
-import { type PushJobOutcome, pushJobId } from "../../service/push.js";
+import { type Dispatcher, type PushJob, pushJobId } from "../../service/ports.js";
 
 interface JobRow {
   id: string;
@@ -14,7 +13,8 @@ interface JobRow {
   due_at: number;
 }
 
-export type RunJob = (job: PushJob) => Promise<PushJobOutcome>;
+/** The push job handler; it schedules again, on this dispatcher, whatever must run later. */
+export type RunJob = (job: PushJob) => Promise<unknown>;
 
 /**
  * The local host's push dispatcher: jobs in their own SQLite file (WAL,
@@ -134,8 +134,7 @@ export class SqliteDispatcher implements Dispatcher {
       dueAt: new Date(row.due_at),
     };
     try {
-      const outcome = await (this.run as RunJob)(job);
-      if (outcome.kind === "deferred") await this.schedule([outcome.job]);
+      await (this.run as RunJob)(job);
       if (this.db.open) this.db.prepare("DELETE FROM push_jobs WHERE id = ?").run(row.id);
     } catch (error) {
       // The row stays and is retried shortly: a failing store must not lose a delivery.

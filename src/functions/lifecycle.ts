@@ -1,0 +1,19 @@
+import { app } from "@azure/functions";
+import { closeConveyor } from "./runtime.js";
+
+/**
+ * Closes the worker's clients (the store, Service Bus) when the host shuts
+ * the worker down gracefully. The Node worker runs `appTerminate` hooks on
+ * the host's WorkerTerminate message and exits after them
+ * (Azure/azure-functions-nodejs-worker src/eventHandlers/terminateWorker.ts);
+ * the hook does not run when the worker is killed, and has only the host's
+ * grace period (@azure/functions types/hooks/registerHook.d.ts, `appTerminate`;
+ * the sample Azure/azure-functions-nodejs-samples ts/src/appHooks1.ts).
+ * Nothing is lost when it does not run: every answered write is already
+ * durable, and an unfinished push job or redrive task is taken up again.
+ */
+export async function closeClients(): Promise<void> {
+  await closeConveyor();
+}
+
+app.hook.appTerminate(closeClients);
