@@ -6,6 +6,24 @@ interface Pending {
   reject: (reason: unknown) => void;
 }
 
+/** How the SQLite store runs its writes: `GroupCommitter` in the product. */
+export interface Committer<Change> {
+  /** Runs `work` in a transaction; resolves once its effect is durable. */
+  run<T>(work: () => T): Promise<T>;
+  /** Called by a write while it runs: what it changed, for `onCommitted`. */
+  record(change: Change): void;
+  /** Runs whatever is queued now; the store's `close()` calls it so nothing queued is dropped. */
+  flush(): void;
+}
+
+/** Makes the store's committer, given its database and where committed changes go. */
+export type OpenCommitter<Change> = (
+  db: Database,
+  onCommitted: (changes: Change[]) => void,
+) => Committer<Change>;
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 /**
  * Group commit. With `synchronous=FULL` every COMMIT waits for an fsync, so a
  * transaction per request would cap writes at the disk's fsync rate. Instead,
@@ -19,18 +37,7 @@ interface Pending {
  * back are dropped, and the rest go to `onCommitted` after the COMMIT: the
  * local equivalent of a change feed, which never shows an uncommitted change.
  */
-/**
- * Faults for the crash harness only (src/tools/chaos-server.ts): nothing in
- * the product's configuration can set them.
- */
-export interface CommitFaults {
-  /** Answer every write at once and commit it this much later: the bug the crash harness must catch. */
-  acknowledgeBeforeCommitMs?: number;
-}
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-export class GroupCommitter<Change> {
+export class GroupCommitter<Change> implements Committer<Change> {
   private pending: Pending[] = [];
   private scheduled = false;
   private changes: Change[] = [];
@@ -38,7 +45,6 @@ export class GroupCommitter<Change> {
   constructor(
     private readonly db: Database,
     private readonly onCommitted: (changes: Change[]) => void = () => undefined,
-    private readonly faults: CommitFaults = {},
   ) {}
 
   run<T>(work: () => T): Promise<T> {
@@ -51,21 +57,15 @@ export class GroupCommitter<Change> {
     });
   }
 
-  /** Called by a write while it runs. */
   record(change: Change): void {
     this.changes.push(change);
   }
 
-  /** Runs whatever is queued now; `close()` calls it so nothing queued is dropped. */
   flush(): void {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    if (this.faults.acknowledgeBeforeCommitMs !== undefined) {
-      this.flushWithoutWaitingForCommit(batch);
-      return;
-    }
     let outcomes: Outcome[];
     try {
       outcomes = this.runTogether(batch);
@@ -108,23 +108,5 @@ export class GroupCommitter<Change> {
         }
       }),
     )();
-  }
-
-  /** The injected bug: writes run in a transaction left open, are answered, and are committed only later. */
-  private flushWithoutWaitingForCommit(batch: Pending[]): void {
-    if (!this.db.inTransaction) {
-      this.db.exec("BEGIN");
-      setTimeout(() => {
-        if (this.db.open && this.db.inTransaction) this.db.exec("COMMIT");
-      }, this.faults.acknowledgeBeforeCommitMs);
-    }
-    for (const item of batch) {
-      try {
-        item.resolve(this.db.transaction(item.work)());
-      } catch (error) {
-        item.reject(error);
-      }
-    }
-    this.changes = [];
   }
 }

@@ -30,7 +30,7 @@ import {
   type Settlement,
   type StatsSample,
 } from "../../service/ports.js";
-import { type CommitFaults, GroupCommitter } from "./group-commit.js";
+import { type Committer, GroupCommitter, type OpenCommitter } from "./group-commit.js";
 import { migrate } from "./migrations.js";
 
 const TOMBSTONES_A_WRITE = 500;
@@ -179,8 +179,8 @@ function toKey(row: KeyRow): ApiKeyRecord {
 export interface SqliteStoreOptions {
   /** The directory of `conveyor.db`; created when missing. */
   dataDir: string;
-  /** Injected faults, for the crash harness only. */
-  faults?: CommitFaults;
+  /** Another committer than `GroupCommitter`: only the crash harness's faulty one (src/tools/ack-before-commit.ts). */
+  committer?: OpenCommitter<Message>;
 }
 
 /**
@@ -193,7 +193,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements QueueStore, KeyStore {
   readonly kind = "sqlite" as const;
   private readonly db: Database;
-  private readonly writes: GroupCommitter<Message>;
+  private readonly writes: Committer<Message>;
   private readonly changeListeners = new Set<(changes: Message[]) => void>();
   private readonly sql: ReturnType<typeof prepareStatements>;
   /**
@@ -221,13 +221,12 @@ export class SqliteStore implements QueueStore, KeyStore {
       throw error;
     }
     this.sql = prepareStatements(this.db);
-    this.writes = new GroupCommitter<Message>(
-      this.db,
-      (changes) => {
-        for (const listener of this.changeListeners) listener(changes);
-      },
-      options.faults,
-    );
+    const onCommitted = (changes: Message[]) => {
+      for (const listener of this.changeListeners) listener(changes);
+    };
+    this.writes = options.committer
+      ? options.committer(this.db, onCommitted)
+      : new GroupCommitter<Message>(this.db, onCommitted);
   }
 
   async ping(): Promise<void> {
