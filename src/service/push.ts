@@ -115,7 +115,7 @@ const CONCURRENCY_RETRY_MS = 250;
 class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+  async withLock<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const result = previous.then(task, task);
     const tail = result.catch(() => undefined);
@@ -200,7 +200,7 @@ export async function runPushJob(
   }
   const push = queue.push;
   // Count and lease under one lock per queue, so that parallel jobs in this process cannot all see room.
-  const claimed = await claimLocks.run(queue.id, async (): Promise<PushJobOutcome | Message> => {
+  const claimed = await claimLocks.withLock(queue.id, async (): Promise<PushJobOutcome | Message> => {
     if ((await context.store.countInFlight(queue, now)) >= push.maxConcurrency) {
       const later = deferral(job, job.deliveryCount, new Date(now.getTime() + CONCURRENCY_RETRY_MS));
       return { kind: "deferred", job: later, why: "the queue has maxConcurrency deliveries in flight" };
