@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type BenchRow, parseWrkOutput, ratios, table } from "../src/tools/bench.js";
+import { parseWrkOutput } from "../src/tools/bench/loaders.js";
+import { type BenchRow, ratios, table } from "../src/tools/bench/report.js";
 import { parseProcStat, sumTree } from "../src/tools/peers/processes.js";
 import { rotation } from "../src/tools/peers/run.js";
 import { compare, cpuTable, peerTable, percentile, type Sample, spread } from "../src/tools/peers/stats.js";
