@@ -12,8 +12,4 @@ import { closeConveyor } from "./runtime.js";
  * Nothing is lost when it does not run: every answered write is already
  * durable, and an unfinished push job or redrive task is taken up again.
  */
-export async function closeClients(): Promise<void> {
-  await closeConveyor();
-}
-
-app.hook.appTerminate(closeClients);
+app.hook.appTerminate(closeConveyor);
