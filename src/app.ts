@@ -78,13 +78,16 @@ export interface ConveyorOptions {
 
 /** The local host's Conveyor: push jobs in the data directory's SQLite job table. */
 export function createLocalConveyor(options: ConveyorOptions): Promise<LocalConveyor> {
-  return compose(options, async ({ config, logger }, opened) => {
+  return compose(options, async ({ config, logger }) => {
     const dispatcher = new SqliteDispatcher(config.dataDir, logger);
-    return { dispatcher, close: () => dispatcher.stop(), extra: { changeSource: opened.changeSource } };
+    return { dispatcher, close: () => dispatcher.stop() };
   });
 }
 
-/** The Functions app's Conveyor: push jobs as scheduled Service Bus messages. */
+/**
+ * The Functions app's Conveyor: push jobs as scheduled Service Bus messages.
+ * Its change source is the Cosmos DB change feed trigger, not the store.
+ */
 export function createFunctionsConveyor(options: ConveyorOptions): Promise<Conveyor> {
   return compose(options, async ({ config }) => {
     if (!config.serviceBus) {
@@ -103,34 +106,32 @@ export function createFunctionsConveyor(options: ConveyorOptions): Promise<Conve
     return {
       dispatcher: new ServiceBusDispatcher(client.createSender(DELIVERIES_QUEUE)),
       close: () => client.close(),
-      extra: {},
     };
   });
 }
 
-type OpenDispatcher<D extends Dispatcher, X> = (
+type OpenDispatcher<D extends Dispatcher> = (
   options: ConveyorOptions,
-  opened: OpenedStore,
-) => Promise<{ dispatcher: D; close: () => Promise<void>; extra: X }>;
+) => Promise<{ dispatcher: D; close: () => Promise<void> }>;
 
 /**
  * The composition root: adapters are chosen here, once, from configuration,
  * and wired into the service layer and the HTTP pipeline both hosts share.
  * Only the dispatcher differs by host.
  */
-async function compose<D extends Dispatcher, X>(
+async function compose<D extends Dispatcher>(
   options: ConveyorOptions,
-  openDispatcher: OpenDispatcher<D, X>,
-): Promise<Conveyor<D> & X> {
+  openDispatcher: OpenDispatcher<D>,
+): Promise<Conveyor<D> & { changeSource: ChangeSource | undefined }> {
   const opened = await (options.openStore ?? openStore)(options.config);
-  let pushSide: Awaited<ReturnType<OpenDispatcher<D, X>>> | undefined;
+  let pushSide: Awaited<ReturnType<OpenDispatcher<D>>> | undefined;
   try {
-    pushSide = await openDispatcher(options, opened);
+    pushSide = await openDispatcher(options);
     const conveyor = await assemble(opened.store, pushSide.dispatcher, options);
     const closeDispatcher = pushSide.close;
     return {
       ...conveyor,
-      ...pushSide.extra,
+      changeSource: opened.changeSource,
       async close() {
         await conveyor.close();
         await closeDispatcher();
