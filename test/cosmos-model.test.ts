@@ -197,6 +197,6 @@ describe("the model's faults, as the SDK surfaces them", () => {
         { fault: "latency", probability: 0.5, ms: 20 },
       ],
     });
-    expect(() => modelOptionsFromEnv({ COSMOS_MODEL_FAULTS: "explode:1" })).toThrow(/unknown fault/);
+    expect(() => modelOptionsFromEnv({ COSMOS_MODEL_FAULTS: "explode:1" })).toThrow(/unknown model fault/);
   });
 });

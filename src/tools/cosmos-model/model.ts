@@ -95,23 +95,26 @@ export interface CosmosModel {
   close(): Promise<void>;
 }
 
-/** `COSMOS_MODEL_RU_PER_SECOND=500`, `COSMOS_MODEL_FAULTS=unavailable:0.02,lost-answer:0.01,latency:0.1:20`. */
-export function modelOptionsFromEnv(
-  env: Record<string, string | undefined>,
-): Omit<CosmosModelOptions, "target"> {
-  const faults = (env.COSMOS_MODEL_FAULTS ?? "")
+/** `unavailable:0.02,lost-answer:0.01,latency:0.1:20`: each fault with its probability (and, for latency, its ms). */
+export function parseFaults(text: string | undefined): FaultRule[] {
+  return (text ?? "")
     .split(",")
     .filter((entry) => entry.trim() !== "")
     .map((entry) => {
       const [fault, probability, ms] = entry.trim().split(":");
-      if (!FAULTS.includes(fault as FaultKind))
-        throw new Error(`COSMOS_MODEL_FAULTS: unknown fault "${fault}"`);
+      if (!FAULTS.includes(fault as FaultKind)) throw new Error(`unknown model fault "${fault}"`);
       const rule: FaultRule = { fault: fault as FaultKind, probability: Number(probability ?? 1) };
       if (ms !== undefined) rule.ms = Number(ms);
       return rule;
     });
+}
+
+/** `COSMOS_MODEL_RU_PER_SECOND=500`, `COSMOS_MODEL_FAULTS=unavailable:0.02,latency:0.1:20` (see parseFaults). */
+export function modelOptionsFromEnv(
+  env: Record<string, string | undefined>,
+): Omit<CosmosModelOptions, "target"> {
   const rate = env.COSMOS_MODEL_RU_PER_SECOND;
-  return { ...(rate ? { ruPerSecond: Number(rate) } : {}), faults };
+  return { ...(rate ? { ruPerSecond: Number(rate) } : {}), faults: parseFaults(env.COSMOS_MODEL_FAULTS) };
 }
 
 const FAULTS: FaultKind[] = ["unavailable", "timeout", "reset", "latency", "lost-answer"];
