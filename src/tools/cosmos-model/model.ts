@@ -306,6 +306,8 @@ export async function startCosmosModel(options: CosmosModelOptions): Promise<Cos
     const firing: FaultRule[] = [];
     for (const rule of rules) {
       if (rule.kinds ? !rule.kinds.includes(kind) : kind === "metadata") continue;
+      // An answer lost is a write's: a read has nothing to lose, and must not use up the rule.
+      if (rule.fault === "lost-answer" && !WRITES.has(kind)) continue;
       if (rule.times !== undefined) {
         if (rule.times <= 0) continue;
         rule.times--;
@@ -404,7 +406,7 @@ export async function startCosmosModel(options: CosmosModelOptions): Promise<Cos
       entry.requestUnits += charged.requestUnits;
     }
 
-    if (fault === "lost-answer" && WRITES.has(kind)) {
+    if (fault === "lost-answer") {
       count("lost-answer");
       return void incoming.socket.destroy();
     }
