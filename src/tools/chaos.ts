@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { loadOrCreateSigningKey, signDevToken } from "../adapters/files/local-secrets.js";
 import { ConveyorApiError, ConveyorClient, type ReceivedMessage } from "../client/index.js";
 import { type ModelAccount, startModelAccount } from "./cosmos-model/account.js";
-import { type FaultRule, parseFaults } from "./cosmos-model/model.js";
+import { type FaultRule, parseFaults } from "./cosmos-model/faults.js";
 
 /**
  * The crash harness. Producers and consumers run against the local host and

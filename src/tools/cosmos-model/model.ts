@@ -7,13 +7,9 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import {
-  batchOperationKind,
-  type OperationKind,
-  operationCharge,
-  queryCharge,
-  requestKind,
-} from "./charges.js";
+import { type OperationKind, requestKind } from "./charges.js";
+import { type FaultKind, type FaultRule, parseFaults } from "./faults.js";
+import { charge, estimate, partitionKeyOf } from "./request-charge.js";
 
 /**
  * A Cosmos DB model for tests, chaos runs and the benchmark: an HTTP proxy
@@ -40,19 +36,6 @@ import {
  * the model does not answer). Metadata requests are neither charged against
  * a budget nor faulted, so a host can always start.
  */
-
-export type FaultKind = "unavailable" | "timeout" | "reset" | "latency" | "lost-answer";
-
-export interface FaultRule {
-  fault: FaultKind;
-  /** Fires on the next `times` matching requests; without it, on each with `probability`. */
-  times?: number;
-  probability?: number;
-  /** Only requests of these kinds (default: every item request). */
-  kinds?: OperationKind[];
-  /** For `latency`: the milliseconds added. */
-  ms?: number;
-}
 
 export interface CosmosModelOptions {
   /** The @vercel/cosmosdb-server to forward to. */
@@ -95,20 +78,6 @@ export interface CosmosModel {
   close(): Promise<void>;
 }
 
-/** `unavailable:0.02,lost-answer:0.01,latency:0.1:20`: each fault with its probability (and, for latency, its ms). */
-export function parseFaults(text: string | undefined): FaultRule[] {
-  return (text ?? "")
-    .split(",")
-    .filter((entry) => entry.trim() !== "")
-    .map((entry) => {
-      const [fault, probability, ms] = entry.trim().split(":");
-      if (!FAULTS.includes(fault as FaultKind)) throw new Error(`unknown model fault "${fault}"`);
-      const rule: FaultRule = { fault: fault as FaultKind, probability: Number(probability ?? 1) };
-      if (ms !== undefined) rule.ms = Number(ms);
-      return rule;
-    });
-}
-
 /** `COSMOS_MODEL_RU_PER_SECOND=500`, `COSMOS_MODEL_FAULTS=unavailable:0.02,latency:0.1:20` (see parseFaults). */
 export function modelOptionsFromEnv(
   env: Record<string, string | undefined>,
@@ -117,20 +86,12 @@ export function modelOptionsFromEnv(
   return { ...(rate ? { ruPerSecond: Number(rate) } : {}), faults: parseFaults(env.COSMOS_MODEL_FAULTS) };
 }
 
-const FAULTS: FaultKind[] = ["unavailable", "timeout", "reset", "latency", "lost-answer"];
 const WRITES = new Set<OperationKind>(["create", "replace", "upsert", "patch", "delete", "batch", "bulk"]);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Bucket {
   tokens: number;
   at: number;
-}
-
-interface Charged {
-  body: Buffer;
-  requestUnits: number;
-  /** Charges of a bulk request's operations by partition; otherwise the request's own partition. */
-  byPartition?: Map<string, number>;
 }
 
 function emptyUsage(): Usage {
@@ -142,113 +103,6 @@ function emptyUsage(): Usage {
     byKind: new Map(),
     byPartition: new Map(),
   };
-}
-
-/** `["q1"]` → `q1`; undefined when the request names none. */
-function partitionKeyOf(header: string | string[] | undefined): string | undefined {
-  if (typeof header !== "string") return undefined;
-  try {
-    const parsed = JSON.parse(header) as unknown;
-    return Array.isArray(parsed) ? parsed.map((part) => String(part)).join("|") : String(parsed);
-  } catch {
-    return header;
-  }
-}
-
-const jsonBytes = (value: unknown) => (value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)));
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return body.length === 0 ? undefined : (JSON.parse(body.toString("utf8")) as unknown);
-  } catch {
-    return undefined;
-  }
-}
-
-/** What a forwarded request cost, and its answer with the charges written in. */
-function charge(
-  kind: OperationKind,
-  container: string,
-  requestBody: Buffer,
-  status: number,
-  responseBody: Buffer,
-): Charged {
-  if (status >= 400 && status !== 404 && status !== 409 && status !== 412)
-    return { body: responseBody, requestUnits: kind === "metadata" ? 0 : 1 };
-  switch (kind) {
-    case "query": {
-      const answer = parseJson(responseBody) as { Documents?: unknown[] } | undefined;
-      return { body: responseBody, requestUnits: queryCharge((answer?.Documents ?? []).map(jsonBytes)) };
-    }
-    case "batch":
-    case "bulk": {
-      const operations = (parseJson(requestBody) ?? []) as {
-        operationType?: string;
-        resourceBody?: unknown;
-        partitionKey?: string;
-      }[];
-      const results = (parseJson(responseBody) ?? []) as {
-        statusCode: number;
-        requestCharge?: number;
-        resourceBody?: unknown;
-      }[];
-      const byPartition = new Map<string, number>();
-      let total = 0;
-      results.forEach((result, index) => {
-        const operation = operations[index] ?? {};
-        const size = jsonBytes(operation.resourceBody ?? result.resourceBody);
-        const ru =
-          result.statusCode === 424
-            ? 0
-            : operationCharge(batchOperationKind(operation.operationType), size, result.statusCode);
-        result.requestCharge = ru;
-        total += ru;
-        const key = `${container}/${partitionKeyOf(operation.partitionKey) ?? ""}`;
-        byPartition.set(key, (byPartition.get(key) ?? 0) + ru);
-      });
-      const rounded = Math.round(total * 100) / 100;
-      return {
-        body: Buffer.from(JSON.stringify(results)),
-        requestUnits: rounded,
-        ...(kind === "bulk" ? { byPartition } : {}),
-      };
-    }
-    case "read":
-    case "patch":
-      return { body: responseBody, requestUnits: operationCharge(kind, responseBody.length, status) };
-    default:
-      return { body: responseBody, requestUnits: operationCharge(kind, requestBody.length, status) };
-  }
-}
-
-/** What a request will cost, taken from its bucket when it is let through and corrected once it ran. */
-function estimate(kind: OperationKind, requestBody: Buffer): number {
-  switch (kind) {
-    case "query":
-      return queryCharge([]);
-    case "batch": {
-      const operations = (parseJson(requestBody) ?? []) as {
-        operationType?: string;
-        resourceBody?: unknown;
-      }[];
-      return operations.reduce(
-        (sum, operation) =>
-          sum +
-          operationCharge(
-            batchOperationKind(operation.operationType),
-            jsonBytes(operation.resourceBody),
-            200,
-          ),
-        0,
-      );
-    }
-    case "read":
-    case "patch":
-    case "delete":
-      return operationCharge(kind, 1024, 200);
-    default:
-      return operationCharge(kind, requestBody.length, 200);
-  }
 }
 
 function answer(
