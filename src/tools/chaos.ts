@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { loadOrCreateSigningKey, signDevToken } from "../adapters/files/local-secrets.js";
 import { ConveyorApiError, ConveyorClient, type ReceivedMessage } from "../client/index.js";
+import { type ModelAccount, startModelAccount } from "./cosmos-model/account.js";
+import { type FaultRule, parseFaults } from "./cosmos-model/faults.js";
 
 /**
  * The crash harness. Producers and consumers run against the local host and
@@ -16,6 +18,12 @@ import { ConveyorApiError, ConveyorClient, type ReceivedMessage } from "../clien
  * Producers send with a deduplication id and retry an unknown outcome with
  * the same id; each fifo group belongs to one producer, which sends it in
  * order, so ack order within a group must follow the producer's sequence.
+ *
+ * With `store: "cosmos"`, several hosts (`instances`) share one Cosmos DB
+ * model account (src/tools/cosmos-model) in this process; producers and
+ * consumers are spread over them and move to the next host when theirs
+ * fails, one random host is killed and restarted at a time, and the model
+ * can throttle and inject faults while the load runs (not during the drain).
  */
 
 export interface ChaosOptions {
@@ -28,6 +36,12 @@ export interface ChaosOptions {
   fault?: string;
   /** The built chaos server to run (default: the one beside this module). */
   serverEntry?: string;
+  /** `sqlite` (the default; one host) or `cosmos` (the model account; any number of hosts). */
+  store?: "sqlite" | "cosmos";
+  instances?: number;
+  /** The model's faults during the load, and its budget per partition key (cosmos only). */
+  modelFaults?: FaultRule[];
+  ruPerSecond?: number;
   log?: (line: string) => void;
 }
 
@@ -68,6 +82,10 @@ export interface ChaosReport {
   unexplainedDuplicates: string[];
   recovered: number;
   fifoViolations: string[];
+  /** After the drain: the queues' lifetime totals against the distinct messages delivered. */
+  totals?: { enqueuedTotal: number; ackedTotal: number; distinctMessages: number; exact: boolean };
+  /** What the Cosmos DB model charged, throttled and injected (cosmos only). */
+  model?: { requestUnits: number; throttled: number; faults: Record<string, number> };
   passed: boolean;
 }
 
@@ -91,6 +109,7 @@ class Server {
     private readonly entry: string,
     private readonly dataDir: string,
     private readonly fault: string | undefined,
+    private readonly storeEnv: Record<string, string>,
   ) {}
 
   async start(): Promise<void> {
@@ -101,6 +120,7 @@ class Server {
         CONVEYOR_PORT: "0",
         CONVEYOR_RATE_LIMIT: "off",
         CONVEYOR_LOG_LEVEL: "error",
+        ...this.storeEnv,
         ...(this.fault ? { CONVEYOR_CHAOS_FAULT: this.fault } : {}),
       },
       stdio: ["ignore", "pipe", "inherit"],
@@ -136,10 +156,27 @@ class Server {
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
-  const dataDir = mkdtempSync(join(tmpdir(), "conveyor-chaos-"));
-  const server = new Server(options.serverEntry ?? BESIDE, dataDir, options.fault);
-  await server.start();
-  const key = await loadOrCreateSigningKey(dataDir);
+  const instances = options.instances ?? 1;
+  if (instances > 1 && options.store !== "cosmos") throw new Error("several instances need --store cosmos");
+  const account: ModelAccount | undefined =
+    options.store === "cosmos"
+      ? await startModelAccount({
+          database: `chaos-${process.pid}-${Date.now()}`,
+          ...(options.ruPerSecond ? { ruPerSecond: options.ruPerSecond } : {}),
+        })
+      : undefined;
+  // A data directory per host (each has its own push dispatcher file), all with the first one's signing key.
+  const dataDirs = Array.from({ length: instances }, () => mkdtempSync(join(tmpdir(), "conveyor-chaos-")));
+  const [firstDir] = dataDirs as [string];
+  const key = await loadOrCreateSigningKey(firstDir);
+  for (const dir of dataDirs.slice(1))
+    for (const file of readdirSync(firstDir)) copyFileSync(join(firstDir, file), join(dir, file));
+  const servers = dataDirs.map(
+    (dir) => new Server(options.serverEntry ?? BESIDE, dir, options.fault, account?.env ?? {}),
+  );
+  // The first host creates the containers; then the others start beside it.
+  await servers[0]?.start();
+  await Promise.all(servers.slice(1).map((server) => server.start()));
   const token = await signDevToken(key, {
     tenant: "chaos",
     subject: "chaos",
@@ -148,8 +185,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     issuer: "conveyor-local",
     audience: "conveyor",
   });
-  // A client per call reads the server's current URL: it changes with every restart.
-  const api = () => new ConveyorClient({ baseUrl: server.url, token });
+  // A client per call reads the host's current URL: it changes with every restart.
+  const api = (instance = 0) =>
+    new ConveyorClient({ baseUrl: (servers[instance % instances] as Server).url, token });
   await api().createQueue({
     name: QUEUES.standard,
     visibilityTimeoutSeconds: VISIBILITY_SECONDS,
@@ -170,6 +208,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let producing = true;
   let consuming = true;
 
+  for (const rule of options.modelFaults ?? []) account?.model.inject(rule);
+
   const producer = async (index: number) => {
     for (let seq = 0; producing; seq++) {
       const fifo = seq % 2 === 1;
@@ -185,7 +225,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // Retry an unknown outcome with the same deduplication id until it is known.
       for (let attempt = 0; attempt < 50; attempt++) {
         try {
-          const sent = await api().send(record.queue, {
+          // A failed attempt moves on to the next host.
+          const sent = await api(index + attempt).send(record.queue, {
             body: { id: record.id, seq, group: record.group ?? null },
             deduplicationId: record.id,
             ...(record.group ? { groupId: record.group } : {}),
@@ -202,17 +243,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   };
 
-  const consumer = async (queue: string) => {
+  const consumer = async (queue: string, index: number) => {
+    let instance = index;
     while (consuming) {
       let messages: ReceivedMessage[];
       try {
-        messages = await api().receive(queue, { max: 10, wait: 1 });
+        messages = await api(instance).receive(queue, { max: 10, wait: 1 });
       } catch {
+        instance++;
         await sleep(50);
         continue;
       }
+      // A fifo consumer whose ack failed leaves the rest of that group's run alone (it comes back in order
+      // when the lease runs out): acking a later message first would be its own fifo violation.
+      const stalled = new Set<string>();
       for (const message of messages) {
         const body = message.body as { id: string; seq: number; group: string | null };
+        if (body.group !== null && stalled.has(body.group)) continue;
         const delivery: DeliveryRecord = {
           id: body.id,
           queue,
@@ -223,10 +270,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         };
         deliveries.push(delivery);
         try {
-          await api().ack(queue, message.messageId, message.leaseToken);
+          await api(instance).ack(queue, message.messageId, message.leaseToken);
           delivery.ack = "ok";
         } catch (error) {
           delivery.ack = isUnknown(error) ? "unknown" : "fail";
+          if (body.group !== null) stalled.add(body.group);
         }
       }
     }
@@ -234,40 +282,61 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const producers = Array.from({ length: options.producers }, (_, index) => producer(index));
   const consumers = Array.from({ length: options.consumers }, (_, index) =>
-    consumer(index % 2 === 0 ? QUEUES.standard : QUEUES.fifo),
+    consumer(index % 2 === 0 ? QUEUES.standard : QUEUES.fifo, index),
   );
 
   for (let kill = 1; kill <= options.kills; kill++) {
     await sleep(between(options.killEveryMs));
+    const victim = Math.floor(Math.random() * instances);
+    const server = servers[victim] as Server;
     await server.kill();
     await server.start();
     log(
-      `kill ${kill}/${options.kills}: restarted; ${sends.size} sends, ${deliveries.length} deliveries so far`,
+      `kill ${kill}/${options.kills}: host ${victim} restarted; ${sends.size} sends, ${deliveries.length} deliveries so far`,
     );
   }
 
   producing = false;
   await Promise.all(producers);
+  const usage = account?.model.usage();
+  account?.model.clearFaults();
   // Drain: leases cut short by the last kill expire after the visibility timeout.
   for (let quiet = 0; quiet < 3; ) {
     const before = deliveries.length;
     await sleep((VISIBILITY_SECONDS + 1) * 1000);
-    const stats = await Promise.all([api().stats(QUEUES.standard), api().stats(QUEUES.fifo)]);
+    const stats = await queueStats(api());
     const pending = stats.reduce((sum, s) => sum + s.available + s.inFlight + s.delayed, 0);
     quiet = deliveries.length === before && pending === 0 ? quiet + 1 : 0;
     log(`draining: ${pending} messages left, ${deliveries.length} deliveries`);
   }
   consuming = false;
   await Promise.all(consumers);
-  await server.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-  return check(options.kills, sends, deliveries);
+  const stats = await queueStats(api());
+  await Promise.all(servers.map((server) => server.stop()));
+  await account?.close();
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  const report = check(options.kills, sends, deliveries, {
+    enqueuedTotal: stats.reduce((sum, s) => sum + s.enqueuedTotal, 0),
+    ackedTotal: stats.reduce((sum, s) => sum + s.ackedTotal, 0),
+  });
+  if (usage) {
+    report.model = {
+      requestUnits: Math.round(usage.requestUnits),
+      throttled: usage.throttled,
+      faults: Object.fromEntries(usage.faults),
+    };
+  }
+  return report;
 }
+
+const queueStats = (client: ConveyorClient) =>
+  Promise.all([client.stats(QUEUES.standard), client.stats(QUEUES.fifo)]);
 
 export function check(
   kills: number,
   sends: Map<string, SendRecord>,
   deliveries: DeliveryRecord[],
+  totals?: { enqueuedTotal: number; ackedTotal: number },
 ): ChaosReport {
   const delivered = new Map<string, DeliveryRecord[]>();
   for (const delivery of deliveries)
@@ -325,16 +394,26 @@ export function check(
     fifoViolations,
     passed: false,
   };
+  // Every message was delivered and acked by the end of the drain: each is counted once in both totals.
+  if (totals) {
+    const distinctMessages = new Set(deliveries.map((delivery) => delivery.messageId)).size;
+    const exact = totals.enqueuedTotal === distinctMessages && totals.ackedTotal === distinctMessages;
+    report.totals = { ...totals, distinctMessages, exact };
+  }
   report.passed =
     lost.length === 0 &&
     unexpected.length === 0 &&
     unexplainedDuplicates.length === 0 &&
     dedupViolations.length === 0 &&
-    fifoViolations.length === 0;
+    fifoViolations.length === 0 &&
+    report.totals?.exact !== false;
   return report;
 }
 
-/** `npm run chaos -- --kills 50 [--fault ack-before-commit]` */
+/**
+ * `npm run chaos -- --kills 50 [--fault ack-before-commit]`
+ * `npm run chaos -- --store cosmos --instances 3 [--model-faults unavailable:0.01,lost-answer:0.005] [--ru-per-second 2000]`
+ */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -342,14 +421,23 @@ async function main(): Promise<void> {
       producers: { type: "string", default: "8" },
       consumers: { type: "string", default: "4" },
       fault: { type: "string" },
+      store: { type: "string", default: "sqlite" },
+      instances: { type: "string", default: "1" },
+      "model-faults": { type: "string" },
+      "ru-per-second": { type: "string" },
     },
   });
+  if (values.store !== "sqlite" && values.store !== "cosmos") throw new Error("--store is sqlite or cosmos");
   const report = await runChaos({
     kills: Number(values.kills),
     producers: Number(values.producers),
     consumers: Number(values.consumers),
     killEveryMs: [200, 1500],
     ...(values.fault ? { fault: values.fault } : {}),
+    store: values.store,
+    instances: Number(values.instances),
+    modelFaults: parseFaults(values["model-faults"]),
+    ...(values["ru-per-second"] ? { ruPerSecond: Number(values["ru-per-second"]) } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const summary = {
