@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadOrCreateSigningKey, signDevToken } from "../../adapters/files/local-secrets.js";
-import { createConveyor } from "../../app.js";
+import { createLocalConveyor } from "../../app.js";
 import { ConveyorClient } from "../../client/index.js";
 import { loadConfig } from "../../config.js";
 import { startLocalHost } from "../../local/server.js";
@@ -60,7 +60,7 @@ export async function measureRuPerMessage(messages = 100): Promise<RuPerMessage>
     CONVEYOR_LOG_LEVEL: "error",
   });
   const logger = createLogger(config.logLevel);
-  const conveyor = await createConveyor({ config, logger });
+  const conveyor = await createLocalConveyor({ config, logger });
   const host = await startLocalHost(conveyor, {
     host: "127.0.0.1",
     port: 0,
