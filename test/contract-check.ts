@@ -1,5 +1,5 @@
 import type { ApiResponse } from "../src/api/http.js";
-import type { AnyRoute } from "../src/api/routes.js";
+import type { Route } from "../src/api/routes.js";
 import type { Conveyor } from "../src/app.js";
 
 /**
@@ -11,7 +11,7 @@ import type { Conveyor } from "../src/app.js";
 export function checkAnswers(conveyor: Conveyor): { violations: string[] } {
   const violations: string[] = [];
   const handle = conveyor.handle.bind(conveyor);
-  conveyor.handle = async (route: AnyRoute, request) => {
+  conveyor.handle = async (route: Route, request) => {
     const response = await handle(route, request);
     const problem = violationOf(route, response);
     if (problem) violations.push(`${route.name} ${request.method} ${request.path}: ${problem}`);
@@ -20,7 +20,7 @@ export function checkAnswers(conveyor: Conveyor): { violations: string[] } {
   return { violations };
 }
 
-function violationOf(route: AnyRoute, response: ApiResponse): string | undefined {
+function violationOf(route: Route, response: ApiResponse): string | undefined {
   const declared = route.responses[response.status];
   if (!declared) return `answered ${response.status}, which the route does not declare`;
   if (!declared.schema || response.stream || response.body === undefined) return undefined;

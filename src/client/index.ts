@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type * as s from "../api/schemas.js";
+import type * as s from "../api/schemas/index.js";
 import { type ConsumeOptions, type Consumer, type Handler, QueueConsumer } from "./consumer.js";
 import { apiErrorOf, ConveyorApiError, ConveyorError } from "./errors.js";
 import { nodeFetch } from "./node-fetch.js";
