@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AnyRoute } from "./routes.js";
+import type { ResponseDoc, Route } from "./routes/route.js";
 
 const VERSION = "1.0.0";
 
@@ -7,11 +7,11 @@ const VERSION = "1.0.0";
  * The OpenAPI 3.1 document, rendered from the same zod schemas the pipeline
  * validates with, so the document cannot drift from what the server accepts.
  */
-export function buildOpenApiDocument(routes: readonly AnyRoute[]): Record<string, unknown> {
+export function buildOpenApiDocument(routes: readonly Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const schemas: Record<string, unknown> = {};
   const toSchema = (schema: z.ZodType, io: "input" | "output") => renderSchema(schema, io, schemas);
-  const parametersOf = (schema: z.ZodType | undefined, location: "path" | "query") => {
+  const parametersOf = (schema: z.ZodType | undefined, location: "path" | "query" | "header") => {
     if (!schema) return [];
     const json = toSchema(schema, "input") as { properties?: Record<string, unknown>; required?: string[] };
     return Object.entries(json.properties ?? {}).map(([name, property]) => ({
@@ -27,22 +27,15 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[]): Record<string
       summary: route.summary,
       tags: [route.tag],
       ...(route.public ? { security: [] } : {}),
-      parameters: [...parametersOf(route.params, "path"), ...parametersOf(route.query, "query")],
+      parameters: [
+        ...parametersOf(route.params, "path"),
+        ...parametersOf(route.query, "query"),
+        ...parametersOf(route.headers, "header"),
+      ],
       responses: Object.fromEntries(
         Object.entries(route.responses).map(([status, doc]) => [
           status,
-          {
-            description: doc.description,
-            ...(doc.schema
-              ? {
-                  content: {
-                    [Number(status) >= 400 ? "application/problem+json" : "application/json"]: {
-                      schema: toSchema(doc.schema, "output"),
-                    },
-                  },
-                }
-              : {}),
-          },
+          { description: doc.description, ...contentOf(doc, toSchema) },
         ]),
       ),
     };
@@ -77,6 +70,14 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[]): Record<string
     },
     paths,
   };
+}
+
+function contentOf(doc: ResponseDoc, toSchema: (schema: z.ZodType, io: "output") => unknown) {
+  if (doc.schema) {
+    const mediaType = doc.problem ? "application/problem+json" : "application/json";
+    return { content: { [mediaType]: { schema: toSchema(doc.schema, "output") } } };
+  }
+  return doc.contentType ? { content: { [doc.contentType]: {} } } : {};
 }
 
 /**

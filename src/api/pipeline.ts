@@ -10,7 +10,7 @@ import type { ApiRequest, ApiResponse } from "./http.js";
 import { parseRequestJson } from "./json-body.js";
 import { problemResponse } from "./problem.js";
 import type { RateLimiter } from "./rate-limit.js";
-import type { AnyRoute, Services } from "./routes.js";
+import type { AnyRoute, Services } from "./routes/route.js";
 
 export interface PipelineOptions {
   services: Services;
@@ -35,8 +35,9 @@ export type HandleRequest = (route: AnyRoute, request: ApiRequest) => Promise<Ap
 
 /**
  * Everything every route gets, in one order: request id, content checks,
- * authentication, rate limit, validation, the handler, and the mapping of
- * failures to problem documents. Both hosts call the function this returns.
+ * authentication, rate limit, validation (path, query, the headers the
+ * route declares, body), the handler, and the mapping of failures to
+ * problem documents. Both hosts call the function this returns.
  */
 export function createPipeline(options: PipelineOptions): HandleRequest {
   return async (route, request) => {
@@ -126,12 +127,8 @@ async function validateAndHandle(
   if (!params.ok) return params;
   const query = validate(route.query, request.query, "");
   if (!query.ok) return query;
-  const idempotencyKey = request.headers["idempotency-key"];
-  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
-    return fail("validation_failed", "the Idempotency-Key header must be 1 to 128 characters", {
-      errors: [{ path: "Idempotency-Key", message: "1 to 128 characters" }],
-    });
-  }
+  const headers = validate(route.headers, request.headers, "");
+  if (!headers.ok) return headers;
   let rawBody: Buffer | undefined;
   let parsedBody: unknown;
   if (route.body) {
@@ -145,7 +142,15 @@ async function validateAndHandle(
   const body = validate(route.body, parsedBody, "");
   if (!body.ok) return body;
   return route.handle(
-    { principal, params: params.value, query: query.value, body: body.value, rawBody, request },
+    {
+      principal,
+      params: params.value,
+      query: query.value,
+      headers: headers.value,
+      body: body.value,
+      rawBody,
+      signal: request.signal,
+    },
     options.services,
   );
 }

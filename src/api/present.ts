@@ -2,7 +2,7 @@ import { availability, type Message } from "../domain/message.js";
 import type { Queue } from "../domain/queue.js";
 import type { ApiKeyRecord } from "../service/ports.js";
 
-/** Domain objects as the API shows them (the shapes documented in `schemas.ts`). */
+/** Domain objects as the API shows them (the shapes the answer schemas in `schemas/` name). */
 
 const iso = (at: Date | null): string | null => (at === null ? null : at.toISOString());
 
@@ -27,8 +27,13 @@ const core = (message: Message) => ({
   enqueuedAt: message.enqueuedAt.toISOString(),
 });
 
+/** A message a receive just leased: its lease is set, and the holder gets its token. */
 export function presentReceived(message: Message) {
-  return { ...core(message), leaseToken: message.leaseToken, leaseExpiresAt: iso(message.leaseExpiresAt) };
+  const { leaseToken, leaseExpiresAt } = message;
+  if (leaseToken === null || leaseExpiresAt === null) {
+    throw new Error(`message ${message.id} was received without a lease`);
+  }
+  return { ...core(message), leaseToken, leaseExpiresAt: leaseExpiresAt.toISOString() };
 }
 
 /** A message without its lease token: reading a message must not let the reader settle it. */

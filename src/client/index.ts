@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type * as s from "../api/schemas.js";
+import type * as s from "../api/schemas/index.js";
 import { type ConsumeOptions, type Consumer, type Handler, QueueConsumer } from "./consumer.js";
 import { apiErrorOf, ConveyorApiError, ConveyorError } from "./errors.js";
 import { nodeFetch } from "./node-fetch.js";
@@ -24,30 +24,36 @@ export type NackRequest = Omit<z.input<typeof s.nackBody>, "leaseToken">;
 export type SettleRequest = z.input<typeof s.settleBody>;
 export type RedriveRequest = z.input<typeof s.redriveBody>;
 export type CreateKeyRequest = z.input<typeof s.createKeyBody>;
+export type PageRequest = z.input<typeof s.pageQuery>;
+export type ReceiveRequest = z.input<typeof s.receiveQuery>;
+export type BrowseRequest = z.input<typeof s.browseQuery>;
+export type MetricsRequest = z.input<typeof s.metricsQuery>;
 
 export type QueueView = z.output<typeof s.queueResponse>;
+export type QueuePageView = z.output<typeof s.queuePageResponse>;
 export type QueueStatsView = z.output<typeof s.statsResponse>;
 export type QueueDetailView = z.output<typeof s.queueDetailResponse>;
-export type BrowseRequest = Omit<z.input<typeof s.browseQuery>, "limit"> & { limit?: number };
-export type MessagePageView = z.output<typeof s.browseResponse>;
 export type QueueMetricsView = z.output<typeof s.metricsResponse>;
+export type NegotiationView = z.output<typeof s.negotiateResponse>;
+export type MessagePageView = z.output<typeof s.browseResponse>;
 export type EnqueuedView = z.output<typeof s.enqueueResponse>;
 export type BatchResultView = z.output<typeof s.batchResponse>;
+/** A leased message, its body typed as the consumer expects it. */
 export type ReceivedMessage<T = unknown> = Omit<
   z.output<typeof s.receivedResponse>["messages"][number],
   "body"
 > & { body: T };
 export type MessageView = z.output<typeof s.messageResponse>;
+export type LeaseView = z.output<typeof s.leaseResponse>;
 export type SettleResultView = z.output<typeof s.settleResponse>;
+export type PurgedView = z.output<typeof s.purgedResponse>;
+export type DeadLettersView = z.output<typeof s.deadLettersResponse>;
 export type RedriveView = z.output<typeof s.redriveResponse>;
 export type KeyView = z.output<typeof s.keyResponse>;
+export type KeyPageView = z.output<typeof s.keyPageResponse>;
+export type CreatedKeyView = z.output<typeof s.createdKeyResponse>;
 export type ProblemView = z.output<typeof s.problemResponse>;
 export type HealthView = z.output<typeof s.healthResponse>;
-
-export interface Page<T> {
-  items: T[];
-  nextCursor?: string;
-}
 
 export interface RawResponse {
   status: number;
@@ -166,7 +172,7 @@ export class ConveyorClient {
   }
 
   /** Where to follow a queue's live events: `sse` (use `events`) or `webpubsub` (a Web PubSub client URL). */
-  negotiateEvents(queueName: string): Promise<{ transport: "sse" | "webpubsub"; url: string }> {
+  negotiateEvents(queueName: string): Promise<NegotiationView> {
     return this.call("GET", `${queuePath(queueName)}/events/negotiate`);
   }
 
@@ -218,11 +224,11 @@ export class ConveyorClient {
     return this.call("GET", "/v1/openapi.json");
   }
 
-  createQueue(request: CreateQueueRequest): Promise<QueueView & { push?: unknown }> {
+  createQueue(request: CreateQueueRequest): Promise<QueueView> {
     return this.call("POST", "/v1/queues", { body: request });
   }
 
-  listQueues(page: { limit?: number; cursor?: string } = {}): Promise<Page<QueueView>> {
+  listQueues(page: PageRequest = {}): Promise<QueuePageView> {
     return this.call("GET", `/v1/queues${query(page)}`);
   }
 
@@ -259,7 +265,7 @@ export class ConveyorClient {
 
   async receive<T = unknown>(
     queueName: string,
-    options: { max?: number; visibilityTimeout?: number; wait?: number; signal?: AbortSignal } = {},
+    options: ReceiveRequest & { signal?: AbortSignal } = {},
   ): Promise<ReceivedMessage<T>[]> {
     const { signal, ...params } = options;
     const result = await this.call<{ messages: ReceivedMessage<T>[] }>(
@@ -290,7 +296,7 @@ export class ConveyorClient {
     messageId: string,
     leaseToken: string,
     visibilityTimeoutSeconds: number,
-  ): Promise<{ leaseExpiresAt: string }> {
+  ): Promise<LeaseView> {
     return this.call("POST", `${messagePath(queueName, messageId)}/lease`, {
       body: { leaseToken, visibilityTimeoutSeconds },
     });
@@ -304,12 +310,12 @@ export class ConveyorClient {
     return this.call("GET", messagePath(queueName, messageId));
   }
 
-  purge(queueName: string): Promise<{ purged: number }> {
+  purge(queueName: string): Promise<PurgedView> {
     return this.call("DELETE", `${queuePath(queueName)}/messages`);
   }
 
   /** The queue's stats history (samples kept by the server, then now), for charts. */
-  metrics(queueName: string, request: { minutes?: number } = {}): Promise<QueueMetricsView> {
+  metrics(queueName: string, request: MetricsRequest = {}): Promise<QueueMetricsView> {
     return this.call("GET", `${queuePath(queueName)}/metrics${query(request)}`);
   }
 
@@ -318,10 +324,7 @@ export class ConveyorClient {
     return this.call("GET", `${queuePath(queueName)}/browse${query(request)}`);
   }
 
-  deadLetters(
-    queueName: string,
-    page: { limit?: number; cursor?: string } = {},
-  ): Promise<{ messages: MessageView[]; nextCursor?: string }> {
+  deadLetters(queueName: string, page: PageRequest = {}): Promise<DeadLettersView> {
     return this.call("GET", `${queuePath(queueName)}/dlq${query(page)}`);
   }
 
@@ -333,15 +336,15 @@ export class ConveyorClient {
     return this.call("GET", `${queuePath(queueName)}/tasks/${encodeURIComponent(taskId)}`);
   }
 
-  purgeDeadLetters(queueName: string): Promise<{ purged: number }> {
+  purgeDeadLetters(queueName: string): Promise<PurgedView> {
     return this.call("DELETE", `${queuePath(queueName)}/dlq`);
   }
 
-  createKey(request: CreateKeyRequest): Promise<KeyView & { key: string }> {
+  createKey(request: CreateKeyRequest): Promise<CreatedKeyView> {
     return this.call("POST", "/v1/keys", { body: request });
   }
 
-  listKeys(page: { limit?: number; cursor?: string } = {}): Promise<Page<KeyView>> {
+  listKeys(page: PageRequest = {}): Promise<KeyPageView> {
     return this.call("GET", `/v1/keys${query(page)}`);
   }
 

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { LIMITS } from "../../domain/limits.js";
+import { GRANTS } from "../../domain/queue.js";
+
+/** Building blocks the resources' schemas share, and the problem document every refusal is. */
+
+export const seconds = (range: { min: number; max: number }) => z.int().min(range.min).max(range.max);
+
+export const queueName = z
+  .string()
+  .regex(LIMITS.queueName, "lowercase letters, digits, '-', '_' or '.', 1 to 63 long");
+
+export const grant = z.enum(GRANTS as ["send", "receive", "read", "manage"]);
+
+export const timestamp = z.string().meta({ format: "date-time" });
+
+/**
+ * A query number: parsed from the query string's text, typed as the number
+ * a client sends (zod would type a coerced input as `unknown`).
+ */
+export const queryInt = () => z.coerce.number<number>().int();
+
+export const pageQuery = z.strictObject({
+  limit: queryInt().min(1).max(LIMITS.pageSize.max).default(LIMITS.pageSize.default),
+  cursor: z.string().max(512).optional(),
+});
+
+export const queueParams = z.strictObject({ queue: z.string() });
+export const messageParams = z.strictObject({ queue: z.string(), messageId: z.string() });
+export const taskParams = z.strictObject({ queue: z.string(), taskId: z.string() });
+export const keyParams = z.strictObject({ id: z.string() });
+
+export const listOf = <T extends z.ZodType>(item: T, id: string) =>
+  z.object({ items: z.array(item), nextCursor: z.string().optional() }).meta({ id });
+
+export const purgedResponse = z
+  .object({ purged: z.int().meta({ description: "How many were deleted" }) })
+  .meta({ id: "Purged" });
+
+export const problemResponse = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    code: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: "Problem" });
