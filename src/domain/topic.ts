@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
+import type { TopicAccessEntry } from "./access.js";
 import { type DraftMessage, placeMessage } from "./enqueue.js";
 import { ok, type Result } from "./errors.js";
 import type { Filter } from "./filter.js";
 import { LIMITS } from "./limits.js";
-import type { AccessEntry, Queue } from "./queue.js";
+import type { Queue } from "./queue.js";
 
 /** A topic fans each published message out to its subscriptions' queues. */
 export interface Topic {
@@ -11,7 +12,7 @@ export interface Topic {
   tenantId: string;
   /** Follows the queue name rule; topics and queues have separate namespaces. */
   name: string;
-  access: AccessEntry[];
+  access: TopicAccessEntry[];
   /** A publish with a dedup key seen this recently is a duplicate. */
   deduplicationWindowSeconds: number;
   createdAt: Date;

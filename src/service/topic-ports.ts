@@ -41,20 +41,23 @@ export interface TopicStore {
   stats(topic: Topic): Promise<TopicCounters>;
 
   /**
-   * Stores a published message, atomically with its deduplication: when a
-   * message with the same `dedupKey` was published to the topic less than
-   * `topic.deduplicationWindowSeconds` before `publishedAt`, nothing is
+   * Stores published messages, in order, each atomically with its
+   * deduplication: when a message with the same `dedupKey` was published to
+   * the topic less than `topic.deduplicationWindowSeconds` before its
+   * `publishedAt` (an earlier item of the same call included), nothing is
    * written and that original comes back with `duplicate: true`. Otherwise the
-   * message gets the topic's next `sequence`, `publishedTotal` counts it and
-   * `filteredTotal` counts `filtered`, in the same atomic write.
+   * message gets the topic's next `sequence` (so a call's items keep their
+   * order), `publishedTotal` counts it and `filteredTotal` counts `filtered`,
+   * in the same atomic write. One result per message, in order.
    *
    * A store may make the copies in that same transaction (SQLite does, with
-   * `domain/topic.ts#copyDraft`, and answers with `pending` empty); one that
-   * cannot (Cosmos DB) keeps them pending, and the service makes them with
+   * `domain/topic.ts#copyDraft`, and answers with `pending` empty and the
+   * outcomes in `made`); one that cannot (Cosmos DB) keeps them pending and
+   * answers with `made` empty, and the service makes them with
    * `pendingMessages` and `recordCopies`. Either way the answer comes only
    * once the message is durable.
    */
-  publish(topic: Topic, message: NewTopicMessage): Promise<Published>;
+  publish(topic: Topic, messages: NewTopicMessage[]): Promise<Published[]>;
 
   /**
    * Messages of the topic that still owe copies, lowest `sequence` first (the
@@ -101,6 +104,8 @@ export interface TopicMessage extends NewTopicMessage {
 export interface Published {
   message: TopicMessage;
   duplicate: boolean;
+  /** The copies this publish made itself (a store that copies in the publish's transaction); empty otherwise. */
+  made: CopyOutcome[];
 }
 
 export type CopyOutcome =
