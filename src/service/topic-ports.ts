@@ -13,6 +13,8 @@ export interface TopicStore {
   /** Fails with `conflict` when the tenant already has a topic of that name. */
   createTopic(topic: Topic): Promise<Result<Topic>>;
   getTopic(tenantId: string, name: string): Promise<Topic | undefined>;
+  /** A topic by its id (a topic message, as the change feed carries it, names its topic by id). */
+  getTopicById(tenantId: string, topicId: string): Promise<Topic | undefined>;
   /** Topics in name order; a malformed cursor fails with `validation_failed`. */
   listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>>;
   /**
