@@ -6,6 +6,7 @@ import { resolveHost } from "./adapters/http/webhook-sender.js";
 import { EventHub } from "./adapters/memory/event-hub.js";
 import type { CommitFaults } from "./adapters/sqlite/group-commit.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
+import { SqliteTopicStore } from "./adapters/sqlite/topics.js";
 import { systemClock } from "./adapters/system/clock.js";
 import { jwtVerifier } from "./api/auth.js";
 import type { ApiRequest, ApiResponse } from "./api/http.js";
@@ -19,6 +20,8 @@ import type { ServiceContext } from "./service/context.js";
 import { Redriver } from "./service/dead-letters.js";
 import type { Clock, KeyStore, LiveEvents, QueueStore } from "./service/ports.js";
 import { InProcessSignals } from "./service/signals.js";
+import type { TopicStore } from "./service/topic-ports.js";
+import type { TopicContext } from "./service/topics.js";
 
 export const VERSION = "0.1.0";
 
@@ -30,7 +33,7 @@ export interface Conveyor {
   backlogAlertSeconds: number;
   handle(route: AnyRoute, request: ApiRequest): Promise<ApiResponse>;
   context: ServiceContext;
-  /** Removes acked tombstones whose dedup window has passed. */
+  /** Removes acked tombstones and topic messages whose dedup window has passed. */
   housekeeping(): Promise<number>;
   /** Continues redrive tasks whose instance stopped, for at most `budgetMs`; how many it took up. */
   resumeRedrives(budgetMs: number): Promise<number>;
@@ -101,11 +104,14 @@ async function assemble(
     : new EventHub();
   let openApi: unknown;
   const redriver = new Redriver(context);
+  const topicStore = openTopicStore(store);
+  const topics: TopicContext | undefined = topicStore && { service: context, topics: topicStore, events };
   const services: Services = {
     context,
     events,
     consoleFiles: staticFiles(consoleDirectory()),
     redriver,
+    ...(topics ? { topics } : {}),
     async health() {
       try {
         await store.ping();
@@ -132,7 +138,9 @@ async function assemble(
     backlogAlertSeconds: config.backlogAlertSeconds,
     handle,
     context,
-    housekeeping: () => store.removeExpiredTombstones(clock.now()),
+    housekeeping: async () =>
+      (await store.removeExpiredTombstones(clock.now())) +
+      (topicStore ? await topicStore.removeExpiredTopicMessages(clock.now()) : 0),
     resumeRedrives: (budgetMs) => redriver.resume(budgetMs),
     async close() {
       await redriver.close();
@@ -162,6 +170,11 @@ const COSMOS_CONNECTION_POLICY = {
   requestTimeout: 10_000,
   retryOptions: { maxWaitTimeInSeconds: 10 },
 };
+
+/** Topics live beside the queues: in the same SQLite file; the Cosmos DB topic store is not wired yet. */
+function openTopicStore(store: QueueStore): TopicStore | undefined {
+  return store instanceof SqliteStore ? new SqliteTopicStore(store) : undefined;
+}
 
 async function openStore(config: Config, faults: CommitFaults | undefined): Promise<QueueStore & KeyStore> {
   if (config.store === "sqlite")

@@ -11,10 +11,12 @@ import * as messages from "../service/messages.js";
 import * as metrics from "../service/metrics.js";
 import type { Enqueued, LiveEvents, ReadStaticFile } from "../service/ports.js";
 import * as queues from "../service/queues.js";
+import type { TopicContext } from "../service/topics.js";
 import type { ApiRequest, ApiResponse } from "./http.js";
 import { hasNoEscapes, jsonTextOf } from "./json-text.js";
 import { presentEnqueued, presentKey, presentMessage, presentQueue, presentReceived } from "./present.js";
 import { problemOf, statusOf } from "./problem.js";
+import { topicRoutes } from "./routes/topics.js";
 import * as s from "./schemas.js";
 
 /** What handlers call into; built once per host by `src/app.ts`. */
@@ -24,11 +26,13 @@ export interface Services {
   /** The built web console's files. */
   consoleFiles: ReadStaticFile;
   redriver: Redriver;
+  /** Absent on a host without a topic store: the topic routes answer 501 there. */
+  topics?: TopicContext;
   health(): Promise<{ status: "ok" | "unavailable"; store: "sqlite" | "cosmos"; version: string }>;
   openApiDocument(): unknown;
 }
 
-export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface HandlerInput<P, Q, B> {
   /** Undefined only on public routes. */
@@ -53,7 +57,7 @@ export interface Route<P = unknown, Q = unknown, B = unknown> {
   /** With `{param}` segments, as Azure Functions route templates write them. */
   path: string;
   summary: string;
-  tag: "Queues" | "Messages" | "Dead letters" | "Keys" | "Service" | "Console";
+  tag: "Queues" | "Messages" | "Dead letters" | "Topics" | "Keys" | "Service" | "Console";
   /** Public routes take no credentials and are not rate limited. */
   public?: boolean;
   params?: z.ZodType<P>;
@@ -77,7 +81,7 @@ export type AnyRoute = Route<any, any, any>;
  * anywhere; 401 and 429 where credentials are checked; 400 where there is
  * input to validate; 413 and 415 where there is a body.
  */
-const route = <P, Q, B>(definition: Route<P, Q, B>): AnyRoute => ({
+export const route = <P, Q, B>(definition: Route<P, Q, B>): AnyRoute => ({
   ...definition,
   responses: {
     ...problems(
@@ -632,6 +636,7 @@ export const routes: AnyRoute[] = [
       return respond(await keys.deleteKey(context, principal, params.id), noContent);
     },
   }),
+  ...topicRoutes(),
 ];
 
 function serveFile(files: ReadStaticFile, path: string): Result<ApiResponse> {
