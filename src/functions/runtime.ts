@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "../config.js";
 import { createLogger } from "../logger.js";
 import { ChangeHandler } from "../service/changes.js";
 import type { Dispatcher, MetricsSink, SendWebhook } from "../service/ports.js";
+import type { TopicContext } from "../service/topics.js";
 
 /**
  * Runs `start` once and shares its promise with every caller, concurrent ones
@@ -68,4 +69,35 @@ export const pushRuntime: () => Promise<PushRuntime> = startOnce(async () => {
     backlogAlertSeconds: conveyor.backlogAlertSeconds,
   });
   return { conveyor, dispatcher, changes, send: sendWebhook };
+});
+
+/**
+ * What the topic change-feed and safety-net functions need: the queue
+ * service (copies are enqueued through it), the Cosmos DB topic store and
+ * the live events. The store gets a client of its own on the same account
+ * and database as the queue store's; the composition root (src/app.ts) does
+ * not hand its Cosmos DB client out.
+ */
+export const topicRuntime: () => Promise<TopicContext> = startOnce(async () => {
+  const { conveyor, config } = await base();
+  if (!config.cosmos) {
+    throw new ConfigError(
+      "invalid configuration: topics on Azure need CONVEYOR_STORE=cosmos and COSMOS__accountEndpoint",
+    );
+  }
+  const [{ CosmosClient }, { CosmosTopicStore }] = await Promise.all([
+    import("@azure/cosmos"),
+    import("../adapters/cosmos/topics.js"),
+  ]);
+  const { endpoint, emulatorKey, databaseId } = config.cosmos;
+  const client = new CosmosClient({
+    endpoint,
+    connectionPolicy: { enableEndpointDiscovery: !emulatorKey },
+    ...(emulatorKey ? { key: emulatorKey } : { aadCredentials: await azureCredential() }),
+  });
+  return {
+    service: conveyor.context,
+    topics: new CosmosTopicStore({ client, databaseId }),
+    events: conveyor.events,
+  };
 });
