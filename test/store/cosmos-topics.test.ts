@@ -233,6 +233,22 @@ describe("the Cosmos DB topic store", () => {
     ]);
   });
 
+  it("stores one of two concurrent publishes with the same dedup key, and answers the other with it", async () => {
+    const topic = await aTopic();
+    const billing = aSubscription(topic, "billing");
+    await store.putSubscription(topic, billing);
+    const results = await Promise.all(
+      [0, 1, 2].map(() => store.publish(topic, [aMessage([copyFor(billing)], { dedupKey: "order-7" })])),
+    );
+    const outcomes = results.map(([result]) => result);
+    const stored = outcomes.filter((outcome) => outcome?.duplicate === false);
+    expect(stored).toHaveLength(1);
+    for (const outcome of outcomes) expect(outcome?.message.id).toBe(stored[0]?.message.id);
+    // Nothing of a losing publish is written, so the fan-out owes one set of copies.
+    expect(await store.pendingMessages(topic, 10)).toHaveLength(1);
+    expect((await store.stats(topic)).topic.publishedTotal).toBe(1);
+  });
+
   it("counts each copy once however often, and however concurrently, its outcome is recorded", async () => {
     const topic = await aTopic();
     const billing = aSubscription(topic, "billing");
