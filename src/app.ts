@@ -104,14 +104,14 @@ async function assemble(
     : new EventHub();
   let openApi: unknown;
   const redriver = new Redriver(context);
-  const topicStore = openTopicStore(store);
-  const topics: TopicContext | undefined = topicStore && { service: context, topics: topicStore, events };
+  const topicStore = await openTopicStore(config, store);
+  const topics: TopicContext = { service: context, topics: topicStore, events };
   const services: Services = {
     context,
     events,
     consoleFiles: staticFiles(consoleDirectory()),
     redriver,
-    ...(topics ? { topics } : {}),
+    topics,
     async health() {
       try {
         await store.ping();
@@ -140,7 +140,7 @@ async function assemble(
     context,
     housekeeping: async () =>
       (await store.removeExpiredTombstones(clock.now())) +
-      (topicStore ? await topicStore.removeExpiredTopicMessages(clock.now()) : 0),
+      (await topicStore.removeExpiredTopicMessages(clock.now())),
     resumeRedrives: (budgetMs) => redriver.resume(budgetMs),
     async close() {
       await redriver.close();
@@ -171,24 +171,29 @@ const COSMOS_CONNECTION_POLICY = {
   retryOptions: { maxWaitTimeInSeconds: 10 },
 };
 
-/** Topics live beside the queues: in the same SQLite file; the Cosmos DB topic store is not wired yet. */
-function openTopicStore(store: QueueStore): TopicStore | undefined {
-  return store instanceof SqliteStore ? new SqliteTopicStore(store) : undefined;
+/** Topics live beside the queues: in the same SQLite file, or in the same Cosmos DB database. */
+async function openTopicStore(config: Config, store: QueueStore): Promise<TopicStore> {
+  if (store instanceof SqliteStore) return new SqliteTopicStore(store);
+  const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
+  const { CosmosTopicStore } = await import("./adapters/cosmos/topics.js");
+  return new CosmosTopicStore({ client: await cosmosClient(cosmos), databaseId: cosmos.databaseId });
+}
+
+async function cosmosClient(cosmos: NonNullable<Config["cosmos"]>) {
+  const { CosmosClient } = await import("@azure/cosmos");
+  return new CosmosClient({
+    endpoint: cosmos.endpoint,
+    connectionPolicy: { ...COSMOS_CONNECTION_POLICY, enableEndpointDiscovery: !cosmos.emulatorKey },
+    ...(cosmos.emulatorKey ? { key: cosmos.emulatorKey } : { aadCredentials: await azureCredential() }),
+  });
 }
 
 async function openStore(config: Config, faults: CommitFaults | undefined): Promise<QueueStore & KeyStore> {
   if (config.store === "sqlite")
     return new SqliteStore({ dataDir: config.dataDir, ...(faults ? { faults } : {}) });
   const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
-  const [{ CosmosClient }, { CosmosStore }] = await Promise.all([
-    import("@azure/cosmos"),
-    import("./adapters/cosmos/store.js"),
-  ]);
-  const client = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    connectionPolicy: { ...COSMOS_CONNECTION_POLICY, enableEndpointDiscovery: !cosmos.emulatorKey },
-    ...(cosmos.emulatorKey ? { key: cosmos.emulatorKey } : { aadCredentials: await azureCredential() }),
-  });
+  const { CosmosStore } = await import("./adapters/cosmos/store.js");
+  const client = await cosmosClient(cosmos);
   if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
   return new CosmosStore({ client, databaseId: cosmos.databaseId });
 }

@@ -26,8 +26,7 @@ export interface Services {
   /** The built web console's files. */
   consoleFiles: ReadStaticFile;
   redriver: Redriver;
-  /** Absent on a host without a topic store: the topic routes answer 501 there. */
-  topics?: TopicContext;
+  topics: TopicContext;
   health(): Promise<{ status: "ok" | "unavailable"; store: "sqlite" | "cosmos"; version: string }>;
   openApiDocument(): unknown;
 }

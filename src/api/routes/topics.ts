@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { fail, ok, type Result } from "../../domain/errors.js";
+import { ok, type Result } from "../../domain/errors.js";
 import { filterJson } from "../../domain/filter.js";
 import type { Topic } from "../../domain/topic.js";
 import type { EnqueueInput } from "../../service/messages.js";
@@ -7,7 +7,7 @@ import * as topics from "../../service/topics.js";
 import type { ApiResponse } from "../http.js";
 import { hasNoEscapes, jsonTextOf } from "../json-text.js";
 import { problemOf, statusOf } from "../problem.js";
-import { type AnyRoute, type RouteResponseDoc, route, type Services } from "../routes.js";
+import { type AnyRoute, type RouteResponseDoc, route } from "../routes.js";
 import * as s from "../schemas/topics.js";
 import * as q from "../schemas.js";
 
@@ -18,16 +18,6 @@ const problems = (...statuses: number[]): Record<number, RouteResponseDoc> =>
 const topicErrors = problems(403, 404);
 const json = (status: number, body: unknown): ApiResponse => ({ status, headers: {}, body });
 const noContent = (): ApiResponse => ({ status: 204, headers: {} });
-
-/** Topics are served where the host has a topic store; anywhere else every topic route says so. */
-function withTopics<T>(
-  services: Services,
-  run: (context: topics.TopicContext) => Promise<Result<T>>,
-): Promise<Result<T>> {
-  return services.topics
-    ? run(services.topics)
-    : Promise.resolve(fail("not_implemented", "this host has no topic store yet"));
-}
 
 const respond = async <T>(result: Promise<Result<T>>, toResponse: (value: T) => ApiResponse) => {
   const settled = await result;
@@ -71,11 +61,9 @@ export const topicRoutes = (): AnyRoute[] => [
     summary: "Create a topic (admin)",
     tag: "Topics",
     body: s.createTopicBody,
-    responses: { 201: { description: "Created", schema: s.topicResponse }, ...problems(403, 409, 501) },
-    handle: ({ principal, body }, services) =>
-      withTopics(services, (context) =>
-        respond(topics.createTopic(context, principal, body), (topic) => json(201, presentTopic(topic))),
-      ),
+    responses: { 201: { description: "Created", schema: s.topicResponse }, ...problems(403, 409) },
+    handle: ({ principal, body }, { topics: context }) =>
+      respond(topics.createTopic(context, principal, body), (topic) => json(201, presentTopic(topic))),
   }),
   route({
     name: "listTopics",
@@ -86,16 +74,13 @@ export const topicRoutes = (): AnyRoute[] => [
     query: q.pageQuery,
     responses: {
       200: { description: "A page", schema: q.listOf(s.topicResponse, "TopicPage") },
-      ...problems(501),
     },
-    handle: ({ principal, query }, services) =>
-      withTopics(services, (context) =>
-        respond(topics.listTopics(context, principal, query), (page) =>
-          json(200, {
-            items: page.items.map(presentTopic),
-            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-          }),
-        ),
+    handle: ({ principal, query }, { topics: context }) =>
+      respond(topics.listTopics(context, principal, query), (page) =>
+        json(200, {
+          items: page.items.map(presentTopic),
+          ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        }),
       ),
   }),
   route({
@@ -106,16 +91,14 @@ export const topicRoutes = (): AnyRoute[] => [
     tag: "Topics",
     params: s.topicParams,
     responses: { 200: { description: "The topic", schema: s.topicDetailResponse }, ...topicErrors },
-    handle: ({ principal, params }, services) =>
-      withTopics(services, (context) =>
-        respond(topics.getTopic(context, principal, params.topic), (view) =>
-          json(200, {
-            ...presentTopic(view.topic),
-            subscriptions: view.subscriptions.map(presentSubscription),
-            stats: view.stats,
-            grants: view.grants,
-          }),
-        ),
+    handle: ({ principal, params }, { topics: context }) =>
+      respond(topics.getTopic(context, principal, params.topic), (view) =>
+        json(200, {
+          ...presentTopic(view.topic),
+          subscriptions: view.subscriptions.map(presentSubscription),
+          stats: view.stats,
+          grants: view.grants,
+        }),
       ),
   }),
   route({
@@ -126,10 +109,8 @@ export const topicRoutes = (): AnyRoute[] => [
     tag: "Topics",
     params: s.topicParams,
     responses: { 204: { description: "Deleted" }, ...topicErrors },
-    handle: ({ principal, params }, services) =>
-      withTopics(services, (context) =>
-        respond(topics.deleteTopic(context, principal, params.topic), noContent),
-      ),
+    handle: ({ principal, params }, { topics: context }) =>
+      respond(topics.deleteTopic(context, principal, params.topic), noContent),
   }),
   route({
     name: "listSubscriptions",
@@ -139,11 +120,9 @@ export const topicRoutes = (): AnyRoute[] => [
     tag: "Topics",
     params: s.topicParams,
     responses: { 200: { description: "The list", schema: s.subscriptionListResponse }, ...topicErrors },
-    handle: ({ principal, params }, services) =>
-      withTopics(services, (context) =>
-        respond(topics.listSubscriptions(context, principal, params.topic), (views) =>
-          json(200, { items: views.map(presentSubscription) }),
-        ),
+    handle: ({ principal, params }, { topics: context }) =>
+      respond(topics.listSubscriptions(context, principal, params.topic), (views) =>
+        json(200, { items: views.map(presentSubscription) }),
       ),
   }),
   route({
@@ -159,12 +138,10 @@ export const topicRoutes = (): AnyRoute[] => [
       200: { description: "Replaced", schema: s.subscriptionResponse },
       ...problems(403, 404, 409),
     },
-    handle: ({ principal, params, body }, services) =>
-      withTopics(services, (context) =>
-        respond(
-          topics.putSubscription(context, principal, params.topic, params.name, body),
-          ({ view, created }) => json(created ? 201 : 200, presentSubscription(view)),
-        ),
+    handle: ({ principal, params, body }, { topics: context }) =>
+      respond(
+        topics.putSubscription(context, principal, params.topic, params.name, body),
+        ({ view, created }) => json(created ? 201 : 200, presentSubscription(view)),
       ),
   }),
   route({
@@ -175,11 +152,9 @@ export const topicRoutes = (): AnyRoute[] => [
     tag: "Topics",
     params: s.subscriptionParams,
     responses: { 200: { description: "The subscription", schema: s.subscriptionResponse }, ...topicErrors },
-    handle: ({ principal, params }, services) =>
-      withTopics(services, (context) =>
-        respond(topics.getSubscription(context, principal, params.topic, params.name), (view) =>
-          json(200, presentSubscription(view)),
-        ),
+    handle: ({ principal, params }, { topics: context }) =>
+      respond(topics.getSubscription(context, principal, params.topic, params.name), (view) =>
+        json(200, presentSubscription(view)),
       ),
   }),
   route({
@@ -190,10 +165,8 @@ export const topicRoutes = (): AnyRoute[] => [
     tag: "Topics",
     params: s.subscriptionParams,
     responses: { 204: { description: "Deleted" }, ...topicErrors },
-    handle: ({ principal, params }, services) =>
-      withTopics(services, (context) =>
-        respond(topics.deleteSubscription(context, principal, params.topic, params.name), noContent),
-      ),
+    handle: ({ principal, params }, { topics: context }) =>
+      respond(topics.deleteSubscription(context, principal, params.topic, params.name), noContent),
   }),
   route({
     name: "publish",
@@ -209,22 +182,21 @@ export const topicRoutes = (): AnyRoute[] => [
       200: { description: "A duplicate inside the window (single) or the batch's per-item results" },
       ...topicErrors,
     },
-    handle: ({ principal, params, body, rawBody, request }, services) =>
-      withTopics(services, async (context) => {
-        const plain = hasNoEscapes(rawBody);
-        if ("messages" in body) return publishBatch(context, principal, params.topic, body.messages, plain);
-        const result = await topics.publish(
-          context,
-          principal,
-          params.topic,
-          [toInput(body, plain)],
-          request.headers["idempotency-key"],
-        );
-        if (!result.ok) return result;
-        const [item] = result.value;
-        if (!item?.ok) return item as Extract<Result<never>, { ok: false }>;
-        return ok(json(item.value.duplicate ? 200 : 201, item.value));
-      }),
+    async handle({ principal, params, body, rawBody, request }, { topics: context }) {
+      const plain = hasNoEscapes(rawBody);
+      if ("messages" in body) return publishBatch(context, principal, params.topic, body.messages, plain);
+      const result = await topics.publish(
+        context,
+        principal,
+        params.topic,
+        [toInput(body, plain)],
+        request.headers["idempotency-key"],
+      );
+      if (!result.ok) return result;
+      const [item] = result.value;
+      if (!item?.ok) return item as Extract<Result<never>, { ok: false }>;
+      return ok(json(item.value.duplicate ? 200 : 201, item.value));
+    },
   }),
 ];
 
