@@ -223,6 +223,31 @@ for (const store of ["sqlite", "cosmos"] as const) {
       });
     });
 
+    describe("topics: live events", () => {
+      it("adds topic.published to a subscription queue's stream for each copy", async () => {
+        const admin = await tenantWith([{ name: "watched" }]);
+        await admin.topics.subscribe("orders", "watched", { queue: "watched" });
+        const abort = new AbortController();
+        const events: { event: string; data: unknown }[] = [];
+        const pump = (async () => {
+          for await (const event of admin.events("watched", abort.signal)) events.push(event);
+        })().catch(() => undefined);
+        const seen = (type: string) => expect.poll(() => events.some((e) => e.event === type)).toBe(true);
+        await seen("queue.stats");
+        const published = await admin.topics.publish("orders", { body: "hello" });
+        await seen("topic.published");
+        abort.abort();
+        await pump;
+        expect(events.find((e) => e.event === "topic.published")?.data).toEqual({
+          topic: "orders",
+          subscription: "watched",
+          topicMessageId: published.messageId,
+          messageId: (await drain(admin, "watched"))[0]?.messageId,
+          delivered: true,
+        });
+      });
+    });
+
     describe("topics: validation and grants", () => {
       it("refuses a malformed filter with the path of the bad part, and an unknown queue with 404", async () => {
         const admin = await tenantWith([{ name: "a" }]);
