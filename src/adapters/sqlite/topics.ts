@@ -165,8 +165,8 @@ export class SqliteTopicStore implements TopicStore {
 
   async deleteTopic(topic: Topic): Promise<void> {
     await this.store.write(() => {
-      this.sql.deleteTopicMessages.run(topic.id);
-      this.sql.deleteSubscriptions.run(topic.id);
+      this.sql.deleteTopicMessages.run(topic.id, topic.tenantId);
+      this.sql.deleteSubscriptions.run(topic.id, topic.tenantId);
       this.sql.deleteTopic.run(topic.id, topic.tenantId);
     });
   }
@@ -176,7 +176,9 @@ export class SqliteTopicStore implements TopicStore {
     subscription: Subscription,
   ): Promise<{ subscription: Subscription; created: boolean }> {
     return this.store.write(() => {
-      const existing = this.sql.subscription.get(topic.id, subscription.name) as SubscriptionRow | undefined;
+      const existing = this.sql.subscription.get(topic.id, subscription.name, topic.tenantId) as
+        | SubscriptionRow
+        | undefined;
       const filter = subscription.filter === null ? null : JSON.stringify(filterJson(subscription.filter));
       if (existing) {
         this.sql.replaceSubscription.run(
@@ -206,22 +208,24 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   async getSubscription(topic: Topic, name: string): Promise<Subscription | undefined> {
-    const row = this.sql.subscription.get(topic.id, name) as SubscriptionRow | undefined;
+    const row = this.sql.subscription.get(topic.id, name, topic.tenantId) as SubscriptionRow | undefined;
     return row && toSubscription(row);
   }
 
   async listSubscriptions(topic: Topic): Promise<Subscription[]> {
-    return (this.sql.subscriptions.all(topic.id) as SubscriptionRow[]).map(toSubscription);
+    return (this.sql.subscriptions.all(topic.id, topic.tenantId) as SubscriptionRow[]).map(toSubscription);
   }
 
   deleteSubscription(topic: Topic, name: string): Promise<boolean> {
-    return this.store.write(() => this.sql.deleteSubscription.run(topic.id, name).changes > 0);
+    return this.store.write(
+      () => this.sql.deleteSubscription.run(topic.id, name, topic.tenantId).changes > 0,
+    );
   }
 
   async stats(topic: Topic): Promise<TopicCounters> {
     const row = this.sql.topicById.get(topic.id, topic.tenantId) as TopicRow | undefined;
     const subscriptions = new Map<string, SubscriptionStats>();
-    for (const sub of this.sql.subscriptions.all(topic.id) as SubscriptionRow[]) {
+    for (const sub of this.sql.subscriptions.all(topic.id, topic.tenantId) as SubscriptionRow[]) {
       subscriptions.set(sub.id, {
         deliveredTotal: sub.delivered_total,
         undeliverableTotal: sub.undeliverable_total,
@@ -254,7 +258,7 @@ export class SqliteTopicStore implements TopicStore {
   private publishOne(topic: Topic, message: NewTopicMessage, queues: Map<string, Queue>): Published {
     if (message.dedupKey !== null) {
       const since = message.publishedAt.getTime() - topic.deduplicationWindowSeconds * 1000;
-      const original = this.sql.latestByDedupKey.get(topic.id, message.dedupKey, since) as
+      const original = this.sql.latestByDedupKey.get(topic.id, topic.tenantId, message.dedupKey, since) as
         | TopicMessageRow
         | undefined;
       if (original) return { message: toTopicMessage(original), duplicate: true, made: [] };
@@ -326,12 +330,16 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   async pendingMessages(topic: Topic, limit: number): Promise<TopicMessage[]> {
-    return (this.sql.pendingOfTopic.all(topic.id, limit) as TopicMessageRow[]).map(toTopicMessage);
+    return (this.sql.pendingOfTopic.all(topic.id, topic.tenantId, limit) as TopicMessageRow[]).map(
+      toTopicMessage,
+    );
   }
 
   recordCopies(topic: Topic, messageId: string, outcomes: CopyOutcome[]): Promise<void> {
     return this.store.write(() => {
-      const row = this.sql.topicMessageById.get(topic.id, messageId) as TopicMessageRow | undefined;
+      const row = this.sql.topicMessageById.get(topic.id, messageId, topic.tenantId) as
+        | TopicMessageRow
+        | undefined;
       if (!row) return;
       const message = toTopicMessage(row);
       const fresh = outcomes.filter((outcome) =>
@@ -364,10 +372,12 @@ function prepare(db: Database) {
     topicById: db.prepare("SELECT * FROM topics WHERE id = ? AND tenant_id = ?"),
     listTopics: db.prepare("SELECT * FROM topics WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?"),
     deleteTopic: db.prepare("DELETE FROM topics WHERE id = ? AND tenant_id = ?"),
-    deleteSubscriptions: db.prepare("DELETE FROM subscriptions WHERE topic_id = ?"),
-    deleteTopicMessages: db.prepare("DELETE FROM topic_messages WHERE topic_id = ?"),
-    subscription: db.prepare("SELECT * FROM subscriptions WHERE topic_id = ? AND name = ?"),
-    subscriptions: db.prepare("SELECT * FROM subscriptions WHERE topic_id = ? ORDER BY name"),
+    deleteSubscriptions: db.prepare("DELETE FROM subscriptions WHERE topic_id = ? AND tenant_id = ?"),
+    deleteTopicMessages: db.prepare("DELETE FROM topic_messages WHERE topic_id = ? AND tenant_id = ?"),
+    subscription: db.prepare("SELECT * FROM subscriptions WHERE topic_id = ? AND name = ? AND tenant_id = ?"),
+    subscriptions: db.prepare(
+      "SELECT * FROM subscriptions WHERE topic_id = ? AND tenant_id = ? ORDER BY name",
+    ),
     insertSubscription: db.prepare(
       `INSERT INTO subscriptions (topic_id, name, id, tenant_id, queue_id, queue_name, filter, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -376,10 +386,12 @@ function prepare(db: Database) {
       `UPDATE subscriptions SET queue_id = ?, queue_name = ?, filter = ?, updated_at = ?
        WHERE topic_id = ? AND name = ?`,
     ),
-    deleteSubscription: db.prepare("DELETE FROM subscriptions WHERE topic_id = ? AND name = ?"),
+    deleteSubscription: db.prepare(
+      "DELETE FROM subscriptions WHERE topic_id = ? AND name = ? AND tenant_id = ?",
+    ),
     queueExists: db.prepare("SELECT 1 FROM queues WHERE id = ? AND tenant_id = ?"),
     latestByDedupKey: db.prepare(
-      `SELECT * FROM topic_messages WHERE topic_id = ? AND dedup_key = ? AND published_at > ?
+      `SELECT * FROM topic_messages WHERE topic_id = ? AND tenant_id = ? AND dedup_key = ? AND published_at > ?
        ORDER BY published_at DESC LIMIT 1`,
     ),
     takeTopicSequence: db.prepare(
@@ -399,9 +411,11 @@ function prepare(db: Database) {
        WHERE topic_id = ? AND name = ? AND id = ?`,
     ),
     pendingOfTopic: db.prepare(
-      "SELECT * FROM topic_messages WHERE topic_id = ? AND pending_count > 0 ORDER BY sequence LIMIT ?",
+      "SELECT * FROM topic_messages WHERE topic_id = ? AND tenant_id = ? AND pending_count > 0 ORDER BY sequence LIMIT ?",
     ),
-    topicMessageById: db.prepare("SELECT * FROM topic_messages WHERE topic_id = ? AND id = ?"),
+    topicMessageById: db.prepare(
+      "SELECT * FROM topic_messages WHERE topic_id = ? AND id = ? AND tenant_id = ?",
+    ),
     setPending: db.prepare(
       "UPDATE topic_messages SET pending = ?, pending_count = ? WHERE topic_id = ? AND sequence = ?",
     ),
