@@ -363,6 +363,26 @@ describe("the Cosmos DB topic store", () => {
     expect(left).not.toContain(none?.message.id);
   });
 
+  it("scopes every read of a topic's partition by its tenant too, not by the topic id alone", async () => {
+    const topic = await aTopic();
+    const billing = aSubscription(topic, "billing");
+    await store.putSubscription(topic, billing);
+    const [published] = await store.publish(topic, [aMessage([copyFor(billing)], { dedupKey: "k" })]);
+    const forged: Topic = { ...topic, tenantId: "tenant-b" };
+
+    expect(await store.getSubscription(forged, "billing")).toBeUndefined();
+    expect(await store.listSubscriptions(forged)).toEqual([]);
+    expect(await store.deleteSubscription(forged, "billing")).toBe(false);
+    expect(await store.pendingMessages(forged, 10)).toEqual([]);
+    expect((await store.stats(forged)).subscriptions.size).toBe(0);
+    await store.recordCopies(forged, published?.message.id ?? "", [
+      { subscriptionId: billing.id, delivered: true },
+    ]);
+
+    expect(await store.pendingMessages(topic, 10)).toHaveLength(1);
+    expect((await store.stats(topic)).subscriptions.get(billing.id)?.deliveredTotal).toBe(0);
+  });
+
   it("deletes a topic with its subscriptions and messages, and nothing of another topic", async () => {
     const topic = await aTopic();
     const neighbour = await aTopic();

@@ -24,6 +24,7 @@ export interface MetaDocument {
   id: typeof META_ID;
   kind: "meta";
   topicId: string;
+  tenantId: string;
   publishedTotal: number;
   deliveredTotal: number;
   filteredTotal: number;
@@ -54,6 +55,7 @@ export interface CountsDocument {
   id: string;
   kind: "counts";
   topicId: string;
+  tenantId: string;
   deliveredTotal: number;
   undeliverableTotal: number;
   lastError: string | null;
@@ -64,6 +66,7 @@ export interface DedupDocument {
   id: string;
   kind: "dedup";
   topicId: string;
+  tenantId: string;
   messageId: string;
   windowEndsAt: number;
   ttl: number;
@@ -202,10 +205,11 @@ export function owingMessageFromDocument(document: unknown): TopicMessage | unde
 /** Seconds of item TTL that remove a message that owes nothing once its dedup window has passed (at least 1). */
 export const ttlUntil = (removeAt: number, now: number) => Math.max(1, Math.ceil((removeAt - now) / 1000));
 
-export const emptyMeta = (topicId: string): MetaDocument => ({
+export const emptyMeta = ({ id, tenantId }: Pick<Topic, "id" | "tenantId">): MetaDocument => ({
   id: META_ID,
   kind: "meta",
-  topicId,
+  topicId: id,
+  tenantId,
   publishedTotal: 0,
   deliveredTotal: 0,
   filteredTotal: 0,

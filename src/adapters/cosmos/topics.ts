@@ -87,7 +87,7 @@ export class CosmosTopicStore implements TopicStore {
       if (statusOf(error) === 409) return fail("conflict", `a topic named "${topic.name}" already exists`);
       throw error;
     }
-    await this.items.items.upsert<MetaDocument>(emptyMeta(topic.id));
+    await this.items.items.upsert<MetaDocument>(emptyMeta(topic));
     return ok(topic);
   }
 
@@ -125,12 +125,7 @@ export class CosmosTopicStore implements TopicStore {
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
-    const ids = await this.query<{ id: string }>(
-      this.items,
-      topic.id,
-      "SELECT c.id FROM c WHERE c.topicId = @pk",
-      {},
-    );
+    const ids = await this.queryTopic<{ id: string }>(topic, "SELECT c.id FROM c", "", {});
     for (let start = 0; start < ids.length; start += 100) {
       await this.items.items.executeBulkOperations(
         ids.slice(start, start + 100).map(({ id }) => ({
@@ -150,7 +145,7 @@ export class CosmosTopicStore implements TopicStore {
   ): Promise<{ subscription: Subscription; created: boolean }> {
     const id = subscriptionDocumentId(subscription.name);
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const { resource: existing } = await this.items.item(id, topic.id).read<SubscriptionDocument>();
+      const existing = await this.readInTopic<SubscriptionDocument>(topic, id);
       if (existing) {
         // A replacement is the same subscription: it keeps its id (and so its counters and owed copies).
         const kept: Subscription = {
@@ -173,6 +168,7 @@ export class CosmosTopicStore implements TopicStore {
         id: countsDocumentId(subscription.id),
         kind: "counts",
         topicId: topic.id,
+        tenantId: topic.tenantId,
         deliveredTotal: 0,
         undeliverableTotal: 0,
         lastError: null,
@@ -189,9 +185,7 @@ export class CosmosTopicStore implements TopicStore {
   }
 
   async getSubscription(topic: Topic, name: string): Promise<Subscription | undefined> {
-    const { resource } = await this.items
-      .item(subscriptionDocumentId(name), topic.id)
-      .read<SubscriptionDocument>();
+    const resource = await this.readInTopic<SubscriptionDocument>(topic, subscriptionDocumentId(name));
     return resource?.kind === "subscription" ? toSubscription(resource) : undefined;
   }
 
@@ -200,9 +194,7 @@ export class CosmosTopicStore implements TopicStore {
   }
 
   async deleteSubscription(topic: Topic, name: string): Promise<boolean> {
-    const { resource } = await this.items
-      .item(subscriptionDocumentId(name), topic.id)
-      .read<SubscriptionDocument>();
+    const resource = await this.readInTopic<SubscriptionDocument>(topic, subscriptionDocumentId(name));
     if (resource?.kind !== "subscription") return false;
     const deleted = await this.deleteQuietly(resource.id, topic.id);
     await this.deleteQuietly(countsDocumentId(resource.subscriptionId), topic.id);
@@ -210,10 +202,10 @@ export class CosmosTopicStore implements TopicStore {
   }
 
   async stats(topic: Topic): Promise<TopicCounters> {
-    const documents = await this.query<MetaDocument | CountsDocument | SubscriptionDocument>(
-      this.items,
-      topic.id,
-      "SELECT * FROM c WHERE c.topicId = @pk AND c.kind IN ('meta', 'counts', 'subscription')",
+    const documents = await this.queryTopic<MetaDocument | CountsDocument | SubscriptionDocument>(
+      topic,
+      "SELECT * FROM c",
+      "AND c.kind IN ('meta', 'counts', 'subscription')",
       {},
     );
     const counts = new Map<string, CountsDocument>();
@@ -250,7 +242,7 @@ export class CosmosTopicStore implements TopicStore {
     const results: Published[] = [];
     for (const message of messages) results.push(await this.publishOne(topic, message));
     const stored = results.filter((result) => !result.duplicate);
-    await this.addToTotals(topic.id, {
+    await this.addToTotals(topic, {
       publishedTotal: stored.length,
       filteredTotal: stored.reduce((sum, result) => sum + result.message.filtered, 0),
     });
@@ -267,14 +259,15 @@ export class CosmosTopicStore implements TopicStore {
       id: dedupDocumentId(message.dedupKey),
       kind: "dedup",
       topicId: topic.id,
+      tenantId: topic.tenantId,
       messageId: message.id,
       windowEndsAt: message.publishedAt.getTime() + topic.deduplicationWindowSeconds * 1000,
       ttl: Math.max(1, topic.deduplicationWindowSeconds),
     };
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const { resource: existing } = await this.items.item(claim.id, topic.id).read<DedupDocument>();
+      const existing = await this.readInTopic<DedupDocument>(topic, claim.id);
       if (existing) {
-        const original = await this.readMessage(topic.id, existing.messageId);
+        const original = await this.readMessage(topic, existing.messageId);
         if (original && existing.windowEndsAt > message.publishedAt.getTime()) {
           return { message: toTopicMessage(original), duplicate: true, made: [] };
         }
@@ -332,10 +325,10 @@ export class CosmosTopicStore implements TopicStore {
   }
 
   async pendingMessages(topic: Topic, limit: number): Promise<TopicMessage[]> {
-    const documents = await this.query<TopicMessageDocument>(
-      this.items,
-      topic.id,
-      "SELECT TOP @n * FROM c WHERE c.topicId = @pk AND c.kind = 'message' AND c.owing = true ORDER BY c.sequence",
+    const documents = await this.queryTopic<TopicMessageDocument>(
+      topic,
+      "SELECT TOP @n * FROM c",
+      "AND c.kind = 'message' AND c.owing = true ORDER BY c.sequence",
       { n: limit },
     );
     return documents.map(toTopicMessage);
@@ -350,7 +343,7 @@ export class CosmosTopicStore implements TopicStore {
    */
   async recordCopies(topic: Topic, messageId: string, outcomes: CopyOutcome[]): Promise<void> {
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const document = await this.readMessage(topic.id, messageId);
+      const document = await this.readMessage(topic, messageId);
       if (!document) return;
       const fresh = outcomes.filter((outcome) =>
         document.pending.some((copy) => copy.subscriptionId === outcome.subscriptionId),
@@ -376,14 +369,14 @@ export class CosmosTopicStore implements TopicStore {
         if (status === 404) return;
         throw error;
       }
-      await this.countCopies(topic.id, fresh);
+      await this.countCopies(topic, fresh);
       return;
     }
     throw Object.assign(new Error("the topic message kept changing; retry"), { code: 503 });
   }
 
-  private async countCopies(topicId: string, outcomes: CopyOutcome[]): Promise<void> {
-    await this.addToTotals(topicId, {
+  private async countCopies(topic: Topic, outcomes: CopyOutcome[]): Promise<void> {
+    await this.addToTotals(topic, {
       deliveredTotal: outcomes.filter((outcome) => outcome.delivered).length,
     });
     for (const outcome of outcomes) {
@@ -394,7 +387,7 @@ export class CosmosTopicStore implements TopicStore {
             { op: "set", path: "/lastError", value: outcome.error },
           ];
       try {
-        await this.items.item(countsDocumentId(outcome.subscriptionId), topicId).patch(operations);
+        await this.items.item(countsDocumentId(outcome.subscriptionId), topic.id).patch(operations);
       } catch (error) {
         // The subscription was deleted after the publish: its copy is still made, and counted nowhere.
         if (statusOf(error) !== 404) throw error;
@@ -450,17 +443,48 @@ export class CosmosTopicStore implements TopicStore {
     return resources;
   }
 
-  private subscriptionDocuments(topic: Topic): Promise<SubscriptionDocument[]> {
-    return this.query<SubscriptionDocument>(
+  /**
+   * A query in the topic's partition that also names the topic's tenant:
+   * topic ids are never guessable, but tenant isolation does not rest on that.
+   * `where` continues the filter (`AND ...`, then any ORDER BY).
+   */
+  private queryTopic<T>(
+    topic: Topic,
+    select: string,
+    where: string,
+    values: Record<string, unknown>,
+  ): Promise<T[]> {
+    return this.query<T>(
       this.items,
       topic.id,
-      "SELECT * FROM c WHERE c.topicId = @pk AND c.kind = 'subscription' ORDER BY c.name",
+      `${select} WHERE c.topicId = @pk AND c.tenantId = @tenant ${where}`,
+      {
+        ...values,
+        tenant: topic.tenantId,
+      },
+    );
+  }
+
+  private subscriptionDocuments(topic: Topic): Promise<SubscriptionDocument[]> {
+    return this.queryTopic<SubscriptionDocument>(
+      topic,
+      "SELECT * FROM c",
+      "AND c.kind = 'subscription' ORDER BY c.name",
       {},
     );
   }
 
-  private async readMessage(topicId: string, id: string): Promise<TopicMessageDocument | undefined> {
-    const { resource } = await this.items.item(id, topicId).read<TopicMessageDocument>();
+  /** A point read in the topic's partition, of a document of the topic's tenant only. */
+  private async readInTopic<T extends { tenantId: string }>(
+    topic: Topic,
+    id: string,
+  ): Promise<T | undefined> {
+    const { resource } = await this.items.item(id, topic.id).read<T>();
+    return resource?.tenantId === topic.tenantId ? resource : undefined;
+  }
+
+  private async readMessage(topic: Topic, id: string): Promise<TopicMessageDocument | undefined> {
+    const resource = await this.readInTopic<TopicMessageDocument>(topic, id);
     return resource?.kind === "message" ? resource : undefined;
   }
 
@@ -491,7 +515,7 @@ export class CosmosTopicStore implements TopicStore {
 
   /** Adds to the topic's totals with one atomic `incr` patch; recreates the totals a crash in `createTopic` left out. */
   private async addToTotals(
-    topicId: string,
+    topic: Topic,
     totals: Partial<Record<"publishedTotal" | "deliveredTotal" | "filteredTotal", number>>,
   ): Promise<void> {
     const operations: PatchOperation[] = Object.entries(totals)
@@ -499,14 +523,14 @@ export class CosmosTopicStore implements TopicStore {
       .map(([total, value]) => ({ op: "incr", path: `/${total}`, value: value as number }));
     if (operations.length === 0) return;
     try {
-      await this.items.item(META_ID, topicId).patch(operations);
+      await this.items.item(META_ID, topic.id).patch(operations);
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
       try {
-        await this.items.items.create<MetaDocument>({ ...emptyMeta(topicId), ...totals });
+        await this.items.items.create<MetaDocument>({ ...emptyMeta(topic), ...totals });
       } catch (conflict) {
         if (statusOf(conflict) !== 409) throw conflict;
-        await this.items.item(META_ID, topicId).patch(operations);
+        await this.items.item(META_ID, topic.id).patch(operations);
       }
     }
   }
