@@ -270,10 +270,7 @@ export async function publish(
     announce(context, topic.value, message, made);
     pending ||= message.pending.length > 0;
   }
-  if (pending) {
-    // The publish is durable and answered either way: a failure here leaves the copies to the change feed.
-    await makePendingCopies(context, topic.value).catch(() => undefined);
-  }
+  if (pending) await makeCopiesInline(context, topic.value);
   let next = 0;
   return ok(
     drafts.map((draft) => {
@@ -369,6 +366,43 @@ async function makeCopy(
   // A copy made before (by another attempt) is there under its derived id, whatever the queue's dedup window.
   if (!(await store.getMessage(queue, draft.value.id))) await store.enqueue(queue, [draft.value]);
   return { subscriptionId: copy.subscriptionId, delivered: true };
+}
+
+interface InlineRuns {
+  /** The latest run of the topic's fan-out in this process. */
+  last: Promise<void>;
+  /** A run not started yet: a publish committed now is one it will see, so it joins that run. */
+  waiting?: Promise<void>;
+}
+
+const inlineRuns = new WeakMap<TopicStore, Map<string, InlineRuns>>();
+
+/**
+ * The inline attempt after a publish that left copies pending (Cosmos DB).
+ * Concurrent publishes to one topic share runs: each waits for a run that
+ * starts after its own commit, and all that arrive while one runs share the
+ * next, so a burst of publishes makes the topic's copies a few times, not
+ * once per publish. The publish is durable and answered either way: a
+ * failure here leaves the copies to the change feed and the safety net.
+ */
+function makeCopiesInline(context: TopicContext, topic: Topic): Promise<void> {
+  const byTopic = inlineRuns.get(context.topics) ?? new Map<string, InlineRuns>();
+  inlineRuns.set(context.topics, byTopic);
+  const runs = byTopic.get(topic.id) ?? { last: Promise.resolve() };
+  byTopic.set(topic.id, runs);
+  if (runs.waiting) return runs.waiting;
+  const run: Promise<void> = runs.last
+    .then(async () => {
+      runs.waiting = undefined;
+      await makePendingCopies(context, topic);
+    })
+    .catch(() => undefined)
+    .finally(() => {
+      if (runs.last === run) byTopic.delete(topic.id);
+    });
+  runs.waiting = run;
+  runs.last = run;
+  return run;
 }
 
 /** The safety net: makes what topics published before `before` still owe. Returns how many messages it settled. */
