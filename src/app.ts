@@ -6,6 +6,7 @@ import { resolveHost, sendWebhook } from "./adapters/http/webhook-sender.js";
 import { EventHub } from "./adapters/memory/event-hub.js";
 import { SqliteDispatcher } from "./adapters/sqlite/dispatcher.js";
 import { SqliteStore } from "./adapters/sqlite/store.js";
+import { SqliteTopicStore } from "./adapters/sqlite/topics.js";
 import { systemClock } from "./adapters/system/clock.js";
 import { jwtVerifier } from "./api/auth.js";
 import type { ApiRequest, ApiResponse } from "./api/http.js";
@@ -29,6 +30,8 @@ import type {
 } from "./service/ports.js";
 import { PushJobRunner } from "./service/push-jobs.js";
 import { InProcessSignals } from "./service/signals.js";
+import type { TopicStore } from "./service/topic-ports.js";
+import type { TopicContext } from "./service/topics.js";
 
 export const VERSION = "0.1.0";
 
@@ -47,7 +50,9 @@ export interface Conveyor<D extends Dispatcher = Dispatcher> {
   pushJobs: PushJobRunner;
   /** The push safety net: gives every due message of every push queue a job; how many. */
   reschedulePushBacklog(): Promise<number>;
-  /** Removes acked tombstones whose dedup window has passed. */
+  /** Topics: their store and use cases (the change feed and the safety net make pending copies with it). */
+  topics: TopicContext;
+  /** Removes acked tombstones and topic messages whose dedup window has passed. */
   housekeeping(): Promise<number>;
   /** Continues redrive tasks whose instance stopped, for at most `budgetMs`; how many it took up. */
   resumeRedrives(budgetMs: number): Promise<number>;
@@ -64,6 +69,7 @@ export interface LocalConveyor extends Conveyor<SqliteDispatcher> {
 /** A store as the root opens it; `changeSource` where the store streams its own commits. */
 export interface OpenedStore {
   store: QueueStore & KeyStore;
+  topics: TopicStore;
   changeSource?: ChangeSource;
 }
 
@@ -127,7 +133,7 @@ async function compose<D extends Dispatcher>(
   let pushSide: Awaited<ReturnType<OpenDispatcher<D>>> | undefined;
   try {
     pushSide = await openDispatcher(options);
-    const conveyor = await assemble(opened.store, pushSide.dispatcher, options);
+    const conveyor = await assemble(opened, pushSide.dispatcher, options);
     const closeDispatcher = pushSide.close;
     return {
       ...conveyor,
@@ -146,7 +152,7 @@ async function compose<D extends Dispatcher>(
 }
 
 async function assemble<D extends Dispatcher>(
-  store: QueueStore & KeyStore,
+  { store, topics: topicStore }: OpenedStore,
   dispatcher: D,
   { config, logger, clock = systemClock }: ConveyorOptions,
 ): Promise<Conveyor<D>> {
@@ -192,11 +198,13 @@ async function assemble<D extends Dispatcher>(
     : { track: (name, value, dimensions) => logger.debug("metric", { name, value, ...dimensions }) };
   let openApi: unknown;
   const redriver = new Redriver(context);
+  const topics: TopicContext = { service: context, topics: topicStore, events };
   const services: Services = {
     context,
     events,
     consoleFiles: staticFiles(consoleDirectory()),
     redriver,
+    topics,
     async health() {
       try {
         await store.ping();
@@ -231,7 +239,10 @@ async function assemble<D extends Dispatcher>(
     dispatcher,
     pushJobs: new PushJobRunner(context, sendWebhook, dispatcher),
     reschedulePushBacklog: () => reschedulePushBacklog(context, dispatcher),
-    housekeeping: () => store.removeExpiredTombstones(clock.now()),
+    topics,
+    housekeeping: async () =>
+      (await store.removeExpiredTombstones(clock.now())) +
+      (await topicStore.removeExpiredTopicMessages(clock.now())),
     resumeRedrives: (budgetMs) => redriver.resume(budgetMs),
     async close() {
       await redriver.close();
@@ -262,21 +273,37 @@ const COSMOS_CONNECTION_POLICY = {
   retryOptions: { maxWaitTimeInSeconds: 10 },
 };
 
-/** The SQLite store streams its own commits; that stream is its change source. */
-export const sqliteStore = (store: SqliteStore): OpenedStore => ({ store, changeSource: store });
+/**
+ * The SQLite store streams its own commits (that stream is its change
+ * source), and its topics live in the same file and commit with it.
+ */
+export const sqliteStore = (store: SqliteStore): OpenedStore => ({
+  store,
+  topics: new SqliteTopicStore(store),
+  changeSource: store,
+});
 
-async function openStore(config: Config): Promise<OpenedStore> {
-  if (config.store === "sqlite") return sqliteStore(new SqliteStore({ dataDir: config.dataDir }));
-  const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
-  const [{ CosmosClient }, { CosmosStore }] = await Promise.all([
-    import("@azure/cosmos"),
-    import("./adapters/cosmos/store.js"),
-  ]);
-  const client = new CosmosClient({
+async function cosmosClient(cosmos: NonNullable<Config["cosmos"]>) {
+  const { CosmosClient } = await import("@azure/cosmos");
+  return new CosmosClient({
     endpoint: cosmos.endpoint,
     connectionPolicy: { ...COSMOS_CONNECTION_POLICY, enableEndpointDiscovery: !cosmos.emulatorKey },
     ...(cosmos.emulatorKey ? { key: cosmos.emulatorKey } : { aadCredentials: await azureCredential() }),
   });
+}
+
+/** Queues and topics in one Cosmos DB database, through one client. */
+async function openStore(config: Config): Promise<OpenedStore> {
+  if (config.store === "sqlite") return sqliteStore(new SqliteStore({ dataDir: config.dataDir }));
+  const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
+  const [{ CosmosStore }, { CosmosTopicStore }] = await Promise.all([
+    import("./adapters/cosmos/store.js"),
+    import("./adapters/cosmos/topics.js"),
+  ]);
+  const client = await cosmosClient(cosmos);
   if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
-  return { store: new CosmosStore({ client, databaseId: cosmos.databaseId }) };
+  return {
+    store: new CosmosStore({ client, databaseId: cosmos.databaseId }),
+    topics: new CosmosTopicStore({ client, databaseId: cosmos.databaseId }),
+  };
 }

@@ -4,6 +4,7 @@ import { ConveyorApiError, ConveyorClient } from "../../src/client/index.js";
 import { QueuePage } from "./QueuePage.js";
 import { QueuesPage } from "./QueuesPage.js";
 import { SignIn } from "./SignIn.js";
+import { TopicPage, TopicsPage } from "./TopicsPage.js";
 import "./styles.css";
 
 /**
@@ -13,10 +14,18 @@ import "./styles.css";
 
 const TOKEN_KEY = "conveyor.token";
 
-type Route = { page: "queues" } | { page: "queue"; name: string } | { page: "unknown"; hash: string };
+type Route =
+  | { page: "queues" }
+  | { page: "queue"; name: string }
+  | { page: "topics" }
+  | { page: "topic"; name: string }
+  | { page: "unknown"; hash: string };
 
 function parseRoute(hash: string): Route {
   if (hash === "" || hash === "#" || hash === "#/") return { page: "queues" };
+  if (hash === "#/topics") return { page: "topics" };
+  const topic = /^#\/topics\/([^/]+)\/?$/.exec(hash);
+  if (topic) return { page: "topic", name: decodeURIComponent(topic[1] as string) };
   const match = /^#\/queues\/([^/]+)\/?$/.exec(hash);
   return match ? { page: "queue", name: decodeURIComponent(match[1] as string) } : { page: "unknown", hash };
 }
@@ -83,6 +92,9 @@ function App() {
         <a href="#/" class="brand">
           Conveyor
         </a>
+        <nav>
+          <a href="#/">Queues</a> <a href="#/topics">Topics</a>
+        </nav>
         <button type="button" class="link" onClick={() => signOut()}>
           Sign out
         </button>
@@ -90,6 +102,8 @@ function App() {
       <main>
         {route.page === "queues" && <QueuesPage client={client} />}
         {route.page === "queue" && <QueuePage client={client} name={route.name} key={route.name} />}
+        {route.page === "topics" && <TopicsPage client={client} />}
+        {route.page === "topic" && <TopicPage client={client} name={route.name} key={route.name} />}
         {route.page === "unknown" && (
           <section class="card" data-state="unknown-route">
             <h1>Nothing here</h1>

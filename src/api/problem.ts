@@ -23,6 +23,8 @@ const STATUS: Record<ErrorCode, { status: number; title: string }> = {
   internal: { status: 500, title: "Internal error" },
   not_implemented: { status: 501, title: "Not available on this host" },
   unavailable: { status: 503, title: "Service unavailable" },
+  topic_not_found: { status: 404, title: "Topic not found" },
+  subscription_not_found: { status: 404, title: "Subscription not found" },
 };
 
 export const statusOf = (code: ErrorCode): number => STATUS[code].status;

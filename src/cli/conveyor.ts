@@ -9,6 +9,7 @@ import { CliError, EXIT, note } from "./io.js";
 import { addMessageCommands } from "./messages.js";
 import { addQueueCommands } from "./queues.js";
 import { addTokenCommand } from "./token.js";
+import { addTopicCommands } from "./topics.js";
 
 /**
  * The `conveyor` command line: local development tokens, and every queue
@@ -29,7 +30,9 @@ function packageVersion(): string {
 
 export function buildProgram(): Command {
   const program = new Command("conveyor")
-    .description("Conveyor's command line: queues, messages, dead letters and local development tokens")
+    .description(
+      "Conveyor's command line: queues, messages, dead letters, topics and local development tokens",
+    )
     .version(packageVersion())
     .addOption(
       new Option("--url <url>", "the Conveyor to talk to")
@@ -44,6 +47,7 @@ export function buildProgram(): Command {
   addQueueCommands(program);
   addMessageCommands(program);
   addDeadLetterCommands(program);
+  addTopicCommands(program);
   addCompletionCommand(program);
   return program;
 }

@@ -32,6 +32,7 @@ async function readStdin(): Promise<string> {
 /** Lines in batches of 100, four batches in flight, with progress; the counts at the end. */
 async function sendLines(
   api: ConveyorClient,
+  destination: Destination,
   queue: string,
   file: string | undefined,
   template: MessageRequest,
@@ -47,8 +48,9 @@ async function sendLines(
   let batch: { line: number; text: string }[] = [];
   let lineNumber = 0;
   const flush = (items: { line: number; text: string }[]) => {
-    const work = api
-      .sendBatch(
+    const work = destination
+      .batch(
+        api,
         queue,
         items.map((item) => ({ ...template, body: parseBody(item.text) })),
       )
@@ -86,13 +88,35 @@ async function sendLines(
 /** An option rather than an argument: a lease token may begin with "-", which would read as an option. */
 const LEASE = new Option("--lease <token>", "the lease token receive printed").makeOptionMandatory();
 
+/** Where `send` (a queue) and `publish` (a topic, src/cli/topics.ts) put messages, with the same options. */
+export interface Destination {
+  /** The command with its arguments, as `send <queue> [body]`. */
+  usage: string;
+  description: string;
+  one(api: ConveyorClient, target: string, message: MessageRequest): Promise<object>;
+  batch(
+    api: ConveyorClient,
+    target: string,
+    messages: MessageRequest[],
+  ): Promise<{ results: { index: number; status: number; error?: { code: string; detail: string } }[] }>;
+}
+
 export function addMessageCommands(program: Command): void {
-  program
-    .command("send <queue> [body]")
-    .description(
+  addSendCommand(program, {
+    usage: "send <queue> [body]",
+    description:
       "send a message: the body argument, a --file, or stdin; with --lines one message per line. " +
-        "A body that parses as JSON is sent as JSON, anything else as text",
-    )
+      "A body that parses as JSON is sent as JSON, anything else as text",
+    one: (api, queue, message) => api.send(queue, message),
+    batch: (api, queue, messages) => api.sendBatch(queue, messages),
+  });
+  addReceiveCommands(program);
+}
+
+export function addSendCommand(program: Command, destination: Destination): void {
+  program
+    .command(destination.usage)
+    .description(destination.description)
     .option("--file <path>", "read the body (or, with --lines, the lines) from a file")
     .option("--lines", "send each non-empty line as one message, in batches of 100")
     .option(
@@ -119,7 +143,7 @@ export function addMessageCommands(program: Command): void {
         if (options.lines) {
           if (!file && process.stdin.isTTY)
             throw new CliError("--lines reads --file or piped stdin", EXIT.usage);
-          return printOne(command, await sendLines(api, queue, file, template));
+          return printOne(command, await sendLines(api, destination, queue, file, template));
         }
         let text = file ? readFileSync(file, "utf8") : body;
         if (text === undefined) {
@@ -138,10 +162,12 @@ export function addMessageCommands(program: Command): void {
           body: parseBody(text),
           ...(options.dedupId !== undefined ? { deduplicationId: options.dedupId as string } : {}),
         };
-        printOne(command, await api.send(queue, message));
+        printOne(command, await destination.one(api, queue, message));
       },
     );
+}
 
+function addReceiveCommands(program: Command): void {
   program
     .command("receive <queue>")
     .description("receive (lease) messages; settle them with ack or nack, or pass --ack")

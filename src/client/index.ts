@@ -4,6 +4,7 @@ import { type ConsumeOptions, type Consumer, type Handler, QueueConsumer } from 
 import { apiErrorOf, ConveyorApiError, ConveyorError } from "./errors.js";
 import { nodeFetch } from "./node-fetch.js";
 import { Producer, type ProducerOptions } from "./producer.js";
+import { TopicsClient } from "./topics.js";
 
 export type { ConsumeOptions, Consumer, ConsumerErrorContext, Handler } from "./consumer.js";
 export { ConveyorApiError, ConveyorError, type RetryOptions } from "./errors.js";
@@ -75,6 +76,9 @@ export class ConveyorClient {
   private readonly baseUrl: string;
   private readonly fetch: typeof fetch;
   private readonly timeoutMs: number;
+
+  /** Topics and subscriptions: publish once, fan out to queues. */
+  readonly topics: TopicsClient = new TopicsClient(this);
 
   constructor(private readonly options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");

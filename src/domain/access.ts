@@ -56,3 +56,33 @@ export const canCreateQueue = (principal: Principal, name: string): boolean =>
   isAdmin(principal) ||
   (principal.keyGrants?.get("*") ?? []).includes("manage") ||
   (principal.keyGrants?.get(name) ?? []).includes("manage");
+
+/** What a caller may do on a topic. */
+export type TopicGrant = "publish" | "read" | "manage";
+export const TOPIC_GRANTS: readonly TopicGrant[] = ["publish", "read", "manage"];
+
+export interface TopicAccessEntry {
+  /** A subject id, an API key id or an app role. */
+  principal: string;
+  grants: TopicGrant[];
+}
+
+/**
+ * A caller holds a grant on a topic if it is a tenant admin, or if the
+ * topic's `access` list grants it to the caller's subject (an API key's id)
+ * or to one of its roles. API keys' own grants name queues, not topics.
+ */
+export function holdsTopicGrant(
+  principal: Principal,
+  topic: { access: readonly TopicAccessEntry[] },
+  grant: TopicGrant,
+): boolean {
+  return (
+    isAdmin(principal) ||
+    topic.access.some(
+      (entry) =>
+        (entry.principal === principal.subject || principal.roles.includes(entry.principal)) &&
+        entry.grants.includes(grant),
+    )
+  );
+}

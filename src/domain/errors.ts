@@ -22,7 +22,9 @@ export type ErrorCode =
   | "method_not_allowed"
   | "not_implemented"
   | "unavailable"
-  | "internal";
+  | "internal"
+  | "topic_not_found"
+  | "subscription_not_found";
 
 export interface FieldError {
   path: string;

@@ -10,3 +10,5 @@ import "./push-dead-letters.js";
 import "./push-deliveries.js";
 import "./push-safety-net.js";
 import "./redrive-resume.js";
+import "./topic-changes.js";
+import "./topic-safety-net.js";

@@ -170,7 +170,7 @@ function send(req: IncomingMessage, res: ServerResponse, response: ApiResponse):
   drainAfterAnswer(req);
 }
 
-const METHODS: HTTPMethod[] = ["GET", "POST", "PATCH", "DELETE"];
+const METHODS: HTTPMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const PLAIN_PATH = /^[A-Za-z0-9/_-]*$/;
 const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 

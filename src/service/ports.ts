@@ -229,7 +229,8 @@ export interface MetricsSink {
 
 /** Live queue events for dashboards: Server-Sent Events locally, Web PubSub on Azure. */
 export interface QueueEvent {
-  type: "message.dead_lettered" | "queue.stats" | "queue.backlog";
+  /** `topic.published`: a topic's copy reached (or was refused by) this queue, with its subscription's counters. */
+  type: "message.dead_lettered" | "queue.stats" | "queue.backlog" | "topic.published";
   tenantId: string;
   queueId: string;
   data: Record<string, unknown>;

@@ -113,9 +113,24 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
       "queues",
       "messages",
       "keys",
+      "topics",
+      "topicMessages",
       "leases",
     ]);
     expect(definitions.containers.find((container) => container.id === "leases")?.partitionKey).toBe("/id");
+  });
+
+  it("keeps a topic's publish and fan-out in the topic's partition, with TTL for settled topic messages", () => {
+    const byId = new Map(definitions.containers.map((container) => [container.id, container]));
+    expect(byId.get("topics")).toMatchObject({ partitionKey: "/tenantId", defaultTtl: null });
+    // TTL on, no default: only a settled topic message (and a dedup claim) carries an item `ttl`.
+    expect(byId.get("topicMessages")).toMatchObject({ partitionKey: "/topicId", defaultTtl: -1 });
+    const excluded = byId.get("topicMessages")?.indexingPolicy.excludedPaths.map(({ path }) => path);
+    // What no query filters on is not indexed; `owing`, `sequence` and `publishedAt` stay indexed.
+    for (const path of ["/body/?", "/attributes/*", "/copies/*", "/pending/*", "/filter/*"]) {
+      expect(excluded).toContain(path);
+    }
+    for (const path of ["/owing/?", "/sequence/?", "/publishedAt/?"]) expect(excluded).not.toContain(path);
   });
 
   it("defines only composite indexes that an ORDER BY of the adapter uses (each costs RUs on every write)", () => {

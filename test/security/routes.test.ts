@@ -29,10 +29,20 @@ const BODIES: Record<string, (lease: string) => unknown> = {
   nack: (lease) => ({ leaseToken: lease }),
   extendLease: (lease) => ({ leaseToken: lease, visibilityTimeoutSeconds: 10 }),
   createKey: () => ({ name: "k", grants: { orders: ["read"] } }),
+  createTopic: () => ({ name: "brand-new-topic" }),
+  putSubscription: () => ({ queue: "orders" }),
+  publish: () => ({ body: "x" }),
 };
 
 /** Routes that name no resource of the caller's tenant: nothing to find in another tenant. */
-const TENANT_WIDE = new Set(["createQueue", "listQueues", "createKey", "listKeys"]);
+const TENANT_WIDE = new Set([
+  "createQueue",
+  "listQueues",
+  "createKey",
+  "listKeys",
+  "createTopic",
+  "listTopics",
+]);
 
 let host: TestHost;
 let owner: ConveyorClient;
@@ -43,6 +53,8 @@ beforeAll(async () => {
   host = await startTestHost({ CONVEYOR_RATE_LIMIT: "off" });
   owner = await host.admin("tenant-owner");
   await owner.createQueue({ name: "orders" });
+  await owner.topics.create({ name: "orders" });
+  await owner.topics.subscribe("orders", "billing", { queue: "orders" });
   const sent = (await owner.raw("POST", "/v1/queues/orders/messages", { body: { body: "secret" } })).body as {
     messageId: string;
   };
@@ -80,6 +92,9 @@ afterAll(() => host.close());
 const concrete = (path: string, names: { queue: string; messageId: string; taskId: string; id: string }) =>
   path
     .replace("{queue}", encodeURIComponent(names.queue))
+    // Topics: the owner's topic shares the queue's name; its subscription is "billing".
+    .replace("{topic}", encodeURIComponent(names.queue))
+    .replace("{name}", names.queue === "orders" ? "billing" : "never-existed")
     .replace("{messageId}", encodeURIComponent(names.messageId))
     .replace("{taskId}", encodeURIComponent(names.taskId))
     .replace("{id}", encodeURIComponent(names.id))
@@ -145,7 +160,7 @@ describe("every route in the API document", () => {
     );
     for (const caller of [member, keyForOtherQueue]) {
       for (const operation of operations) {
-        if (operation.public || operation.operationId === "listQueues") continue;
+        if (operation.public || ["listQueues", "listTopics"].includes(operation.operationId)) continue;
         const response = await call(caller, operation, ownersNames());
         expect([operation.operationId, response.status]).toEqual([operation.operationId, 403]);
         expect((response.body as { code: string }).code).toBe("forbidden");

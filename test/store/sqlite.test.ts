@@ -41,7 +41,7 @@ describe("SQLite store specifics", () => {
     await store.close();
     const db = new BetterSqlite3(join(dataDir, "conveyor.db"), { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(4);
+    expect(db.pragma("user_version", { simple: true })).toBe(5);
     db.close();
   });
 
@@ -78,6 +78,7 @@ describe("SQLite store specifics", () => {
     const db = new BetterSqlite3(join(dataDir, "conveyor.db"));
     db.exec(`
       DROP TABLE redrive_tasks; DROP TABLE queue_samples;
+      DROP TABLE topics; DROP TABLE subscriptions; DROP TABLE topic_messages;
       DROP TRIGGER messages_ready_deleted; DROP TRIGGER messages_ready_changed;
       DROP INDEX messages_by_visibility; ALTER TABLE queues DROP COLUMN ready_count; PRAGMA user_version = 1;`);
     db.close();

@@ -128,6 +128,55 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (queue_id, at)
   ) WITHOUT ROWID;
   `,
+  // Topics (src/adapters/sqlite/topics.ts): a publish and its copies commit in one transaction.
+  `
+  CREATE TABLE topics (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    next_sequence INTEGER NOT NULL DEFAULT 1,
+    published_total INTEGER NOT NULL DEFAULT 0,
+    delivered_total INTEGER NOT NULL DEFAULT 0,
+    filtered_total INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (tenant_id, name)
+  );
+  CREATE TABLE subscriptions (
+    topic_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    queue_id TEXT NOT NULL,
+    queue_name TEXT NOT NULL,
+    filter TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    delivered_total INTEGER NOT NULL DEFAULT 0,
+    undeliverable_total INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    PRIMARY KEY (topic_id, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE topic_messages (
+    topic_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    dedup_key TEXT,
+    published_at INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    copies TEXT NOT NULL,
+    pending TEXT NOT NULL,
+    pending_count INTEGER NOT NULL,
+    filtered INTEGER NOT NULL,
+    remove_at INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, sequence)
+  );
+  CREATE INDEX topic_messages_dedup ON topic_messages (topic_id, dedup_key, published_at) WHERE dedup_key IS NOT NULL;
+  CREATE INDEX topic_messages_pending ON topic_messages (published_at) WHERE pending_count > 0;
+  CREATE INDEX topic_messages_expiry ON topic_messages (remove_at) WHERE pending_count = 0;
+  `,
 ];
 
 export function migrate(db: Database): void {

@@ -329,7 +329,16 @@ export class SqliteStore implements QueueStore, KeyStore {
   // Messages
 
   enqueue(queue: Queue, messages: NewMessage[]): Promise<Enqueued[]> {
-    return this.writes.run(() => {
+    return this.writes.run(() => this.enqueueWithin(queue, messages));
+  }
+
+  /**
+   * The body of `enqueue`, for a write that must enqueue together with its
+   * own changes (a topic's publish and its copies): call it only inside
+   * `write`, whose transaction it joins.
+   */
+  enqueueWithin(queue: Queue, messages: NewMessage[]): Enqueued[] {
+    {
       const results: Enqueued[] = [];
       // One update reserves the sequence range and counts every message in;
       // duplicates are taken back at the end (and leave gaps ordering ignores).
@@ -372,7 +381,17 @@ export class SqliteStore implements QueueStore, KeyStore {
       }
       if (duplicates > 0) this.sql.uncountDuplicates.run({ n: duplicates, queue: queue.id });
       return results;
-    });
+    }
+  }
+
+  /** Runs `work` in the next group's write transaction; answered once it is committed (a store sharing this file). */
+  write<T>(work: () => T): Promise<T> {
+    return this.writes.run(work);
+  }
+
+  /** The database file, for a store that shares it (src/adapters/sqlite/topics.ts); it writes only through `write`. */
+  get database(): Database {
+    return this.db;
   }
 
   /** Reserves `count` consecutive sequence numbers for the queue and returns the first. */

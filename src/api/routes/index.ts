@@ -5,6 +5,7 @@ import { messageRoutes } from "./messages.js";
 import { queueRoutes } from "./queues.js";
 import type { Route } from "./route.js";
 import { serviceRoutes } from "./service.js";
+import { topicRoutes } from "./topics.js";
 
 /** The one route registry: both hosts serve it, and the OpenAPI document is rendered from it. */
 export const routes: Route[] = [
@@ -13,5 +14,6 @@ export const routes: Route[] = [
   ...queueRoutes,
   ...messageRoutes,
   ...deadLetterRoutes,
+  ...topicRoutes,
   ...keyRoutes,
 ];

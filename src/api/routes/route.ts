@@ -4,6 +4,7 @@ import { ok, type Result } from "../../domain/errors.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Redriver } from "../../service/dead-letters.js";
 import type { LiveEvents, ReadStaticFile } from "../../service/ports.js";
+import type { TopicContext } from "../../service/topics.js";
 import type { ApiResponse } from "../http.js";
 import { problemResponse } from "../schemas/index.js";
 
@@ -14,11 +15,12 @@ export interface Services {
   /** The built web console's files. */
   consoleFiles: ReadStaticFile;
   redriver: Redriver;
+  topics: TopicContext;
   health(): Promise<{ status: "ok" | "unavailable"; store: "sqlite" | "cosmos"; version: string }>;
   openApiDocument(): unknown;
 }
 
-export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
  * One status a route can answer. With `schema`, a JSON body the contract
@@ -83,7 +85,7 @@ export interface HandlerInput<P, Q, H, B> {
   signal: AbortSignal;
 }
 
-export type Tag = "Queues" | "Messages" | "Dead letters" | "Keys" | "Service" | "Console";
+export type Tag = "Queues" | "Messages" | "Dead letters" | "Topics" | "Keys" | "Service" | "Console";
 
 interface RouteHead {
   /** Unique; the Azure Functions function name. */
