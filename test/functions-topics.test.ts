@@ -35,12 +35,15 @@ vi.mock("@azure/functions", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/functions")>();
   return {
     ...original,
-    app: Object.fromEntries(
-      ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-        kind,
-        (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-      ]),
-    ),
+    app: {
+      ...Object.fromEntries(
+        ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
+          kind,
+          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
+        ]),
+      ),
+      hook: { appTerminate: () => undefined },
+    },
   };
 });
 
@@ -54,6 +57,8 @@ beforeAll(async () => {
     COSMOS_DATABASE: `conveyor-functions-topics-${process.pid}`,
     CONVEYOR_DATA_DIR: mkdtempSync(join(tmpdir(), "conveyor-functions-topics-")),
     CONVEYOR_LOG_LEVEL: "warn",
+    // Every function's Conveyor schedules push jobs on Service Bus; the client connects lazily, so none is reached here.
+    ServiceBusConnection__fullyQualifiedNamespace: "conveyor-test.servicebus.windows.net",
   };
   Object.assign(process.env, env);
   await import("../src/functions/index.js");

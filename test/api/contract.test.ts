@@ -33,13 +33,13 @@ const send = (headers: Record<string, string>) =>
   client.raw("POST", "/v1/queues/orders/messages", { body: { body: "x" }, headers });
 
 describe("the Idempotency-Key header", () => {
-  it("is declared on enqueue, the route that honours it, and on no other", () => {
+  it("is declared on enqueue and publish, the routes that honour it, and on no other", () => {
     const declaring = operations.filter((operation) =>
       operation.parameters?.some(
         (parameter) => parameter.in === "header" && parameter.name === "idempotency-key",
       ),
     );
-    expect(declaring.map((operation) => operation.operationId)).toEqual(["enqueue"]);
+    expect(declaring.map((operation) => operation.operationId)).toEqual(["enqueue", "publish"]);
   });
 
   it("is 1 to 128 characters: outside that, a 400 naming the header", async () => {
