@@ -75,7 +75,7 @@ describe("the package azd deploys", () => {
       expect(files).toContain(input);
     expect(files.some((file) => file.startsWith("src/functions/"))).toBe(true);
     expect(files).toContain("console/vite.config.ts");
-    for (const left of ["test/", "infra/", "docs/", "node_modules/", "dist/", ".ci/"])
+    for (const left of ["test/", "src/tools/", "infra/", "docs/", "node_modules/", "dist/", ".ci/"])
       expect(files.filter((file) => file.startsWith(left))).toEqual([]);
   });
 
