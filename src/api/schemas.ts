@@ -42,7 +42,8 @@ const settingsShape = {
   deduplicationWindowSeconds: seconds(LIMITS.deduplicationWindowSeconds).optional(),
   maxMessageBytes: z.int().min(LIMITS.maxMessageBytes.min).max(LIMITS.maxMessageBytes.max).optional(),
   partitions: z.int().min(LIMITS.partitions.min).max(LIMITS.partitions.max).optional().meta({
-    description: "Shards the queue spreads over (default 1); a standard queue may grow it later, a fifo queue never",
+    description:
+      "Shards the queue spreads over (default 1); a standard queue may grow it later, a fifo queue never",
   }),
   access: z.array(accessEntry).max(LIMITS.accessEntries).optional(),
 };
