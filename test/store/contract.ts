@@ -5,6 +5,8 @@ import type { Message } from "../../src/domain/message.js";
 import { compareStandard } from "../../src/domain/ordering.js";
 import { messageIdIn, partitionFor } from "../../src/domain/partition.js";
 import type { Queue } from "../../src/domain/queue.js";
+import { applyChange } from "../../src/domain/transition.js";
+import { compareAndSetConflicts } from "../../src/service/conflicts.js";
 import type { KeyStore, QueueStore } from "../../src/service/ports.js";
 import { leaseMessages } from "../../src/service/receive.js";
 import { settleMessages } from "../../src/service/settle.js";
@@ -198,6 +200,127 @@ export function describeQueueStoreContract(
         const [again] = await store.enqueue(queue, [draft(queue, { dedupKey: "id:a", enqueuedAt: at(3) })]);
         expect(again?.duplicate).toBe(true);
         expect(await receive(queue, at(4))).toEqual([]);
+      });
+    });
+
+    describe("the port the service's loops drive", () => {
+      const leaseOf = (message: Message, token: string, queue: Queue) =>
+        applyChange(
+          message,
+          {
+            kind: "lease",
+            leaseToken: token,
+            visibleAt: at(31),
+            leaseExpiresAt: at(31),
+            deliveryCount: message.deliveryCount + 1,
+          },
+          queue,
+        );
+
+      it("reads candidates of each partition in delivery order, visible ones only, at most the limit", async () => {
+        const queue = await createQueue();
+        await send(queue, { priority: 1 }, { priority: 7 }, { priority: 7 }, { visibleAt: at(50) }, {});
+        const seen: Message[] = [];
+        for (let partition = 0; partition < queue.partitions; partition++) {
+          const found = await store.candidates(queue, partition, at(1), 10);
+          const messages = found.map((candidate) => candidate.message);
+          expect([...messages].sort(compareStandard)).toEqual(messages);
+          expect(found.every((candidate) => typeof candidate.version === "string")).toBe(true);
+          expect((await store.candidates(queue, partition, at(1), 1)).length).toBeLessThanOrEqual(1);
+          seen.push(...messages);
+        }
+        expect(seen.map((m) => m.priority).sort()).toEqual([0, 1, 7, 7]);
+      });
+
+      it("writes compare-and-set: a write on a version that moved on changes nothing and says so", async () => {
+        const queue = await createQueue();
+        const [message] = await send(queue);
+        const stored = await store.readMessage(queue, message?.id ?? "");
+        if (!stored) throw new Error("not stored");
+        const first = leaseOf(stored.message, "first", queue);
+        const second = leaseOf(stored.message, "second", queue);
+        expect(await store.write(queue, [{ version: stored.version, ...first }])).toEqual([true]);
+        expect(await store.write(queue, [{ version: stored.version, ...second }])).toEqual([false]);
+        const now = await store.readMessage(queue, message?.id ?? "");
+        expect(now?.message).toMatchObject({ leaseToken: "first", deliveryCount: 1 });
+        expect(now?.version).not.toBe(stored.version);
+      });
+
+      it("applies each write's totals with it, one result per write", async () => {
+        const queue = await createQueue();
+        const [a, b] = await send(queue, {}, {});
+        const [readA, readB] = await Promise.all([a, b].map((m) => store.readMessage(queue, m?.id ?? "")));
+        if (!readA || !readB) throw new Error("not stored");
+        const acked = applyChange(readA.message, { kind: "ack", at: at(2) }, queue);
+        const dead = applyChange(
+          readB.message,
+          { kind: "deadLetter", reason: "rejected", lastError: "x", at: at(2) },
+          queue,
+        );
+        const stale = applyChange(readA.message, { kind: "ack", at: at(3) }, queue);
+        expect(
+          await store.write(queue, [
+            { version: readA.version, ...acked },
+            { version: readB.version, ...dead },
+            { version: readA.version, ...stale },
+          ]),
+        ).toEqual([true, true, false]);
+        expect(await store.stats(queue, at(3))).toMatchObject({
+          available: 0,
+          deadLettered: 1,
+          enqueuedTotal: 2,
+          ackedTotal: 1,
+          deadLetteredTotal: 1,
+        });
+      });
+
+      it("never reads a message through another tenant's queue", async () => {
+        const queue = await createQueue();
+        const [message] = await send(queue);
+        expect(
+          await store.readMessage({ ...queue, tenantId: "tenant-intruder" }, message?.id ?? ""),
+        ).toBeUndefined();
+        expect(await store.readMessage(queue, "missing")).toBeUndefined();
+      });
+
+      it("never leases one message to two concurrent receivers", async () => {
+        const queue = await createQueue();
+        await send(queue, ...Array.from({ length: 12 }, () => ({})));
+        const batches = await Promise.all(Array.from({ length: 6 }, () => receive(queue, at(1), 3)));
+        const ids = batches.flat().map((m) => m.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        const rest = await receive(queue, at(2), 12);
+        expect(new Set([...ids, ...rest.map((m) => m.id)]).size).toBe(12);
+      });
+
+      it("counts each race a receiver lost, and gives the loser nothing it lost", async () => {
+        const queue = await createQueue({ partitions: 1 });
+        await send(queue, {}, {}, {});
+        // Both receivers read the same candidates before either writes.
+        let arrived = 0;
+        let release = () => {};
+        const bothThere = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const racing = new Proxy(store, {
+          get(target, property, receiver) {
+            if (property !== "write") return Reflect.get(target, property, receiver);
+            return async (...args: Parameters<QueueStore["write"]>) => {
+              if (++arrived === 2) release();
+              await bothThere;
+              return target.write(...args);
+            };
+          },
+        });
+        const before = compareAndSetConflicts();
+        const [a, b] = await Promise.all([
+          leaseMessages(racing, queue, { now: at(1), max: 3, visibilityTimeoutSeconds: 30 }, Math.random),
+          leaseMessages(racing, queue, { now: at(1), max: 3, visibilityTimeoutSeconds: 30 }, Math.random),
+        ]);
+        const ids = [...(a ?? []), ...(b ?? [])].map((m) => m.id);
+        expect(new Set(ids).size).toBe(3);
+        expect(ids).toHaveLength(3);
+        expect(compareAndSetConflicts() - before).toBe(3);
       });
     });
 
