@@ -51,8 +51,13 @@ const emptyUntil = new Map<string, Map<number, number>>();
 /** Per queue, until when receives here pick at random: a race was lost lately. */
 const contendedUntil = new Map<string, number>();
 
-/** Per queue, how many receives this process is running right now. */
-const running = new Map<string, number>();
+/**
+ * Per queue, the candidates receives in this process are writing right now.
+ * Another receive here skips them (a fifo receive, their whole group) rather
+ * than race for them: in-process receivers never collide, so compare-and-set
+ * conflicts come only from other instances.
+ */
+const claimed = new Map<string, Set<string>>();
 
 /**
  * Leases up to `max` deliverable messages: picks partitions with work, reads
@@ -67,44 +72,67 @@ export async function leaseMessages(
   request: ReceiveRequest,
   random: () => number,
 ): Promise<Message[]> {
-  running.set(queue.id, (running.get(queue.id) ?? 0) + 1);
-  try {
-    const delivered: Message[] = [];
-    const fifo = queue.ordering === "fifo";
-    for (let pass = 0; pass < MAX_PASSES && delivered.length < request.max; pass++) {
-      let lookAgain = false;
-      for (const partition of partitionOrder(queue, request.now, random)) {
-        const want = request.max - delivered.length;
-        if (want <= 0) break;
-        const found = await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD);
-        hintEmpty(queue, partition, found.length === 0, request.now);
-        if (found.length === 0) continue;
+  const delivered: Message[] = [];
+  const fifo = queue.ordering === "fifo";
+  for (let pass = 0; pass < MAX_PASSES && delivered.length < request.max; pass++) {
+    let lookAgain = false;
+    for (const partition of partitionOrder(queue, request.now, random)) {
+      const want = request.max - delivered.length;
+      if (want <= 0) break;
+      // Read past what other receives here are writing: they are skipped.
+      const limit = want * CANDIDATE_SPREAD + (claimed.get(queue.id)?.size ?? 0);
+      const found = await store.candidates(queue, partition, request.now, limit);
+      hintEmpty(queue, partition, found.length === 0, request.now);
+      const open = unclaimed(queue, found, fifo);
+      lookAgain ||= open.length < found.length;
+      if (open.length === 0) continue;
+      const chosen = fifo ? open.slice(0, want) : pick(open, want, isContended(queue, request.now), random);
+      const ids = claim(queue, chosen);
+      try {
         const outcome = fifo
-          ? await leaseFifo(store, queue, found, want, request)
-          : await leaseStandard(
-              store,
-              queue,
-              pick(found, want, isContended(queue, request.now), random),
-              request,
-            );
+          ? await leaseFifo(store, queue, chosen, request)
+          : await leaseStandard(store, queue, chosen, request);
         delivered.push(...outcome.delivered);
         if (outcome.lost > 0) hintContended(queue, request.now);
-        lookAgain ||= outcome.delivered.length < outcome.tried;
+        lookAgain ||= outcome.delivered.length < chosen.length;
+      } finally {
+        unclaim(queue, ids);
       }
-      if (!lookAgain) break;
     }
-    return fifo ? delivered : delivered.sort(compareStandard);
-  } finally {
-    const left = (running.get(queue.id) ?? 1) - 1;
-    if (left > 0) running.set(queue.id, left);
-    else running.delete(queue.id);
+    if (!lookAgain) break;
   }
+  return fifo ? delivered : delivered.sort(compareStandard);
+}
+
+/** The candidates no other receive here is writing; on fifo queues, only groups none of them is in. */
+function unclaimed(queue: Queue, found: StoredMessage[], fifo: boolean): StoredMessage[] {
+  const taken = claimed.get(queue.id);
+  if (!taken) return found;
+  if (!fifo) return found.filter((candidate) => !taken.has(candidate.message.id));
+  const busy = new Set(found.filter((c) => taken.has(c.message.id)).map((c) => c.message.groupId));
+  return found.filter((candidate) => !busy.has(candidate.message.groupId));
+}
+
+function claim(queue: Queue, chosen: StoredMessage[]): string[] {
+  let taken = claimed.get(queue.id);
+  if (!taken) {
+    taken = new Set();
+    claimed.set(queue.id, taken);
+  }
+  const ids = chosen.map((candidate) => candidate.message.id);
+  for (const id of ids) taken.add(id);
+  return ids;
+}
+
+function unclaim(queue: Queue, ids: string[]): void {
+  const taken = claimed.get(queue.id);
+  if (!taken) return;
+  for (const id of ids) taken.delete(id);
+  if (taken.size === 0) claimed.delete(queue.id);
 }
 
 interface Outcome {
   delivered: Message[];
-  /** How many candidates it tried to lease; those not delivered were dead-lettered or lost to another receiver. */
-  tried: number;
   /** Writes lost to another receiver. */
   lost: number;
 }
@@ -134,7 +162,7 @@ async function leaseStandard(
   const lost = won.filter((ok) => !ok).length;
   countConflicts(lost);
   const delivered = writes.filter((write, index) => won[index] && isLease(write)).map((write) => write.next);
-  return { delivered, tried: writes.length, lost };
+  return { delivered, lost };
 }
 
 /**
@@ -146,19 +174,15 @@ async function leaseStandard(
 async function leaseFifo(
   store: QueueStore,
   queue: Queue,
-  found: StoredMessage[],
-  want: number,
+  chosen: StoredMessage[],
   request: ReceiveRequest,
 ): Promise<Outcome> {
   const runs = new Map<string, StoredMessage[]>();
-  let taken = 0;
-  for (const candidate of found) {
-    if (taken >= want) break;
+  for (const candidate of chosen) {
     const group = candidate.message.groupId ?? "";
     const run = runs.get(group) ?? [];
     if (run.length === 0) runs.set(group, run);
     run.push(candidate);
-    taken++;
   }
   const groups = [...runs.values()];
   const heads = groups.map((run) => ({
@@ -192,13 +216,13 @@ async function leaseFifo(
       if (unbroken && isLease(tail)) delivered.push(tail.next);
     });
   });
-  return { delivered, tried: taken, lost };
+  return { delivered, lost };
 }
 
 /**
- * Up to `want` of the candidates, in delivery order. Under contention
- * (another receive of the queue runs in this process, or one lost a race
- * lately) the priority order stays strict but, within the first level that
+ * Up to `want` of the candidates, in delivery order. Under contention (a
+ * receive here lost a race to another instance lately) the priority order
+ * stays strict but, within the first level that
  * does not fit whole, the pick is at random, so receivers reading the same
  * candidates at once mostly take different ones; oldest-first within a
  * priority is then best effort.
@@ -262,7 +286,7 @@ function hintEmpty(queue: Queue, partition: number, empty: boolean, now: Date): 
 }
 
 function isContended(queue: Queue, now: Date): boolean {
-  return (running.get(queue.id) ?? 0) > 1 || (contendedUntil.get(queue.id) ?? 0) > now.getTime();
+  return (contendedUntil.get(queue.id) ?? 0) > now.getTime();
 }
 
 function hintContended(queue: Queue, now: Date): void {

@@ -283,43 +283,48 @@ export function describeQueueStoreContract(
         expect(await store.readMessage(queue, "missing")).toBeUndefined();
       });
 
-      it("never leases one message to two concurrent receivers", async () => {
+      it("never leases one message to two concurrent receivers, nor lets receivers of one process race", async () => {
         const queue = await createQueue();
         await send(queue, ...Array.from({ length: 12 }, () => ({})));
+        const before = compareAndSetConflicts();
         const batches = await Promise.all(Array.from({ length: 6 }, () => receive(queue, at(1), 3)));
         const ids = batches.flat().map((m) => m.id);
         expect(new Set(ids).size).toBe(ids.length);
+        expect(compareAndSetConflicts() - before).toBe(0);
         const rest = await receive(queue, at(2), 12);
         expect(new Set([...ids, ...rest.map((m) => m.id)]).size).toBe(12);
       });
 
-      it("counts each race a receiver lost, and gives the loser nothing it lost", async () => {
+      it("counts each race lost to another instance, and delivers nothing it lost", async () => {
         const queue = await createQueue({ partitions: 1 });
         await send(queue, {}, {}, {});
-        // Both receivers read the same candidates before either writes.
-        let arrived = 0;
-        let release = () => {};
-        const bothThere = new Promise<void>((resolve) => {
-          release = resolve;
-        });
+        // Another instance leases every candidate between this receiver's read and its write.
+        let interfered = false;
         const racing = new Proxy(store, {
           get(target, property, receiver) {
-            if (property !== "write") return Reflect.get(target, property, receiver);
-            return async (...args: Parameters<QueueStore["write"]>) => {
-              if (++arrived === 2) release();
-              await bothThere;
-              return target.write(...args);
+            if (property !== "candidates") return Reflect.get(target, property, receiver);
+            return async (...args: Parameters<QueueStore["candidates"]>) => {
+              const found = await target.candidates(...args);
+              if (!interfered) {
+                interfered = true;
+                const first = found.map((c) => ({
+                  version: c.version,
+                  ...leaseOf(c.message, "other", queue),
+                }));
+                expect(await target.write(queue, first)).toEqual([true, true, true]);
+              }
+              return found;
             };
           },
         });
         const before = compareAndSetConflicts();
-        const [a, b] = await Promise.all([
-          leaseMessages(racing, queue, { now: at(1), max: 3, visibilityTimeoutSeconds: 30 }, Math.random),
-          leaseMessages(racing, queue, { now: at(1), max: 3, visibilityTimeoutSeconds: 30 }, Math.random),
-        ]);
-        const ids = [...(a ?? []), ...(b ?? [])].map((m) => m.id);
-        expect(new Set(ids).size).toBe(3);
-        expect(ids).toHaveLength(3);
+        const got = await leaseMessages(
+          racing,
+          queue,
+          { now: at(1), max: 3, visibilityTimeoutSeconds: 30 },
+          Math.random,
+        );
+        expect(got).toEqual([]);
         expect(compareAndSetConflicts() - before).toBe(3);
       });
     });

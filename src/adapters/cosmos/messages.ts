@@ -190,11 +190,27 @@ export class CosmosMessages {
         { n: room, group: group.groupId },
       );
       // A group without ready messages leaves the service order; an enqueue or redrive brings it back.
-      if (head.length === 0) await deleteIfMatch(this.messages, pk, group.id, group._etag);
+      if (head.length === 0) await this.retireGroup(pk, group);
       const run = fifoRun(head.map(toMessage), now, room);
       found.push(...head.slice(0, run.length).map(stored));
     }
     return found;
+  }
+
+  /**
+   * Removes a drained group from the service order. An enqueue that found the
+   * group document still there (and so did not create it) may have added a
+   * message meanwhile: a look after the delete puts the group back then.
+   */
+  private async retireGroup(pk: string, group: GroupDocument): Promise<void> {
+    if (!(await deleteIfMatch(this.messages, pk, group.id, group._etag))) return;
+    const [still] = await query<string>(
+      this.messages,
+      pk,
+      "SELECT TOP 1 VALUE c.id FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.groupId = @group",
+      { group: group.groupId },
+    );
+    if (still !== undefined) await this.touchGroup(pk, group.groupId);
   }
 
   async readDocument(queue: Queue, id: string): Promise<MessageDocument | undefined> {
@@ -247,12 +263,20 @@ export class CosmosMessages {
       if (statusOf(error) === 412 || statusOf(error) === 404) return false;
       throw error;
     }
-    if (next.groupId !== null && servedGroupAt) {
-      await this.messages
-        .item(groupDocumentId(next.groupId), pk)
-        .patch([{ op: "set", path: "/servedAt", value: servedGroupAt.getTime() }]);
-    }
+    if (next.groupId !== null && servedGroupAt) await this.serveGroup(pk, next.groupId, servedGroupAt);
     return true;
+  }
+
+  /** Marks when a group was last served; a group document gone meanwhile is created again, served. */
+  private async serveGroup(pk: string, groupId: string, at: Date): Promise<void> {
+    try {
+      await this.messages
+        .item(groupDocumentId(groupId), pk)
+        .patch([{ op: "set", path: "/servedAt", value: at.getTime() }]);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      await this.touchGroup(pk, groupId);
+    }
   }
 
   async purge(queue: Queue): Promise<number> {

@@ -66,7 +66,13 @@ function prepare(db: Database) {
        WHERE queue_id = ? AND partition = ? AND state = 'ready' AND group_id IS NOT NULL AND group_id = ?
        ORDER BY sequence LIMIT ?`,
     ),
-    deleteGroup: q("DELETE FROM fifo_groups WHERE queue_id = ? AND group_id = ?"),
+    // Only while the group still has no ready message: an enqueue may have come between the look and this write.
+    deleteDrainedGroup: q(
+      `DELETE FROM fifo_groups WHERE queue_id = @queue AND group_id = @group AND NOT EXISTS (
+         SELECT 1 FROM messages INDEXED BY messages_fifo_order
+         WHERE queue_id = @queue AND partition = @partition AND state = 'ready' AND group_id IS NOT NULL
+           AND group_id = @group)`,
+    ),
     serveGroup: q("UPDATE fifo_groups SET served_at = ? WHERE queue_id = ? AND group_id = ?"),
     messageById: q("SELECT * FROM messages WHERE queue_id = ? AND id = ? AND tenant_id = ?"),
     // Every mutable field, compare-and-set on the version the change was decided on.
@@ -199,7 +205,7 @@ export class SqliteMessages {
     // A group without ready messages leaves the service order; an enqueue or redrive brings it back.
     if (drained.length > 0) {
       await this.writes.run(() => {
-        for (const groupId of drained) this.sql.deleteGroup.run(queue.id, groupId);
+        for (const group of drained) this.sql.deleteDrainedGroup.run({ queue: queue.id, group, partition });
       });
     }
     return found;
