@@ -74,17 +74,19 @@ export async function leaseMessages(
 ): Promise<Message[]> {
   const delivered: Message[] = [];
   const fifo = queue.ordering === "fifo";
+  let waitForOthers = false;
   for (let pass = 0; pass < MAX_PASSES && delivered.length < request.max; pass++) {
+    // Candidates another receive here was writing were skipped: let its write finish before looking again.
+    if (waitForOthers) await new Promise((resolve) => setImmediate(resolve));
+    waitForOthers = false;
     let lookAgain = false;
     for (const partition of partitionOrder(queue, request.now, random)) {
       const want = request.max - delivered.length;
       if (want <= 0) break;
-      // Read past what other receives here are writing: they are skipped.
-      const limit = want * CANDIDATE_SPREAD + (claimed.get(queue.id)?.size ?? 0);
-      const found = await store.candidates(queue, partition, request.now, limit);
+      const found = await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD);
       hintEmpty(queue, partition, found.length === 0, request.now);
       const open = unclaimed(queue, found, fifo);
-      lookAgain ||= open.length < found.length;
+      waitForOthers ||= open.length < found.length;
       if (open.length === 0) continue;
       const chosen = fifo ? open.slice(0, want) : pick(open, want, isContended(queue, request.now), random);
       const ids = claim(queue, chosen);
@@ -99,7 +101,7 @@ export async function leaseMessages(
         unclaim(queue, ids);
       }
     }
-    if (!lookAgain) break;
+    if (!lookAgain && !waitForOthers) break;
   }
   return fifo ? delivered : delivered.sort(compareStandard);
 }
