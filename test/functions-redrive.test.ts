@@ -5,6 +5,7 @@ import { CosmosClient } from "@azure/cosmos";
 import { InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CosmosStore } from "../src/adapters/cosmos/store.js";
+import { leaseMessages } from "../src/service/receive.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
 import { aQueue, at } from "./fixtures.js";
 import { deadLetterAll } from "./redrive-helpers.js";
@@ -82,7 +83,12 @@ describe("the redriveResume timer", () => {
         expiresAt: new Date(now + 86_400_000),
       })),
     );
-    const { delivered } = await store.receive(queue, { now: at(1), max: 250, visibilityTimeoutSeconds: 60 });
+    const delivered = await leaseMessages(
+      store,
+      queue,
+      { now: at(1), max: 250, visibilityTimeoutSeconds: 60 },
+      Math.random,
+    );
     await deadLetterAll(store, queue, delivered, at(2));
     // Started a minute ago by an instance that has gone: its lease lapsed half a minute ago.
     const id = `task_resume_${now}`;

@@ -3,6 +3,7 @@ import { onNack } from "../src/domain/lease.js";
 import type { Message } from "../src/domain/message.js";
 import type { Queue } from "../src/domain/queue.js";
 import type { QueueStore } from "../src/service/ports.js";
+import { settleMessages } from "../src/service/settle.js";
 
 export type TaskView = Awaited<ReturnType<ConveyorClient["redriveTask"]>>;
 
@@ -24,7 +25,8 @@ export async function waitForTask(
 
 /** Dead-letters every leased message straight through the store, as a consumer's nack would. */
 export function deadLetterAll(store: QueueStore, queue: Queue, leased: Message[], at: Date) {
-  return store.settle(
+  return settleMessages(
+    store,
     queue,
     leased.map((message) => ({
       messageId: message.id,

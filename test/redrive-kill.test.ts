@@ -6,6 +6,7 @@ import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/loca
 import { SqliteStore } from "../src/adapters/sqlite/store.js";
 import { ConveyorClient } from "../src/client/index.js";
 import { TASK_LEASE_SECONDS } from "../src/service/dead-letters.js";
+import { leaseMessages } from "../src/service/receive.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
 import { aQueue, at } from "./fixtures.js";
 import { startTestHost } from "./host.js";
@@ -104,11 +105,12 @@ describe("a redrive task left running by a stopped local host", () => {
         expiresAt: at(86_400),
       })),
     );
-    const { delivered } = await store.receive(queue, {
-      now: at(1),
-      max: total,
-      visibilityTimeoutSeconds: 60,
-    });
+    const delivered = await leaseMessages(
+      store,
+      queue,
+      { now: at(1), max: total, visibilityTimeoutSeconds: 60 },
+      Math.random,
+    );
     await deadLetterAll(store, queue, delivered, at(2));
     // The previous process answered 202 after the first 1000, then stopped; its lease has lapsed.
     const now = Date.now();

@@ -72,7 +72,7 @@ export type DraftMessage = Pick<
 /** A newly enqueued message: ready, never delivered, with the sequence its store assigned. */
 export function enqueuedMessage(queue: Queue, draft: DraftMessage, sequence: number): Message {
   // Field by field rather than a spread: the draft may carry more than a
-  // DraftMessage (a store's NewMessage), and this runs once a message.
+  // DraftMessage, and this runs once a message.
   return {
     id: draft.id,
     body: draft.body,

@@ -6,6 +6,8 @@ export const LIMITS = {
   messageTtlSeconds: { min: 60, max: 1_209_600, default: 604_800 },
   deduplicationWindowSeconds: { min: 0, max: 86_400, default: 300 },
   maxMessageBytes: { min: 1, max: 1_048_576, default: 262_144 },
+  /** Shards of one queue (see partition.ts); 64 covers the target load with room (docs/scale.md). */
+  partitions: { min: 1, max: 64, default: 1 },
   retry: {
     initialDelaySeconds: { min: 0, max: 43_200, default: 1 },
     maxDelaySeconds: { min: 0, max: 43_200, default: 600 },

@@ -27,7 +27,7 @@ export interface AccessEntry {
   grants: Grant[];
 }
 
-/** What a client may set on a queue; everything but `name` and `ordering` can change later. */
+/** What a client may set on a queue; everything but `name` and `ordering` can change later (`partitions` only grows). */
 export interface QueueSettings {
   visibilityTimeoutSeconds: number;
   maxDeliveries: number;
@@ -35,6 +35,8 @@ export interface QueueSettings {
   messageTtlSeconds: number;
   deduplicationWindowSeconds: number;
   maxMessageBytes: number;
+  /** How many shards the queue's messages spread over (`partition.ts`); fixed for fifo queues, grow-only otherwise. */
+  partitions: number;
   push?: PushSettings;
   access: AccessEntry[];
 }
@@ -60,5 +62,6 @@ export const DEFAULT_SETTINGS: QueueSettings = {
   messageTtlSeconds: LIMITS.messageTtlSeconds.default,
   deduplicationWindowSeconds: LIMITS.deduplicationWindowSeconds.default,
   maxMessageBytes: LIMITS.maxMessageBytes.default,
+  partitions: LIMITS.partitions.default,
   access: [],
 };

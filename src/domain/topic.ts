@@ -4,6 +4,7 @@ import { type DraftMessage, placeMessage } from "./enqueue.js";
 import { ok, type Result } from "./errors.js";
 import type { Filter } from "./filter.js";
 import { LIMITS } from "./limits.js";
+import { messageIdIn, partitionFor } from "./partition.js";
 import type { Queue } from "./queue.js";
 
 /** A topic fans each published message out to its subscriptions' queues. */
@@ -98,8 +99,11 @@ export function copyDraft(
     now,
   );
   if (!placed.ok) return placed;
+  const dedupKey = copyDedupKey(message.id, copy.subscriptionId);
+  // A copy always has a dedup key, so its shard is a hash (never the random spread): made again, it lands where it was.
+  const partition = partitionFor(queue, { groupId: placed.value.groupId, dedupKey }, () => 0);
   return ok({
-    id: copyId(message.id, copy.subscriptionId),
+    id: messageIdIn(copyId(message.id, copy.subscriptionId), partition),
     body: message.body,
     attributes: {
       ...message.attributes,
@@ -107,7 +111,7 @@ export function copyDraft(
       [COPY_ATTRIBUTES.topicMessageId]: message.id,
     },
     ...placed.value,
-    dedupKey: copyDedupKey(message.id, copy.subscriptionId),
+    dedupKey,
     enqueuedAt: now,
   });
 }

@@ -1,5 +1,5 @@
 import { app, type InvocationContext } from "@azure/functions";
-import { messageFromDocument } from "../adapters/cosmos/store.js";
+import { messageFromDocument } from "../adapters/cosmos/documents.js";
 import type { Message } from "../domain/message.js";
 import { conveyor } from "./runtime.js";
 

@@ -1,13 +1,16 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Principal } from "../domain/access.js";
 import { dedupKey } from "../domain/dedup.js";
-import { placeMessage } from "../domain/enqueue.js";
+import { type DraftMessage, placeMessage } from "../domain/enqueue.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import { type NackOptions, onAck, onExtend, onNack } from "../domain/lease.js";
 import type { Message } from "../domain/message.js";
+import { messageIdIn, partitionFor } from "../domain/partition.js";
 import type { Queue } from "../domain/queue.js";
 import { openQueue, type ServiceContext } from "./context.js";
-import type { Enqueued, NewMessage } from "./ports.js";
+import type { Enqueued } from "./ports.js";
+import { leaseMessages } from "./receive.js";
+import { settleMessages } from "./settle.js";
 
 export interface EnqueueInput {
   /** The body as JSON text: what is stored, counted against the size limit and delivered. */
@@ -47,7 +50,7 @@ export async function enqueue(
   const queue = opened.value;
   const now = context.clock.now();
   const drafts = inputs.map((input) =>
-    draftMessage(queue, input, now, inputs.length === 1 ? idempotencyKey : undefined),
+    draftMessage(queue, input, now, context.random, inputs.length === 1 ? idempotencyKey : undefined),
   );
   const valid = drafts.flatMap((draft) => (draft.ok ? [draft.value] : []));
   const stored = valid.length > 0 ? await context.store.enqueue(queue, valid) : [];
@@ -61,8 +64,9 @@ function draftMessage(
   queue: Queue,
   input: EnqueueInput,
   now: Date,
+  random: () => number,
   idempotencyKey?: string,
-): Result<NewMessage> {
+): Result<DraftMessage> {
   const body = input.bodyJson;
   const placed = placeMessage(
     queue,
@@ -70,16 +74,18 @@ function draftMessage(
     now,
   );
   if (!placed.ok) return placed;
+  const key =
+    queue.deduplicationWindowSeconds > 0
+      ? dedupKey(queue.ordering, body, input.deduplicationId, idempotencyKey)
+      : null;
+  const partition = partitionFor(queue, { groupId: placed.value.groupId, dedupKey: key }, random);
   return ok({
     // Time-ordered (UUIDv7): new ids land at the end of the store's id index, not at random pages in it.
-    id: uuidv7(),
+    id: messageIdIn(uuidv7(), partition),
     body,
     attributes: input.attributes ?? {},
     ...placed.value,
-    dedupKey:
-      queue.deduplicationWindowSeconds > 0
-        ? dedupKey(queue.ordering, body, input.deduplicationId, idempotencyKey)
-        : null,
+    dedupKey: key,
     enqueuedAt: now,
   });
 }
@@ -110,11 +116,12 @@ export async function receive(
     const signalled = context.signals.wait(queue.id, stopWaiting.signal);
     try {
       const now = context.clock.now();
-      const { delivered } = await context.store.receive(queue, {
-        now,
-        max: input.max,
-        visibilityTimeoutSeconds,
-      });
+      const delivered = await leaseMessages(
+        context.store,
+        queue,
+        { now, max: input.max, visibilityTimeoutSeconds },
+        context.random,
+      );
       if (delivered.length > 0 || now.getTime() >= deadline || abort.aborted) return ok(delivered);
       const due = (await context.store.nextVisibleAt(queue, now))?.getTime() ?? Number.POSITIVE_INFINITY;
       const wakeAt = Math.min(deadline, due, now.getTime() + context.longPollFallbackMs);
@@ -150,7 +157,7 @@ export async function ack(
   const opened = await openQueue(context, principal, queueName, "receive");
   if (!opened.ok) return opened;
   const now = context.clock.now();
-  const [result] = await context.store.settle(opened.value, [
+  const [result] = await settleMessages(context.store, opened.value, [
     { messageId, decide: (message) => onAck(message, leaseToken, now) },
   ]);
   return result as Result<Message>;
@@ -168,7 +175,7 @@ export async function nack(
   if (!opened.ok) return opened;
   const queue = opened.value;
   const now = context.clock.now();
-  const [result] = await context.store.settle(queue, [
+  const [result] = await settleMessages(context.store, queue, [
     { messageId, decide: (message) => onNack(message, queue, leaseToken, now, options, context.random) },
   ]);
   context.signals.notify(queue.id);
@@ -186,7 +193,7 @@ export async function extendLease(
   const opened = await openQueue(context, principal, queueName, "receive");
   if (!opened.ok) return opened;
   const now = context.clock.now();
-  const [result] = await context.store.settle(opened.value, [
+  const [result] = await settleMessages(context.store, opened.value, [
     { messageId, decide: (message) => onExtend(message, leaseToken, now, visibilityTimeoutSeconds) },
   ]);
   if (visibilityTimeoutSeconds === 0) context.signals.notify(opened.value.id);
@@ -214,7 +221,7 @@ export async function settle(
       decide: (message: Message) => onNack(message, queue, leaseToken, now, options, context.random),
     })),
   ];
-  const results = await context.store.settle(queue, items);
+  const results = await settleMessages(context.store, queue, items);
   if (input.nacks.length > 0) context.signals.notify(queue.id);
   return ok(
     items.map((item, index) => ({ messageId: item.messageId, result: results[index] as Result<Message> })),

@@ -1,8 +1,8 @@
 import type { DraftMessage } from "../domain/enqueue.js";
-import type { Result } from "../domain/errors.js";
-import type { Transition } from "../domain/lease.js";
+import { fail, ok, type Result } from "../domain/errors.js";
 import type { Availability, Message } from "../domain/message.js";
 import type { Grant, Queue } from "../domain/queue.js";
+import type { TotalsDelta } from "../domain/transition.js";
 
 /** The ports the service layer needs; adapters under `src/adapters/` implement them. */
 
@@ -20,8 +20,42 @@ export interface Page<T> {
   nextCursor?: string;
 }
 
-/** A message as the service hands it to the store: ids, keys and times are already decided. */
-export type NewMessage = DraftMessage;
+/** Opaque page cursors: base64url JSON of the sort key of the last item on the page. */
+export const encodeCursor = (key: readonly (string | number)[]): string =>
+  Buffer.from(JSON.stringify(key)).toString("base64url");
+
+export function decodeCursor(
+  cursor: string | undefined,
+  arity: number,
+): Result<(string | number)[] | undefined> {
+  if (cursor === undefined) return ok(undefined);
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (
+      Array.isArray(key) &&
+      key.length === arity &&
+      key.every((part) => typeof part === "string" || typeof part === "number")
+    ) {
+      return ok(key);
+    }
+  } catch {
+    // fall through to the validation failure below
+  }
+  return fail("validation_failed", "the cursor is not one this server issued", {
+    errors: [{ path: "cursor", message: "malformed cursor" }],
+  });
+}
+
+/** A page from `limit + 1` rows: the extra row only tells that there is a next page. */
+export function pageOf<T>(
+  rows: T[],
+  limit: number,
+  keyOf: (item: T) => readonly (string | number)[],
+): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: encodeCursor(keyOf(items[items.length - 1] as T)) };
+}
 
 export interface Enqueued {
   message: Message;
@@ -29,24 +63,22 @@ export interface Enqueued {
   duplicate: boolean;
 }
 
-export interface ReceiveRequest {
-  now: Date;
-  max: number;
-  visibilityTimeoutSeconds: number;
+/** A message as stored, with the compare-and-set token of that version. */
+export interface StoredMessage {
+  message: Message;
+  /** Opaque: SQLite's row version, Cosmos DB's `_etag`. */
+  version: string;
 }
 
-export interface Received {
-  delivered: Message[];
-  /** Candidates that `domain/dead-letter.ts` moved to the dead-letter queue instead of delivering. */
-  deadLettered: Message[];
-}
-
-/** Decides, from the message as stored, what to change; `null` changes nothing and succeeds. */
-export type Decide = (message: Message) => Result<Transition | null>;
-
-export interface Settlement {
-  messageId: string;
-  decide: Decide;
+/** One message's change, decided by the service (`domain/transition.ts`), for the store to persist. */
+export interface MessageWrite {
+  /** The version the change was decided on: the write happens only if the message is still at it. */
+  version: string;
+  next: Message;
+  /** Added to the queue's counters in the same write. */
+  totals: TotalsDelta;
+  /** A receive opened a delivery of the message's fifo group at this time (fair group service). */
+  servedGroupAt?: Date;
 }
 
 export type RedriveSelection = { messageIds: string[] } | { all: true; limit: number };
@@ -96,12 +128,6 @@ export interface QueueStats {
   redrivenTotal: number;
 }
 
-/**
- * The durable home of queues and messages. Every call is scoped by the
- * queue's tenant; an adapter never reads across tenants. Each method is
- * atomic on its own; the contract suite in `test/store/contract.ts` states
- * the behaviour every adapter must show.
- */
 /** A queue's stats at one moment: the per-queue history the console charts, kept by the store. */
 export interface StatsSample extends QueueStats {
   at: Date;
@@ -110,6 +136,13 @@ export interface StatsSample extends QueueStats {
 /** How long a queue's stats history is kept. */
 export const SAMPLE_RETENTION_MS = 60 * 60 * 1000;
 
+/**
+ * The durable home of queues and messages. Every call is scoped by the
+ * queue's tenant; an adapter never reads across tenants. Each method is
+ * atomic on its own; the contract suite in `test/store/contract.ts` states
+ * the behaviour every adapter must show. Stores persist what the service
+ * decided: the receive and settle loops live in `receive.ts` and `settle.ts`.
+ */
 export interface QueueStore {
   readonly kind: "sqlite" | "cosmos";
   ping(): Promise<void>;
@@ -126,12 +159,26 @@ export interface QueueStore {
   /** Removes the queue with its messages and dead letters. */
   deleteQueue(queue: Queue): Promise<void>;
 
-  /** Each message is new or, by its dedup key inside the window, the duplicate of an earlier one. */
-  enqueue(queue: Queue, messages: NewMessage[]): Promise<Enqueued[]>;
-  /** Leases up to `max` deliverable messages in delivery order (`domain/ordering.ts`), applying `domain/lease.ts#onReceive`. */
-  receive(queue: Queue, request: ReceiveRequest): Promise<Received>;
-  /** Applies each decision to the message as stored, compare-and-set; one result per item, in order. */
-  settle(queue: Queue, settlements: Settlement[]): Promise<Result<Message>[]>;
+  /**
+   * Each message is new or, by its dedup key inside the window, the duplicate
+   * of an earlier one in the same partition (`domain/partition.ts`, from its id).
+   */
+  enqueue(queue: Queue, messages: DraftMessage[]): Promise<Enqueued[]>;
+  /**
+   * Ready messages of one partition that a receive may lease at `now`, in
+   * delivery order (`domain/ordering.ts`), at most `limit`: on standard queues
+   * the visible ones by priority, then sequence; on fifo queues, for each group
+   * in service order (least recently served first), its deliverable run.
+   */
+  candidates(queue: Queue, partition: number, now: Date, limit: number): Promise<StoredMessage[]>;
+  /** A message by id (its partition is in the id), with its version. */
+  readMessage(queue: Queue, messageId: string): Promise<StoredMessage | undefined>;
+  /**
+   * Persists each change compare-and-set on its version, one result per write
+   * in order: false when the stored message moved on (or is gone) and nothing
+   * of that write was applied. Each write's totals are applied with it.
+   */
+  write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]>;
   getMessage(queue: Queue, messageId: string): Promise<Message | undefined>;
   /** Deletes every ready message (available, delayed or in flight); returns how many. */
   purge(queue: Queue): Promise<number>;

@@ -6,6 +6,7 @@ import { deriveSigningSecret, pushAddressVerdict, pushUrlVerdict, signWebhook } 
 import type { Queue } from "../domain/queue.js";
 import type { ServiceContext } from "./context.js";
 import type { PushJob, SendWebhook, WebhookOutcome } from "./ports.js";
+import { settleMessages } from "./settle.js";
 
 /**
  * Refuses a push URL whose form or any resolved address the SSRF rule
@@ -79,13 +80,13 @@ export async function deliverPush(
   const token = message.leaseToken;
   const now = context.clock.now();
   if (outcome.kind === "response" && outcome.status >= 200 && outcome.status < 300) {
-    const [acked] = await context.store.settle(queue, [
+    const [acked] = await settleMessages(context.store, queue, [
       { messageId: message.id, decide: (m) => onAck(m, token, now) },
     ]);
     return acked?.ok ? { kind: "acked" } : { kind: "leaseLost" };
   }
   const error = describeFailure(outcome);
-  const [nacked] = await context.store.settle(queue, [
+  const [nacked] = await settleMessages(context.store, queue, [
     {
       messageId: message.id,
       decide: (m) => onNack(m, queue, token, now, { reason: "push_failed", error }, context.random),
@@ -206,7 +207,7 @@ export async function runPushJob(
       return { kind: "deferred", job: later, why: "the queue has maxConcurrency deliveries in flight" };
     }
     const visibilityTimeoutSeconds = push.timeoutSeconds + LEASE_MARGIN_SECONDS;
-    const [leased] = await context.store.settle(queue, [
+    const [leased] = await settleMessages(context.store, queue, [
       {
         messageId: message.id,
         decide: (current) =>
@@ -236,7 +237,7 @@ export async function abandonPushJob(
   if (!queue) return false;
   const now = context.clock.now();
   const error = `the push job was dead-lettered by the broker: ${brokerReason}`;
-  const [result] = await context.store.settle(queue, [
+  const [result] = await settleMessages(context.store, queue, [
     { messageId: job.messageId, decide: (message) => ok(onPushAbandoned(message, now, error)) },
   ]);
   return result?.ok === true && result.value.state === "dead";

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { canCreateQueue, grantsHeld, grantsOn, isAdmin, type Principal } from "../domain/access.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import { LIMITS } from "../domain/limits.js";
+import { checkPartitionsChange } from "../domain/partition.js";
 import {
   DEFAULT_SETTINGS,
   type Grant,
@@ -132,6 +133,10 @@ export async function updateQueue(
   if (!opened.ok) return opened;
   const current = opened.value;
   const { push, ...settings } = patch;
+  if (settings.partitions !== undefined) {
+    const partitions = checkPartitionsChange(current, settings.partitions);
+    if (!partitions.ok) return partitions;
+  }
   const pushSettings = push ? await pushSettingsOf(context, push, current.push) : ok(undefined);
   if (!pushSettings.ok) return pushSettings;
   const { push: _previous, ...rest } = current;

@@ -105,6 +105,77 @@ describe("queues", () => {
   });
 });
 
+describe("sharded queues", () => {
+  const pathsOf = (response: { body: unknown }) =>
+    (response.body as { errors?: { path: string }[] }).errors?.map((error) => error.path);
+
+  it("has one partition by default and takes 1 to 64 at creation", async () => {
+    expect((await admin.createQueue({ name: "one-shard" })).partitions).toBe(1);
+    expect((await admin.createQueue({ name: "four-shards", partitions: 4 })).partitions).toBe(4);
+    expect((await admin.getQueue("four-shards")).partitions).toBe(4);
+    for (const partitions of [0, 65, 1.5]) {
+      const response = await admin.raw("POST", "/v1/queues", { body: { name: "bad-shards", partitions } });
+      expect([response.status, pathsOf(response)]).toEqual([400, ["partitions"]]);
+    }
+  });
+
+  it("lets a standard queue grow its partitions but never shrink them", async () => {
+    await admin.createQueue({ name: "growing", partitions: 2 });
+    expect((await admin.updateQueue("growing", { partitions: 8 })).partitions).toBe(8);
+    const shrink = await admin.raw("PATCH", "/v1/queues/growing", { body: { partitions: 4 } });
+    expect([shrink.status, pathsOf(shrink)]).toEqual([400, ["partitions"]]);
+    expect((await admin.getQueue("growing")).partitions).toBe(8);
+  });
+
+  it("never changes a fifo queue's partitions, which its groups are hashed to", async () => {
+    await admin.createQueue({ name: "fixed-fifo", ordering: "fifo", partitions: 4 });
+    const grow = await admin.raw("PATCH", "/v1/queues/fixed-fifo", { body: { partitions: 8 } });
+    expect([grow.status, pathsOf(grow)]).toEqual([400, ["partitions"]]);
+    expect((await admin.updateQueue("fixed-fifo", { partitions: 4 })).partitions).toBe(4);
+  });
+
+  it("keeps each fifo group in order across partitions", async () => {
+    await admin.createQueue({ name: "fifo-shards", ordering: "fifo", partitions: 4 });
+    const groups = ["g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"];
+    await admin.sendBatch(
+      "fifo-shards",
+      [0, 1, 2].flatMap((n) => groups.map((groupId) => ({ body: `${groupId}-${n}`, groupId }))),
+    );
+    const seen = new Map<string, string[]>();
+    for (let round = 0; round < 10; round++) {
+      const batch = await admin.receive("fifo-shards", { max: 5 });
+      for (const message of batch) {
+        const group = message.groupId ?? "";
+        seen.set(group, [...(seen.get(group) ?? []), message.body as string]);
+        await admin.ack("fifo-shards", message.messageId, message.leaseToken);
+      }
+    }
+    expect(new Map([...seen].sort())).toEqual(
+      new Map(groups.map((g) => [g, [`${g}-0`, `${g}-1`, `${g}-2`]])),
+    );
+  });
+
+  it("deduplicates across partitions, and sums stats over them", async () => {
+    await admin.createQueue({ name: "dedup-shards", partitions: 4 });
+    const first = await admin.send("dedup-shards", { body: 1, deduplicationId: "order-7" });
+    const again = await admin.send("dedup-shards", { body: 2, deduplicationId: "order-7" });
+    expect(again.messageId).toBe(first.messageId);
+    await admin.sendBatch(
+      "dedup-shards",
+      Array.from({ length: 39 }, (_, index) => ({ body: index })),
+    );
+    expect(await admin.stats("dedup-shards")).toMatchObject({ available: 40, enqueuedTotal: 40 });
+    const leased = [
+      ...(await admin.receive("dedup-shards", { max: 25 })),
+      ...(await admin.receive("dedup-shards", { max: 25 })),
+    ];
+    expect(new Set(leased.map((message) => message.messageId)).size).toBe(40);
+    for (const message of leased.slice(0, 10))
+      await admin.ack("dedup-shards", message.messageId, message.leaseToken);
+    expect(await admin.stats("dedup-shards")).toMatchObject({ available: 0, inFlight: 30, ackedTotal: 10 });
+  });
+});
+
 describe("protocol", () => {
   it("echoes x-request-id, or makes one up", async () => {
     const echoed = await admin.raw("GET", "/v1/queues", { headers: { "x-request-id": "trace-123" } });

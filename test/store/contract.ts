@@ -1,9 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { DraftMessage } from "../../src/domain/enqueue.js";
 import { onAck, onNack } from "../../src/domain/lease.js";
 import type { Message } from "../../src/domain/message.js";
 import { compareStandard } from "../../src/domain/ordering.js";
+import { messageIdIn, partitionFor } from "../../src/domain/partition.js";
 import type { Queue } from "../../src/domain/queue.js";
-import type { KeyStore, NewMessage, QueueStore } from "../../src/service/ports.js";
+import { applyChange } from "../../src/domain/transition.js";
+import { compareAndSetConflicts } from "../../src/service/conflicts.js";
+import type { KeyStore, QueueStore } from "../../src/service/ports.js";
+import { leaseMessages } from "../../src/service/receive.js";
+import { settleMessages } from "../../src/service/settle.js";
 import { aQueue, at, T0 } from "../fixtures.js";
 
 export interface StoreHarness {
@@ -14,11 +20,18 @@ export interface StoreHarness {
 let counter = 0;
 
 /**
- * The behaviour every QueueStore adapter must show. Each adapter's test file
- * calls this with a factory; times are explicit, so no test waits on a clock.
+ * The behaviour every QueueStore adapter must show, through the service's
+ * receive and settle loops (src/service/receive.ts, settle.ts) that drive the
+ * store's port. Each adapter's test file calls this with a factory, once for
+ * queues of one partition and once for sharded ones; times are explicit, so
+ * no test waits on a clock.
  */
-export function describeQueueStoreContract(adapter: string, open: () => Promise<StoreHarness>): void {
-  describe(`QueueStore contract: ${adapter}`, () => {
+export function describeQueueStoreContract(
+  adapter: string,
+  open: () => Promise<StoreHarness>,
+  partitions = 1,
+): void {
+  describe(`QueueStore contract: ${adapter}, ${partitions} partition(s)`, () => {
     let harness: StoreHarness;
     let store: QueueStore & KeyStore;
 
@@ -35,6 +48,7 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       const queue = aQueue({
         id: `q_contract_${counter}_${Date.now()}`,
         name: `queue-${counter}`,
+        partitions,
         ...overrides,
       });
       const created = await store.createQueue(queue);
@@ -42,10 +56,13 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       return queue;
     };
 
-    const draft = (overrides: Partial<NewMessage> = {}): NewMessage => {
+    /** A message as the service drafts it: its id names the partition `domain/partition.ts` picks. */
+    const draft = (queue: Queue, overrides: Partial<DraftMessage> = {}): DraftMessage => {
       counter++;
+      const groupId = overrides.groupId ?? null;
+      const dedupKey = overrides.dedupKey ?? null;
       return {
-        id: `m_${counter}`,
+        id: messageIdIn(`m_${counter}`, partitionFor(queue, { groupId, dedupKey }, Math.random)),
         body: JSON.stringify({ n: counter }),
         attributes: {},
         priority: 0,
@@ -58,16 +75,18 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       };
     };
 
-    const send = async (queue: Queue, ...overrides: Partial<NewMessage>[]): Promise<Message[]> => {
-      const results = await store.enqueue(queue, overrides.length ? overrides.map(draft) : [draft()]);
+    const send = async (queue: Queue, ...overrides: Partial<DraftMessage>[]): Promise<Message[]> => {
+      const drafts = (overrides.length ? overrides : [{}]).map((override) => draft(queue, override));
+      const results = await store.enqueue(queue, drafts);
       return results.map((result) => result.message);
     };
 
-    const receive = async (queue: Queue, now: Date, max = 10, visibilityTimeoutSeconds = 30) =>
-      (await store.receive(queue, { now, max, visibilityTimeoutSeconds })).delivered;
+    const receive = (queue: Queue, now: Date, max = 10, visibilityTimeoutSeconds = 30) =>
+      leaseMessages(store, queue, { now, max, visibilityTimeoutSeconds }, Math.random);
 
     const ackAll = (queue: Queue, messages: Message[], now: Date) =>
-      store.settle(
+      settleMessages(
+        store,
         queue,
         messages.map((message) => ({
           messageId: message.id,
@@ -146,8 +165,8 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
 
       it("returns the original for a dedup key seen inside the window", async () => {
         const queue = await createQueue({ deduplicationWindowSeconds: 300 });
-        const [original] = await store.enqueue(queue, [draft({ dedupKey: "id:a" })]);
-        const [again] = await store.enqueue(queue, [draft({ dedupKey: "id:a", enqueuedAt: at(299) })]);
+        const [original] = await store.enqueue(queue, [draft(queue, { dedupKey: "id:a" })]);
+        const [again] = await store.enqueue(queue, [draft(queue, { dedupKey: "id:a", enqueuedAt: at(299) })]);
         expect(again).toMatchObject({ duplicate: true, message: { id: original?.message.id } });
         const stats = await store.stats(queue, at(300));
         expect(stats.enqueuedTotal).toBe(1);
@@ -156,8 +175,8 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       it("deduplicates within one batch", async () => {
         const queue = await createQueue();
         const results = await store.enqueue(queue, [
-          draft({ dedupKey: "id:x" }),
-          draft({ dedupKey: "id:x" }),
+          draft(queue, { dedupKey: "id:x" }),
+          draft(queue, { dedupKey: "id:x" }),
         ]);
         expect(results.map((result) => result.duplicate)).toEqual([false, true]);
         expect(results[1]?.message.id).toBe(results[0]?.message.id);
@@ -165,9 +184,9 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
 
       it("accepts the key again once the window has passed", async () => {
         const queue = await createQueue({ deduplicationWindowSeconds: 60 });
-        const [first] = await store.enqueue(queue, [draft({ dedupKey: "id:a" })]);
+        const [first] = await store.enqueue(queue, [draft(queue, { dedupKey: "id:a" })]);
         const [later] = await store.enqueue(queue, [
-          draft({ dedupKey: "id:a", enqueuedAt: at(61), visibleAt: at(61) }),
+          draft(queue, { dedupKey: "id:a", enqueuedAt: at(61), visibleAt: at(61) }),
         ]);
         expect(later?.duplicate).toBe(false);
         expect(later?.message.id).not.toBe(first?.message.id);
@@ -175,12 +194,138 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
 
       it("still deduplicates after the original was acked", async () => {
         const queue = await createQueue({ deduplicationWindowSeconds: 300 });
-        const [original] = await store.enqueue(queue, [draft({ dedupKey: "id:a" })]);
+        const [original] = await store.enqueue(queue, [draft(queue, { dedupKey: "id:a" })]);
         await ackAll(queue, await receive(queue, at(1)), at(2));
         expect((await store.getMessage(queue, original?.message.id ?? ""))?.state).toBe("acked");
-        const [again] = await store.enqueue(queue, [draft({ dedupKey: "id:a", enqueuedAt: at(3) })]);
+        const [again] = await store.enqueue(queue, [draft(queue, { dedupKey: "id:a", enqueuedAt: at(3) })]);
         expect(again?.duplicate).toBe(true);
         expect(await receive(queue, at(4))).toEqual([]);
+      });
+    });
+
+    describe("the port the service's loops drive", () => {
+      const leaseOf = (message: Message, token: string, queue: Queue) =>
+        applyChange(
+          message,
+          {
+            kind: "lease",
+            leaseToken: token,
+            visibleAt: at(31),
+            leaseExpiresAt: at(31),
+            deliveryCount: message.deliveryCount + 1,
+          },
+          queue,
+        );
+
+      it("reads candidates of each partition in delivery order, visible ones only, at most the limit", async () => {
+        const queue = await createQueue();
+        await send(queue, { priority: 1 }, { priority: 7 }, { priority: 7 }, { visibleAt: at(50) }, {});
+        const seen: Message[] = [];
+        for (let partition = 0; partition < queue.partitions; partition++) {
+          const found = await store.candidates(queue, partition, at(1), 10);
+          const messages = found.map((candidate) => candidate.message);
+          expect([...messages].sort(compareStandard)).toEqual(messages);
+          expect(found.every((candidate) => typeof candidate.version === "string")).toBe(true);
+          expect((await store.candidates(queue, partition, at(1), 1)).length).toBeLessThanOrEqual(1);
+          seen.push(...messages);
+        }
+        expect(seen.map((m) => m.priority).sort()).toEqual([0, 1, 7, 7]);
+      });
+
+      it("writes compare-and-set: a write on a version that moved on changes nothing and says so", async () => {
+        const queue = await createQueue();
+        const [message] = await send(queue);
+        const stored = await store.readMessage(queue, message?.id ?? "");
+        if (!stored) throw new Error("not stored");
+        const first = leaseOf(stored.message, "first", queue);
+        const second = leaseOf(stored.message, "second", queue);
+        expect(await store.write(queue, [{ version: stored.version, ...first }])).toEqual([true]);
+        expect(await store.write(queue, [{ version: stored.version, ...second }])).toEqual([false]);
+        const now = await store.readMessage(queue, message?.id ?? "");
+        expect(now?.message).toMatchObject({ leaseToken: "first", deliveryCount: 1 });
+        expect(now?.version).not.toBe(stored.version);
+      });
+
+      it("applies each write's totals with it, one result per write", async () => {
+        const queue = await createQueue();
+        const [a, b] = await send(queue, {}, {});
+        const [readA, readB] = await Promise.all([a, b].map((m) => store.readMessage(queue, m?.id ?? "")));
+        if (!readA || !readB) throw new Error("not stored");
+        const acked = applyChange(readA.message, { kind: "ack", at: at(2) }, queue);
+        const dead = applyChange(
+          readB.message,
+          { kind: "deadLetter", reason: "rejected", lastError: "x", at: at(2) },
+          queue,
+        );
+        const stale = applyChange(readA.message, { kind: "ack", at: at(3) }, queue);
+        expect(
+          await store.write(queue, [
+            { version: readA.version, ...acked },
+            { version: readB.version, ...dead },
+            { version: readA.version, ...stale },
+          ]),
+        ).toEqual([true, true, false]);
+        expect(await store.stats(queue, at(3))).toMatchObject({
+          available: 0,
+          deadLettered: 1,
+          enqueuedTotal: 2,
+          ackedTotal: 1,
+          deadLetteredTotal: 1,
+        });
+      });
+
+      it("never reads a message through another tenant's queue", async () => {
+        const queue = await createQueue();
+        const [message] = await send(queue);
+        expect(
+          await store.readMessage({ ...queue, tenantId: "tenant-intruder" }, message?.id ?? ""),
+        ).toBeUndefined();
+        expect(await store.readMessage(queue, "missing")).toBeUndefined();
+      });
+
+      it("never leases one message to two concurrent receivers, nor lets receivers of one process race", async () => {
+        const queue = await createQueue();
+        await send(queue, ...Array.from({ length: 12 }, () => ({})));
+        const before = compareAndSetConflicts();
+        const batches = await Promise.all(Array.from({ length: 6 }, () => receive(queue, at(1), 3)));
+        const ids = batches.flat().map((m) => m.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(compareAndSetConflicts() - before).toBe(0);
+        const rest = await receive(queue, at(2), 12);
+        expect(new Set([...ids, ...rest.map((m) => m.id)]).size).toBe(12);
+      });
+
+      it("counts each race lost to another instance, and delivers nothing it lost", async () => {
+        const queue = await createQueue({ partitions: 1 });
+        await send(queue, {}, {}, {});
+        // Another instance leases every candidate between this receiver's read and its write.
+        let interfered = false;
+        const racing = new Proxy(store, {
+          get(target, property, receiver) {
+            if (property !== "candidates") return Reflect.get(target, property, receiver);
+            return async (...args: Parameters<QueueStore["candidates"]>) => {
+              const found = await target.candidates(...args);
+              if (!interfered) {
+                interfered = true;
+                const first = found.map((c) => ({
+                  version: c.version,
+                  ...leaseOf(c.message, "other", queue),
+                }));
+                expect(await target.write(queue, first)).toEqual([true, true, true]);
+              }
+              return found;
+            };
+          },
+        });
+        const before = compareAndSetConflicts();
+        const got = await leaseMessages(
+          racing,
+          queue,
+          { now: at(1), max: 3, visibilityTimeoutSeconds: 30 },
+          Math.random,
+        );
+        expect(got).toEqual([]);
+        expect(compareAndSetConflicts() - before).toBe(3);
       });
     });
 
@@ -229,15 +374,16 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       });
 
       it("dead-letters expired and exhausted candidates instead of delivering them, without using up max", async () => {
-        const queue = await createQueue({ maxDeliveries: 1 });
+        // One partition: the receives below rely on priority order, which is strict only within a partition.
+        const queue = await createQueue({ maxDeliveries: 1, partitions: 1 });
         const [expired] = await send(queue, { expiresAt: at(10), priority: 9 });
         const [exhausted] = await send(queue, { priority: 8 });
         await send(queue, {});
         await receive(queue, at(1), 1); // leases `expired`...
         await receive(queue, at(2), 1); // ...and `exhausted`; both leases lapse at 31 and 32
-        const result = await store.receive(queue, { now: at(40), max: 1, visibilityTimeoutSeconds: 30 });
-        expect(result.delivered).toHaveLength(1);
-        expect(result.deadLettered.map((m) => [m.id, m.reason])).toEqual([
+        expect(await receive(queue, at(40), 1)).toHaveLength(1);
+        const dead = await store.listDeadLetters(queue, { limit: 10 });
+        expect(dead.ok && dead.value.items.map((m) => [m.id, m.reason])).toEqual([
           [expired?.id, "expired"],
           [exhausted?.id, "max_deliveries"],
         ]);
@@ -297,18 +443,20 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
         const queue = await createQueue();
         const [first, later, third, fourth] = await send(queue, {}, { visibleAt: at(100) }, {}, {});
         const [leased] = await receive(queue, at(1), 1, 30);
-        expect(leased?.id).toBe(first?.id);
-        const ready = [third?.id, fourth?.id].sort();
+        // Which of the three visible ones is best effort (receivers pick among the leading candidates).
+        const visible = [first?.id, third?.id, fourth?.id];
+        expect(visible).toContain(leased?.id);
+        const ready = visible.filter((id) => id !== leased?.id).sort();
         expect(await ids(queue, "available", at(2))).toEqual(ready);
         expect(await ids(queue, "available", at(2), 1)).toEqual(ready);
         expect(await ids(queue, "delayed", at(2))).toEqual([later?.id]);
-        expect(await ids(queue, "inFlight", at(2))).toEqual([first?.id]);
+        expect(await ids(queue, "inFlight", at(2))).toEqual([leased?.id]);
         const page = await store.listMessages(queue, "inFlight", at(2), { limit: 10 });
         expect(page.ok && page.value.items[0]).toMatchObject({ leaseExpiresAt: at(31), deliveryCount: 1 });
         expect(await ids(queue, "inFlight", at(31))).toEqual([]);
-        expect(await ids(queue, "available", at(31))).toEqual([first?.id, ...ready].sort());
-        const [again] = await receive(queue, at(31), 1, 30);
-        expect(again?.id).toBe(first?.id);
+        expect(await ids(queue, "available", at(31))).toEqual([...visible].sort());
+        const again = await receive(queue, at(31), 10, 30);
+        expect(again.map((m) => m.id).sort()).toEqual([...visible].sort());
       });
 
       it("shows nothing of a queue to another tenant, nor settled or dead messages", async () => {
@@ -356,7 +504,7 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
         const queue = await fifo();
         const [head] = await send(queue, { groupId: "g" }, { groupId: "g" });
         const [leased] = await receive(queue, at(1), 1);
-        await store.settle(queue, [
+        await settleMessages(store, queue, [
           {
             messageId: leased?.id ?? "",
             decide: (m) =>
@@ -370,10 +518,12 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
 
       it("does not let other groups wait behind a blocked one", async () => {
         const queue = await fifo();
-        await send(queue, { groupId: "a" }, { groupId: "a" }, { groupId: "b" });
-        await receive(queue, at(1), 1); // leases a's head
+        await send(queue, { groupId: "a" }, { groupId: "a" }, { groupId: "a" }, { groupId: "b" });
+        // Leases one group's head: which group first is best effort when they are in different partitions.
+        const [head] = await receive(queue, at(1), 1);
+        const other = head?.groupId === "a" ? ["b"] : ["a", "a", "a"];
         const delivered = await receive(queue, at(2), 10);
-        expect(delivered.map((m) => m.groupId)).toEqual(["b"]);
+        expect(delivered.map((m) => m.groupId)).toEqual(other);
       });
 
       it("serves groups fairly: the least recently served group goes first", async () => {
@@ -407,7 +557,7 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
         const queue = await createQueue();
         await send(queue);
         const [leased] = await receive(queue, at(1));
-        const results = await store.settle(queue, [
+        const results = await settleMessages(store, queue, [
           { messageId: "missing", decide: (m) => onAck(m, "x", at(2)) },
           { messageId: leased?.id ?? "", decide: (m) => onAck(m, leased?.leaseToken ?? "", at(2)) },
         ]);
@@ -418,7 +568,7 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
         const queue = await createQueue();
         await send(queue);
         const [leased] = await receive(queue, at(1));
-        const [nacked] = await store.settle(queue, [
+        const [nacked] = await settleMessages(store, queue, [
           {
             messageId: leased?.id ?? "",
             decide: (m) =>
@@ -435,7 +585,7 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
         const [message] = await send(queue);
         const forged = { ...queue, tenantId: "tenant-intruder" };
         expect(await store.getMessage(forged, message?.id ?? "")).toBeUndefined();
-        const [result] = await store.settle(forged, [
+        const [result] = await settleMessages(store, forged, [
           { messageId: message?.id ?? "", decide: () => ({ ok: true, value: null }) },
         ]);
         expect(result?.ok || result?.error.code).toBe("message_not_found");
@@ -446,7 +596,8 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
       const deadLetter = async (queue: Queue, count: number, from = 1): Promise<Message[]> => {
         await send(queue, ...Array.from({ length: count }, () => ({})));
         const leased = await receive(queue, at(from), count);
-        const results = await store.settle(
+        const results = await settleMessages(
+          store,
           queue,
           leased.map((m) => ({
             messageId: m.id,
@@ -598,7 +749,7 @@ export function describeQueueStoreContract(adapter: string, open: () => Promise<
           await store.advanceRedriveTask(queue, id, claim("a", 21), 2);
           const [again] = await receive(queue, at(22), 1);
           if (!again) throw new Error("nothing redriven to receive");
-          await store.settle(queue, [
+          await settleMessages(store, queue, [
             {
               messageId: again.id,
               decide: (stored) =>

@@ -18,9 +18,12 @@ const client = async () =>
 
 let prepared: Promise<void> | undefined;
 
-describeQueueStoreContract("Cosmos DB through @vercel/cosmosdb-server", async () => {
+const openOnServer = async () => {
   prepared ??= client().then((setup) => CosmosStore.ensureContainers(setup, "conveyor-test"));
   await prepared;
   const store = new CosmosStore({ client: await client(), databaseId: "conveyor-test" });
   return { store, close: () => store.close() };
-});
+};
+
+describeQueueStoreContract("Cosmos DB through @vercel/cosmosdb-server", openOnServer, 1);
+describeQueueStoreContract("Cosmos DB through @vercel/cosmosdb-server", openOnServer, 4);

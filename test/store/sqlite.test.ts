@@ -5,12 +5,15 @@ import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/adapters/sqlite/store.js";
 import { onAck } from "../../src/domain/lease.js";
+import type { Message } from "../../src/domain/message.js";
+import { leaseMessages } from "../../src/service/receive.js";
+import { settleMessages } from "../../src/service/settle.js";
 import { aQueue, at, T0 } from "../fixtures.js";
 import { describeQueueStoreContract } from "./contract.js";
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "conveyor-sqlite-"));
 
-describeQueueStoreContract("SQLite on a real file", async () => {
+const openOnFile = async () => {
   const dataDir = tempDir();
   const store = new SqliteStore({ dataDir });
   return {
@@ -20,7 +23,10 @@ describeQueueStoreContract("SQLite on a real file", async () => {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-});
+};
+
+describeQueueStoreContract("SQLite on a real file", openOnFile, 1);
+describeQueueStoreContract("SQLite on a real file", openOnFile, 4);
 
 describe("SQLite store specifics", () => {
   const draft = (id: string) => ({
@@ -41,7 +47,7 @@ describe("SQLite store specifics", () => {
     await store.close();
     const db = new BetterSqlite3(join(dataDir, "conveyor.db"), { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(5);
+    expect(db.pragma("user_version", { simple: true })).toBe(6);
     db.close();
   });
 
@@ -80,7 +86,16 @@ describe("SQLite store specifics", () => {
       DROP TABLE redrive_tasks; DROP TABLE queue_samples;
       DROP TABLE topics; DROP TABLE subscriptions; DROP TABLE topic_messages;
       DROP TRIGGER messages_ready_deleted; DROP TRIGGER messages_ready_changed;
-      DROP INDEX messages_by_visibility; ALTER TABLE queues DROP COLUMN ready_count; PRAGMA user_version = 1;`);
+      DROP INDEX messages_by_visibility; ALTER TABLE queues DROP COLUMN ready_count;
+      DROP INDEX messages_standard_order; DROP INDEX messages_fifo_order; DROP INDEX messages_dedup;
+      DROP INDEX fifo_groups_by_service;
+      ALTER TABLE messages DROP COLUMN partition; ALTER TABLE messages DROP COLUMN version;
+      ALTER TABLE fifo_groups DROP COLUMN partition;
+      CREATE INDEX messages_standard_order ON messages (queue_id, priority DESC, sequence, visible_at) WHERE state = 'ready';
+      CREATE INDEX messages_fifo_order ON messages (queue_id, group_id, sequence) WHERE state = 'ready';
+      CREATE INDEX messages_dedup ON messages (queue_id, dedup_key, enqueued_at) WHERE dedup_key IS NOT NULL;
+      CREATE INDEX fifo_groups_by_service ON fifo_groups (queue_id, served_at, group_id);
+      PRAGMA user_version = 1;`);
     db.close();
     const upgraded = new SqliteStore({ dataDir });
     expect((await upgraded.stats(queue, at(1))).available).toBe(3);
@@ -127,16 +142,18 @@ describe("SQLite store specifics", () => {
       queue,
       Array.from({ length: count }, (_, index) => draft(`m${index}`)),
     );
-    const { delivered } = await store.receive(queue, {
-      now: at(1),
-      max: count,
-      visibilityTimeoutSeconds: 60,
-    });
-    await store.settle(
+    const delivered = await leaseMessages(
+      store,
+      queue,
+      { now: at(1), max: count, visibilityTimeoutSeconds: 60 },
+      Math.random,
+    );
+    await settleMessages(
+      store,
       queue,
       delivered.map((message) => ({
         messageId: message.id,
-        decide: (stored) => onAck(stored, message.leaseToken ?? "", at(2)),
+        decide: (stored: Message) => onAck(stored, message.leaseToken ?? "", at(2)),
       })),
     );
     expect(await store.removeExpiredTombstones(at(3))).toBe(0);

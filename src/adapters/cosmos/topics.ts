@@ -9,8 +9,8 @@ import {
 } from "@azure/cosmos";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import type { Subscription, Topic } from "../../domain/topic.js";
-import { decodeCursor, pageOf } from "../../service/cursor.js";
 import type { Page, PageRequest } from "../../service/ports.js";
+import { decodeCursor, pageOf } from "../../service/ports.js";
 import type {
   CopyOutcome,
   NewTopicMessage,

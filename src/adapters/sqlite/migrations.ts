@@ -128,6 +128,23 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (queue_id, at)
   ) WITHOUT ROWID;
   `,
+  // Sharded queues (src/domain/partition.ts) and compare-and-set writes from the
+  // service's receive loop: every message belongs to one partition (0 for all
+  // that existed before), every write bumps its version, and the indexes that a
+  // receive or a dedup look-up walks lead with the partition.
+  `
+  ALTER TABLE messages ADD COLUMN partition INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE fifo_groups ADD COLUMN partition INTEGER NOT NULL DEFAULT 0;
+  DROP INDEX messages_standard_order;
+  CREATE INDEX messages_standard_order ON messages (queue_id, partition, priority DESC, sequence, visible_at) WHERE state = 'ready';
+  DROP INDEX messages_fifo_order;
+  CREATE INDEX messages_fifo_order ON messages (queue_id, partition, group_id, sequence) WHERE state = 'ready' AND group_id IS NOT NULL;
+  DROP INDEX messages_dedup;
+  CREATE INDEX messages_dedup ON messages (queue_id, partition, dedup_key, enqueued_at) WHERE dedup_key IS NOT NULL;
+  DROP INDEX fifo_groups_by_service;
+  CREATE INDEX fifo_groups_by_service ON fifo_groups (queue_id, partition, served_at, group_id);
+  `,
   // Topics (src/adapters/sqlite/topics.ts): a publish and its copies commit in one transaction.
   `
   CREATE TABLE topics (

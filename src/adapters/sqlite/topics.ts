@@ -5,8 +5,8 @@ import { filterJson, parseFilter } from "../../domain/filter.js";
 import type { Queue } from "../../domain/queue.js";
 import { addSeconds } from "../../domain/time.js";
 import { copyDraft, type PendingCopy, type Subscription, type Topic } from "../../domain/topic.js";
-import { decodeCursor, pageOf } from "../../service/cursor.js";
 import type { Page, PageRequest } from "../../service/ports.js";
+import { decodeCursor, pageOf } from "../../service/ports.js";
 import type {
   CopyOutcome,
   NewTopicMessage,
@@ -126,7 +126,7 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   createTopic(topic: Topic): Promise<Result<Topic>> {
-    return this.store.write(() => {
+    return this.store.inTransaction(() => {
       if (this.sql.topicByName.get(topic.tenantId, topic.name)) {
         return fail("conflict", `a topic named "${topic.name}" already exists`);
       }
@@ -164,7 +164,7 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   async deleteTopic(topic: Topic): Promise<void> {
-    await this.store.write(() => {
+    await this.store.inTransaction(() => {
       this.sql.deleteTopicMessages.run(topic.id, topic.tenantId);
       this.sql.deleteSubscriptions.run(topic.id, topic.tenantId);
       this.sql.deleteTopic.run(topic.id, topic.tenantId);
@@ -175,7 +175,7 @@ export class SqliteTopicStore implements TopicStore {
     topic: Topic,
     subscription: Subscription,
   ): Promise<{ subscription: Subscription; created: boolean }> {
-    return this.store.write(() => {
+    return this.store.inTransaction(() => {
       const existing = this.sql.subscription.get(topic.id, subscription.name, topic.tenantId) as
         | SubscriptionRow
         | undefined;
@@ -217,7 +217,7 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   deleteSubscription(topic: Topic, name: string): Promise<boolean> {
-    return this.store.write(
+    return this.store.inTransaction(
       () => this.sql.deleteSubscription.run(topic.id, name, topic.tenantId).changes > 0,
     );
   }
@@ -251,7 +251,7 @@ export class SqliteTopicStore implements TopicStore {
       const queue = await this.store.getQueueById(topic.tenantId, queueId);
       if (queue) queues.set(queueId, queue);
     }
-    return this.store.write(() => messages.map((message) => this.publishOne(topic, message, queues)));
+    return this.store.inTransaction(() => messages.map((message) => this.publishOne(topic, message, queues)));
   }
 
   /** Runs inside the write transaction. */
@@ -336,7 +336,7 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   recordCopies(topic: Topic, messageId: string, outcomes: CopyOutcome[]): Promise<void> {
-    return this.store.write(() => {
+    return this.store.inTransaction(() => {
       const row = this.sql.topicMessageById.get(topic.id, messageId, topic.tenantId) as
         | TopicMessageRow
         | undefined;
@@ -359,7 +359,7 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   removeExpiredTopicMessages(now: Date): Promise<number> {
-    return this.store.write(() => this.sql.removeExpired.run(now.getTime()).changes);
+    return this.store.inTransaction(() => this.sql.removeExpired.run(now.getTime()).changes);
   }
 }
 

@@ -27,6 +27,10 @@ const settingsShape = {
   messageTtlSeconds: seconds(LIMITS.messageTtlSeconds).optional(),
   deduplicationWindowSeconds: seconds(LIMITS.deduplicationWindowSeconds).optional(),
   maxMessageBytes: z.int().min(LIMITS.maxMessageBytes.min).max(LIMITS.maxMessageBytes.max).optional(),
+  partitions: z.int().min(LIMITS.partitions.min).max(LIMITS.partitions.max).optional().meta({
+    description:
+      "Shards the queue spreads over (default 1); a standard queue may grow it later, a fifo queue never",
+  }),
   access: z.array(accessEntry).max(LIMITS.accessEntries).optional(),
 };
 
@@ -66,6 +70,7 @@ export const queueResponse = z
     messageTtlSeconds: z.int(),
     deduplicationWindowSeconds: z.int(),
     maxMessageBytes: z.int(),
+    partitions: z.int(),
     access: z.array(accessEntry),
     push: z
       .object({

@@ -1,0 +1,358 @@
+import { BulkOperationType, type Container, type JSONObject, type OperationInput } from "@azure/cosmos";
+import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
+import { type DraftMessage, enqueuedMessage } from "../../domain/enqueue.js";
+import { ok, type Result } from "../../domain/errors.js";
+import type { Availability, Message } from "../../domain/message.js";
+import { fifoRun } from "../../domain/ordering.js";
+import { partitionOfMessageId } from "../../domain/partition.js";
+import type { Queue } from "../../domain/queue.js";
+import {
+  decodeCursor,
+  type Enqueued,
+  type MessageWrite,
+  type Page,
+  type PageRequest,
+  pageOf,
+  type StoredMessage,
+} from "../../service/ports.js";
+import {
+  type DedupDocument,
+  dedupDocumentId,
+  type GroupDocument,
+  groupDocumentId,
+  META_ID,
+  type MessageDocument,
+  partitionKeyOf,
+  toDocument,
+  toMessage,
+} from "./documents.js";
+import {
+  addToTotals,
+  countMessages,
+  deleteAll,
+  deleteIfMatch,
+  partitionKeys,
+  query,
+  queryEach,
+  statusOf,
+} from "./queries.js";
+import type { HybridLogicalClock } from "./sequence.js";
+
+/**
+ * How often an enqueue claims a dedup key again after the claim it found
+ * turned out stale and another enqueue replaced it first: a few tries settle
+ * any realistic race; beyond them the client retries (503).
+ */
+const MAX_CLAIM_ATTEMPTS = 5;
+
+/**
+ * Replaces one store write sends at once: a receive or settle of up to 100
+ * messages goes out in one round trip; a redrive chunk of 1000 in ten, so
+ * its requests do not crowd out every other request's connections.
+ */
+const PARALLEL_WRITES = 100;
+
+/** The explorer's views of a ready message at @now; a lease's expiry is null once settled or released. */
+const VIEW_FILTERS: Record<Availability, string> = {
+  available: "c.visibleAt <= @now",
+  delayed:
+    "c.visibleAt > @now AND (IS_NULL(c.leaseExpiresAt) OR NOT IS_DEFINED(c.leaseExpiresAt) OR c.leaseExpiresAt <= @now)",
+  inFlight: "c.leaseExpiresAt > @now",
+};
+
+const STANDARD_CANDIDATES = `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready'
+  AND c.visibleAt <= @now ORDER BY c.priority DESC, c.sequence ASC`;
+
+/** A message's partition key, from the partition its id names. */
+export const messageKey = (queue: Queue, messageId: string): string =>
+  partitionKeyOf(queue.id, partitionOfMessageId(messageId));
+
+/**
+ * Messages: enqueue with dedup claims, the receive loop's candidates and
+ * compare-and-set writes (`If-Match` on `_etag`), and the views of ready
+ * messages, each over the queue's partitions.
+ */
+export class CosmosMessages {
+  constructor(
+    private readonly messages: Container,
+    private readonly sequences: HybridLogicalClock,
+  ) {}
+
+  async enqueue(queue: Queue, drafts: DraftMessage[]): Promise<Enqueued[]> {
+    const results: Enqueued[] = [];
+    const added = new Map<string, number>();
+    for (const draft of drafts) {
+      const result = await this.enqueueOne(queue, draft);
+      results.push(result);
+      const pk = messageKey(queue, draft.id);
+      if (!result.duplicate) added.set(pk, (added.get(pk) ?? 0) + 1);
+    }
+    for (const [pk, count] of added) await addToTotals(this.messages, pk, { enqueuedTotal: count });
+    return results;
+  }
+
+  private async enqueueOne(queue: Queue, draft: DraftMessage): Promise<Enqueued> {
+    const pk = messageKey(queue, draft.id);
+    const document = toDocument(
+      enqueuedMessage(queue, draft, this.sequences.next(draft.enqueuedAt.getTime())),
+      pk,
+    );
+    if (draft.groupId !== null) await this.touchGroup(pk, draft.groupId);
+    if (draft.dedupKey === null) {
+      await this.messages.items.create(document);
+      return { message: toMessage(document), duplicate: false };
+    }
+    const claim: DedupDocument = {
+      id: dedupDocumentId(draft.dedupKey),
+      kind: "dedup",
+      queueId: pk,
+      messageId: draft.id,
+      windowEndsAt: draft.enqueuedAt.getTime() + queue.deduplicationWindowSeconds * 1000,
+      ttl: Math.max(1, queue.deduplicationWindowSeconds),
+    };
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      const { resource: existing } = await this.messages.item(claim.id, pk).read<DedupDocument>();
+      if (existing) {
+        const original = await this.readMessage(queue, existing.messageId);
+        if (original && isDuplicateOf(original.message, queue, draft.enqueuedAt))
+          return { message: original.message, duplicate: true };
+        // The window has passed, or the original was purged: the claim is stale; release it, compare-and-set.
+        const released = await deleteIfMatch(this.messages, pk, existing.id, existing._etag);
+        if (!released) continue;
+      }
+      if (await this.createClaimed(pk, document, claim))
+        return { message: toMessage(document), duplicate: false };
+    }
+    throw Object.assign(new Error("the dedup claim kept changing; retry"), { code: 503 });
+  }
+
+  /**
+   * Creates the dedup claim and the message in one transactional batch: on
+   * Cosmos DB either both exist or neither (a claim that conflicts fails the
+   * batch with 409, the message with 424). False when another enqueue claimed
+   * the key first.
+   */
+  private async createClaimed(pk: string, message: MessageDocument, claim: DedupDocument): Promise<boolean> {
+    const operations: OperationInput[] = [
+      { operationType: BulkOperationType.Create, resourceBody: claim as unknown as JSONObject },
+      { operationType: BulkOperationType.Create, resourceBody: message as unknown as JSONObject },
+    ];
+    const response = await this.messages.items.batch(operations, pk);
+    if (response.result?.[0]?.statusCode === 409) return false;
+    if (!response.result?.every((item) => item.statusCode >= 200 && item.statusCode < 300)) {
+      throw Object.assign(new Error(`the enqueue batch failed with ${response.code}`), {
+        code: response.code,
+      });
+    }
+    return true;
+  }
+
+  /** Puts a fifo group in its partition's service order (a no-op when it is there). */
+  async touchGroup(pk: string, groupId: string): Promise<void> {
+    try {
+      await this.messages.items.create<GroupDocument>({
+        id: groupDocumentId(groupId),
+        kind: "group",
+        queueId: pk,
+        groupId,
+        servedAt: 0,
+      });
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
+  }
+
+  async candidates(queue: Queue, partition: number, now: Date, limit: number): Promise<StoredMessage[]> {
+    const pk = partitionKeyOf(queue.id, partition);
+    if (queue.ordering !== "fifo") {
+      const documents = await query<MessageDocument>(this.messages, pk, STANDARD_CANDIDATES, {
+        n: limit,
+        now: now.getTime(),
+      });
+      return documents.map(stored);
+    }
+    const groups = await query<GroupDocument>(
+      this.messages,
+      pk,
+      "SELECT * FROM c WHERE c.queueId = @pk AND c.kind = 'group' ORDER BY c.servedAt",
+      {},
+    );
+    const found: StoredMessage[] = [];
+    for (const group of groups.sort(
+      (a, b) => a.servedAt - b.servedAt || a.groupId.localeCompare(b.groupId),
+    )) {
+      const room = limit - found.length;
+      if (room <= 0) break;
+      const head = await query<MessageDocument>(
+        this.messages,
+        pk,
+        "SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.groupId = @group ORDER BY c.sequence",
+        { n: room, group: group.groupId },
+      );
+      // A group without ready messages leaves the service order; an enqueue or redrive brings it back.
+      if (head.length === 0) await this.retireGroup(pk, group);
+      const run = fifoRun(head.map(toMessage), now, room);
+      found.push(...head.slice(0, run.length).map(stored));
+    }
+    return found;
+  }
+
+  /**
+   * Removes a drained group from the service order. An enqueue that found the
+   * group document still there (and so did not create it) may have added a
+   * message meanwhile: a look after the delete puts the group back then.
+   */
+  private async retireGroup(pk: string, group: GroupDocument): Promise<void> {
+    if (!(await deleteIfMatch(this.messages, pk, group.id, group._etag))) return;
+    const [still] = await query<string>(
+      this.messages,
+      pk,
+      "SELECT TOP 1 VALUE c.id FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.groupId = @group",
+      { group: group.groupId },
+    );
+    if (still !== undefined) await this.touchGroup(pk, group.groupId);
+  }
+
+  async readDocument(queue: Queue, id: string): Promise<MessageDocument | undefined> {
+    if (id === "" || id === META_ID || id.startsWith("dedup-") || id.startsWith("group-")) return undefined;
+    const { resource } = await this.messages.item(id, messageKey(queue, id)).read<MessageDocument>();
+    return resource?.kind === "message" && resource.tenantId === queue.tenantId ? resource : undefined;
+  }
+
+  async readMessage(queue: Queue, id: string): Promise<StoredMessage | undefined> {
+    const document = await this.readDocument(queue, id);
+    return document && stored(document);
+  }
+
+  async getMessage(queue: Queue, id: string): Promise<Message | undefined> {
+    return (await this.readMessage(queue, id))?.message;
+  }
+
+  /** Each write replaces its document `If-Match` its etag, in parallel; the totals of those that won, a patch each partition. */
+  async write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]> {
+    const won: boolean[] = [];
+    for (let start = 0; start < writes.length; start += PARALLEL_WRITES) {
+      const chunk = writes.slice(start, start + PARALLEL_WRITES);
+      won.push(...(await Promise.all(chunk.map((write) => this.writeOne(queue, write)))));
+    }
+    const totals = new Map<
+      string,
+      { ackedTotal: number; deadLetteredTotal: number; redrivenTotal: number }
+    >();
+    writes.forEach((write, index) => {
+      if (!won[index]) return;
+      const pk = messageKey(queue, write.next.id);
+      const sum = totals.get(pk) ?? { ackedTotal: 0, deadLetteredTotal: 0, redrivenTotal: 0 };
+      sum.ackedTotal += write.totals.ackedTotal;
+      sum.deadLetteredTotal += write.totals.deadLetteredTotal;
+      sum.redrivenTotal += write.totals.redrivenTotal;
+      totals.set(pk, sum);
+    });
+    for (const [pk, sum] of totals) await addToTotals(this.messages, pk, sum);
+    return won;
+  }
+
+  private async writeOne(queue: Queue, { version, next, servedGroupAt }: MessageWrite): Promise<boolean> {
+    const pk = messageKey(queue, next.id);
+    const removeAt = next.ackedAt && tombstoneExpiresAt(next, queue, next.ackedAt);
+    try {
+      await this.messages.item(next.id, pk).replace(toDocument(next, pk, removeAt), {
+        accessCondition: { type: "IfMatch", condition: version },
+      });
+    } catch (error) {
+      if (statusOf(error) === 412 || statusOf(error) === 404) return false;
+      throw error;
+    }
+    if (next.groupId !== null && servedGroupAt) await this.serveGroup(pk, next.groupId, servedGroupAt);
+    return true;
+  }
+
+  /** Marks when a group was last served; a group document gone meanwhile is created again, served. */
+  private async serveGroup(pk: string, groupId: string, at: Date): Promise<void> {
+    try {
+      await this.messages
+        .item(groupDocumentId(groupId), pk)
+        .patch([{ op: "set", path: "/servedAt", value: at.getTime() }]);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      await this.touchGroup(pk, groupId);
+    }
+  }
+
+  async purge(queue: Queue): Promise<number> {
+    let purged = 0;
+    for (const pk of partitionKeys(queue)) {
+      const ready = await query<{ id: string }>(
+        this.messages,
+        pk,
+        "SELECT c.id FROM c WHERE c.queueId = @pk AND ((c.kind = 'message' AND c.state = 'ready') OR c.kind = 'group')",
+        {},
+      );
+      await deleteAll(
+        this.messages,
+        pk,
+        ready.map((item) => item.id),
+      );
+      purged += ready.filter((item) => !item.id.startsWith("group-")).length;
+    }
+    return purged;
+  }
+
+  async nextVisibleAt(queue: Queue, now: Date): Promise<Date | undefined> {
+    const ats = await queryEach<number | undefined>(
+      this.messages,
+      queue,
+      "SELECT VALUE MIN(c.visibleAt) FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.visibleAt > @now",
+      { now: now.getTime() },
+    );
+    const due = ats.filter((at): at is number => typeof at === "number");
+    return due.length > 0 ? new Date(Math.min(...due)) : undefined;
+  }
+
+  async listMessages(
+    queue: Queue,
+    view: Availability,
+    now: Date,
+    page: PageRequest,
+  ): Promise<Result<Page<Message>>> {
+    const after = decodeCursor(page.cursor, 1);
+    if (!after.ok) return after;
+    const [id] = after.value ?? [""];
+    const documents = await queryEach<MessageDocument>(
+      this.messages,
+      queue,
+      `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.tenantId = @tenant
+         AND c.id > @id AND ${VIEW_FILTERS[view]} ORDER BY c.id ASC`,
+      { n: page.limit + 1, tenant: queue.tenantId, id, now: now.getTime() },
+    );
+    const sorted = documents.map(toMessage).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return ok(pageOf(sorted.slice(0, page.limit + 1), page.limit, (message) => [message.id]));
+  }
+
+  countInFlight(queue: Queue, now: Date): Promise<number> {
+    return countMessages(
+      this.messages,
+      queue,
+      "c.state = 'ready' AND c.visibleAt > @now AND NOT IS_NULL(c.leaseToken)",
+      {
+        now: now.getTime(),
+      },
+    );
+  }
+
+  async dueMessages(queue: Queue, now: Date, limit: number): Promise<Message[]> {
+    const documents = await queryEach<MessageDocument>(this.messages, queue, STANDARD_CANDIDATES, {
+      n: limit,
+      now: now.getTime(),
+    });
+    return documents
+      .map(toMessage)
+      .sort((a, b) => a.sequence - b.sequence)
+      .slice(0, limit);
+  }
+}
+
+const stored = (document: MessageDocument): StoredMessage => ({
+  message: toMessage(document),
+  version: document._etag ?? "",
+});

@@ -1,0 +1,185 @@
+import {
+  BulkOperationType,
+  type Container,
+  type OperationInput,
+  type PatchOperation,
+  type SqlParameter,
+} from "@azure/cosmos";
+import type { Queue } from "../../domain/queue.js";
+import { META_ID, type MetaDocument, partitionKeyOf, TOTALS, type Total } from "./documents.js";
+
+/** How many operations one bulk request carries: the SDK's and the service's limit per batch is 100. */
+const BULK_CHUNK = 100;
+
+/**
+ * Whether a Cosmos DB failure means "unavailable, retry" (503 to the
+ * client) rather than a bug: throttling (429, after the SDK's own retries),
+ * unavailability (503), timeouts (408 and the SDK's `TimeoutError`), a
+ * write conflict to retry (449), and a store that cannot be reached. The
+ * SDK's transactional batch rethrows every request-level failure as a plain
+ * `Error("Batch request error: …")` without its status (@azure/cosmos
+ * dist/esm/client/Item/Items.js, `batch`); its operations' own failures
+ * (409, 412) come back in the response instead, so what it throws is
+ * throttling, unavailability or the network (the store's limits keep a
+ * batch from being too large), and counts as unavailable too. The outage
+ * drill (src/tools/drill.ts) found it: without this, refused connections
+ * during an enqueue answered 500.
+ */
+export function isTransientCosmosError(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status !== undefined) return status === 429 || status === 503 || status === 408 || status === 449;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === "string") {
+    return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|TimeoutError|REQUEST_SEND_ERROR)$/.test(
+      code,
+    );
+  }
+  return typeof message === "string" && message.startsWith("Batch request error: ");
+}
+
+export const statusOf = (error: unknown): number | undefined => {
+  const code =
+    (error as { code?: unknown; statusCode?: unknown }).code ??
+    (error as { statusCode?: unknown }).statusCode;
+  return typeof code === "number" ? code : undefined;
+};
+
+export function params(values: Record<string, unknown>): SqlParameter[] {
+  return Object.entries(values).map(([name, value]) => ({ name: `@${name}`, value: value as never }));
+}
+
+/** Every partition key of a queue, partition 0 first. */
+export const partitionKeys = (queue: Queue): string[] =>
+  Array.from({ length: queue.partitions }, (_, partition) => partitionKeyOf(queue.id, partition));
+
+/**
+ * A query inside one logical partition. The partition key is both the
+ * request's scope and, as `@pk`, a condition every query text must state:
+ * the local test server ignores the scope, and naming the tenant or queue in
+ * the filter keeps isolation from resting on one request option.
+ */
+export async function query<T>(
+  container: Container,
+  partitionKey: string,
+  text: string,
+  values: Record<string, unknown>,
+): Promise<T[]> {
+  if (!text.includes("= @pk")) throw new Error(`query does not filter on its partition: ${text}`);
+  const { resources } = await container.items
+    .query<T>({ query: text, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
+    .fetchAll();
+  return resources;
+}
+
+/** The same query in every partition of the queue, one request each, in parallel; results concatenated. */
+export async function queryEach<T>(
+  container: Container,
+  queue: Queue,
+  text: string,
+  values: Record<string, unknown>,
+): Promise<T[]> {
+  const parts = await Promise.all(partitionKeys(queue).map((pk) => query<T>(container, pk, text, values)));
+  return parts.flat();
+}
+
+/** Counts the queue's messages matching `where`, over all its partitions. */
+export async function countMessages(
+  container: Container,
+  queue: Queue,
+  where: string,
+  values: Record<string, unknown>,
+): Promise<number> {
+  const counts = await queryEach<number>(
+    container,
+    queue,
+    `SELECT VALUE COUNT(1) FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND ${where}`,
+    values,
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
+/** Deletes if the etag still matches; true when it is gone (deleted now or already). */
+export async function deleteIfMatch(
+  container: Container,
+  partitionKey: string,
+  id: string,
+  etag: string | undefined,
+): Promise<boolean> {
+  try {
+    await container
+      .item(id, partitionKey)
+      .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } });
+    return true;
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 412) return false;
+    if (status === 404) return true;
+    throw error;
+  }
+}
+
+export async function deleteAll(container: Container, partitionKey: string, ids: string[]): Promise<void> {
+  for (let start = 0; start < ids.length; start += BULK_CHUNK) {
+    const operations: OperationInput[] = ids
+      .slice(start, start + BULK_CHUNK)
+      .map((id) => ({ operationType: BulkOperationType.Delete, id, partitionKey }));
+    await container.items.executeBulkOperations(operations);
+  }
+}
+
+/**
+ * Adds to a partition's totals with one atomic `incr` patch (no read, no etag
+ * race). A partition's totals document is created with its first change: only
+ * partition 0's exists from the queue's creation.
+ */
+export async function addToTotals(
+  container: Container,
+  partitionKey: string,
+  totals: Partial<Record<Total, number>>,
+): Promise<void> {
+  const operations: PatchOperation[] = TOTALS.filter((total) => (totals[total] ?? 0) !== 0).map((total) => ({
+    op: "incr",
+    path: `/${total}`,
+    value: totals[total] as number,
+  }));
+  if (operations.length === 0) return;
+  try {
+    await container.item(META_ID, partitionKey).patch(operations);
+    return;
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+  }
+  const first: MetaDocument = {
+    id: META_ID,
+    kind: "meta",
+    queueId: partitionKey,
+    enqueuedTotal: 0,
+    ackedTotal: 0,
+    deadLetteredTotal: 0,
+    redrivenTotal: 0,
+  };
+  try {
+    await container.items.create<MetaDocument>({ ...first, ...totals });
+  } catch (error) {
+    // Another writer created it first: add to theirs.
+    if (statusOf(error) !== 409) throw error;
+    await container.item(META_ID, partitionKey).patch(operations);
+  }
+}
+
+/** The queue's totals: the sum of its partitions' documents. */
+export async function readTotals(container: Container, queue: Queue): Promise<Record<Total, number>> {
+  const documents = await Promise.all(
+    partitionKeys(queue).map((pk) => container.item(META_ID, pk).read<MetaDocument>()),
+  );
+  const sum: Record<Total, number> = {
+    enqueuedTotal: 0,
+    ackedTotal: 0,
+    deadLetteredTotal: 0,
+    redrivenTotal: 0,
+  };
+  for (const { resource } of documents) {
+    for (const total of TOTALS) sum[total] += resource?.[total] ?? 0;
+  }
+  return sum;
+}
