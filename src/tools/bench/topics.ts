@@ -13,13 +13,6 @@ import { type BenchRow, describe, round } from "./report.js";
 import type { Run } from "./scenarios.js";
 import { BODY } from "./targets.js";
 
-/**
- * The `topics` part: publish throughput to a topic with 1, 10 and 50
- * subscriptions (and 50 of which half filter the message out), single and in
- * batches of 100, beside plain enqueue to a queue in the same run; then how
- * soon a copy is receivable after its publish was sent.
- */
-
 /** What every published message carries; the filtered-out half of `fan-50-half` asks for another type. */
 const ATTRIBUTES = { type: "order.created" };
 const BASELINE_QUEUE = "fan-base";
@@ -43,9 +36,15 @@ const fanName = (fan: Fan) =>
 /** A fan's subscription queues; `fan-50-half` shares those of `fan-50`. */
 const queueOf = (fan: Fan, index: number) => `fan-${fan.subscriptions}-${index}`;
 
-/** Publishes a second for the receivable-latency rows: low enough that nothing queues up in the server. */
+/** Publishes a second for the receivable-latency rows: below what the throughput rows reach, so the latency is not queueing. */
 const PACED_PUBLISHES_PER_SECOND = 100;
 
+/**
+ * The `topics` part: publish throughput to a topic with 1, 10 and 50
+ * subscriptions (and 50 of which half filter the message out), single and in
+ * batches of 100, beside plain enqueue to a queue in the same run; then how
+ * soon a copy is receivable after its publish was sent.
+ */
 export async function topics(run: Run): Promise<void> {
   await createFans(run);
   const json = { authorization: `Bearer ${run.token}`, "content-type": "application/json" };
@@ -148,7 +147,8 @@ async function timeToReceive(run: Run, scenario: string, dialect: QueueDialect, 
     p99Ms: consumed.measured?.p99Ms ?? Number.NaN,
     errors: produced.errors + consumed.errors,
     wrkCpuSeconds: round(produced.wrkCpuSeconds + consumed.wrkCpuSeconds, 2),
-    serverCpuSecondsPer1000: received > 0 ? round(((cpuSeconds(pid) - cpuBefore) / received) * 1000, 3) : 0,
+    serverCpuSecondsPer1000:
+      received > 0 ? round(((cpuSeconds(pid) - cpuBefore) / received) * 1000, 3) : Number.NaN,
     serverRssMb: round(rssMb(pid)),
     offeredPerSecond: PACED_PUBLISHES_PER_SECOND,
     producedPerSecond: round((produced.settled ?? 0) / seconds),
