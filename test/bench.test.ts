@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseWrkOutput } from "../src/tools/bench/loaders.js";
-import { type BenchRow, ratios, table } from "../src/tools/bench/report.js";
+import { type BenchRow, ratios, table, topicRatios } from "../src/tools/bench/report.js";
 import { parseProcStat, sumTree } from "../src/tools/peers/processes.js";
 import { rotation } from "../src/tools/peers/run.js";
 import { compare, cpuTable, peerTable, percentile, type Sample, spread } from "../src/tools/peers/stats.js";
@@ -102,6 +102,30 @@ describe("the report", () => {
     expect(lines).toHaveLength(3);
     expect(lines[2]).toMatch(
       /^\| steady state \(offered 2,609\/s, sent 2,611\/s\) \| Conveyor \| 80 \| 2,611 \|/,
+    );
+  });
+});
+
+describe("the topics rows", () => {
+  it("set each publish against plain enqueue of the same size at the same connections, copies included", () => {
+    const rows = [
+      row("enqueue 1 (topics baseline)", "Conveyor", 16, 10_000),
+      row("enqueue 1 (topics baseline)", "Conveyor", 64, 20_000),
+      row("enqueue batch 100 (topics baseline)", "Conveyor", 16, 40_000),
+      { ...row("publish 1 → 10 subscriptions", "Conveyor", 16, 2_500), copiesPerSecond: 25_000 },
+      { ...row("publish 1 → 10 subscriptions", "Conveyor", 64, 4_000), copiesPerSecond: 40_000 },
+      { ...row("publish batch 100 → 1 subscription", "Conveyor", 16, 20_000), copiesPerSecond: 20_000 },
+      // No baseline at these connections: no line.
+      { ...row("publish 1 → 1 subscription", "Conveyor", 1, 900), copiesPerSecond: 900 },
+    ];
+    expect(topicRatios(rows)).toEqual([
+      "publish 1 → 10 subscriptions at c=16: published/enqueued 0.250, copies/enqueued 2.50",
+      "publish 1 → 10 subscriptions at c=64: published/enqueued 0.200, copies/enqueued 2.00",
+      "publish batch 100 → 1 subscription at c=16: published/enqueued 0.500, copies/enqueued 0.50",
+    ]);
+    expect(ratios(rows)).toEqual(topicRatios(rows));
+    expect(table([rows[3] as BenchRow]).split("\n")[2]).toMatch(
+      /^\| publish 1 → 10 subscriptions \(25,000 copies\/s\) \| Conveyor \| 16 \| 2,500 \|/,
     );
   });
 });

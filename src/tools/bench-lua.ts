@@ -130,6 +130,24 @@ end)()`,
   };
 }
 
+/**
+ * Conveyor, publishing to `topic` (with `attributes`, for the subscriptions'
+ * filters) and receiving from `queue`, one of its subscription queues.
+ */
+export function topicDialect(
+  topic: string,
+  queue: string,
+  token: string,
+  attributes: Record<string, string>,
+): QueueDialect {
+  const json = luaHeaders({ authorization: `Bearer ${token}`, "content-type": "application/json" });
+  const tail = luaString(`","attributes":${JSON.stringify(attributes)}}`);
+  return {
+    ...conveyorDialect(queue, token, "batch"),
+    enqueue: `wrk.format("POST", "/v1/topics/${topic}/messages", ${json}, '{"body":"' .. text .. ${tail})`,
+  };
+}
+
 export function azuriteDialect(account: string, queue: string, sas: string): QueueDialect {
   const xml = luaHeaders({ "content-type": "application/xml" });
   return {
@@ -166,14 +184,18 @@ end)()`,
 /**
  * Receive up to 10, settle exactly those, and again; counts what it settled.
  * With `endToEnd`, a message's text starts with its send time and the
- * script records send-to-settled latency. An empty receive waits
+ * script records send-to-settled latency; with `timeToReceive`, from the
+ * send to the receive's answer (how soon a message is receivable). An empty receive waits
  * `idleDelayMs` before the next one (for a peer without long polling).
  */
 export function receiveAndSettle(
   dialect: QueueDialect,
-  options: { wait: number; endToEnd: boolean; idleDelayMs: number },
+  options: { wait: number; endToEnd: boolean; idleDelayMs: number; timeToReceive?: boolean },
 ): string {
   const record = options.endToEnd ? "if sent then record(now_ms() - sent) end" : "";
+  const recordReceived = options.timeToReceive
+    ? "for _, lease in ipairs(leases) do if lease.sentAt then record(now_ms() - lease.sentAt) end end"
+    : "";
   return `${common}
 ${dialect.parseReceived}
 local queued = {}
@@ -209,6 +231,7 @@ function response(status, headers, body)
   if status ~= 200 or not body then return end
   local leases = parse_received(body)
   idle = #leases == 0
+  ${recordReceived}
   for _, lease in ipairs(leases) do
     ${dialect.settlesInBatches ? "in_flight[lease.id] = lease.sentAt or false" : "in_order[#in_order + 1] = lease"}
   end

@@ -21,7 +21,8 @@ import { PEER_PLANS, type PeerPlan, peerSummary, runPeers } from "./peers/run.js
  * full runs and with `--peers`; see ./peers/run.ts.
  *
  * The parts: ./bench/targets.ts starts the servers, ./bench/scenarios.ts
- * runs the scenarios, ./bench/loaders.ts drives wrk, ./bench/report.ts
+ * runs the scenarios (./bench/topics.ts those of topics' fan-out, against
+ * Conveyor's own enqueue), ./bench/loaders.ts drives wrk, ./bench/report.ts
  * prints the rows.
  */
 async function main(): Promise<void> {

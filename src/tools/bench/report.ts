@@ -19,6 +19,8 @@ export interface BenchRow {
   /** The steady state's producer rate: half the lower of the best enqueue and receive rates. */
   offeredPerSecond?: number;
   producedPerSecond?: number;
+  /** A publish's copies made a second, over every subscription queue (the topics part). */
+  copiesPerSecond?: number;
 }
 
 export const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -55,6 +57,7 @@ function production(row: BenchRow): string {
   return [
     row.offeredPerSecond !== undefined ? `offered ${number(row.offeredPerSecond)}/s` : "",
     row.producedPerSecond !== undefined ? `sent ${number(row.producedPerSecond)}/s` : "",
+    row.copiesPerSecond !== undefined ? `${number(row.copiesPerSecond)} copies/s` : "",
   ]
     .filter(Boolean)
     .join(", ");
@@ -107,12 +110,35 @@ export function ratios(rows: BenchRow[]): string[] {
     );
     if (parts.length > 0) lines.push(`${row.scenario} at c=${row.connections}: ${parts.join(", ")}`);
   }
+  lines.push(...topicRatios(rows));
   const depth = rows.filter((row) => row.scenario === "receive latency at depth");
   const shallowest = depth[0];
   const deepest = depth.at(-1);
   if (shallowest && deepest && shallowest !== deepest) {
     lines.push(
       `receive p99 at depth ${number(deepest.backlog)} / at depth ${number(shallowest.backlog)}: ${(deepest.p99Ms / shallowest.p99Ms).toFixed(2)}`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Each publish row against plain enqueue at the same connections and batch
+ * size in the same run ("publish 1 → 10 subscriptions" against "enqueue 1
+ * (topics baseline)"): published messages and copies made, each per enqueued message.
+ */
+export function topicRatios(rows: BenchRow[]): string[] {
+  const lines: string[] = [];
+  for (const row of rows) {
+    const publish = /^publish (1|batch 100) → (.+)$/.exec(row.scenario);
+    if (!publish || row.copiesPerSecond === undefined) continue;
+    const baseline = rows.find(
+      (other) =>
+        other.scenario === `enqueue ${publish[1]} (topics baseline)` && other.connections === row.connections,
+    );
+    if (!baseline || baseline.messagesPerSecond === 0) continue;
+    lines.push(
+      `${row.scenario} at c=${row.connections}: published/enqueued ${(row.messagesPerSecond / baseline.messagesPerSecond).toFixed(3)}, copies/enqueued ${(row.copiesPerSecond / baseline.messagesPerSecond).toFixed(2)}`,
     );
   }
   return lines;

@@ -14,6 +14,7 @@ import { wrk } from "./loaders.js";
 import { assertAlive, cpuSeconds, rssMb, sleep, type Target } from "./processes.js";
 import { type BenchRow, describe, round, toRow } from "./report.js";
 import { AZURITE_ACCOUNT, BODY, startTargets, type Targets } from "./targets.js";
+import { topics } from "./topics.js";
 
 /** How long each part runs, and how deep the backlogs are. */
 export interface Plan {
@@ -22,6 +23,12 @@ export interface Plan {
   receiveBacklog: number;
   azuriteBacklog: number;
   depths: number[];
+  /**
+   * The topics part: the connections it publishes single messages and
+   * batches of 100 at, and how long each run is (a batch of 100 to 50
+   * subscriptions is 5,000 copies: a quick run's 2 s may not finish one).
+   */
+  topics: { single: number[]; batch: number[]; seconds: number };
 }
 
 export const PLANS: Record<"quick" | "full", Plan> = {
@@ -31,6 +38,7 @@ export const PLANS: Record<"quick" | "full", Plan> = {
     receiveBacklog: 20_000,
     azuriteBacklog: 2_000,
     depths: [10, 10_000, 100_000],
+    topics: { single: [16], batch: [1], seconds: 5 },
   },
   full: {
     seconds: 10,
@@ -38,10 +46,12 @@ export const PLANS: Record<"quick" | "full", Plan> = {
     receiveBacklog: 100_000,
     azuriteBacklog: 5_000,
     depths: [10, 10_000, 100_000, 1_000_000],
+    // A batch of 100 to 50 subscriptions is 5,000 copies: at 16 connections, 80,000 in flight outlast a 10 s run.
+    topics: { single: [1, 16, 64], batch: [1, 4], seconds: 10 },
   },
 };
 
-export const PARTS = ["enqueue", "receive", "steady", "depth"] as const;
+export const PARTS = ["enqueue", "receive", "steady", "depth", "topics"] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchReport {
@@ -51,7 +61,7 @@ export interface BenchReport {
 }
 
 /** What every scenario runs with: the targets, the plan, and where its rows go. */
-interface Run extends Targets {
+export interface Run extends Targets {
   plan: Plan;
   rows: BenchRow[];
   log: (line: string) => void;
@@ -65,6 +75,7 @@ interface Run extends Targets {
     connections: number,
     messagesPerRequest: number,
     backlog?: number,
+    seconds?: number,
   ): Promise<BenchRow>;
 }
 
@@ -97,16 +108,24 @@ export async function runBench(options: {
         writeFileSync(path, text);
         return path;
       },
-      async measure(scenario, target, scriptPath, connections, messagesPerRequest, backlog) {
+      async measure(
+        scenario,
+        target,
+        scriptPath,
+        connections,
+        messagesPerRequest,
+        backlog,
+        seconds = plan.seconds,
+      ) {
         const pid = target.child.pid as number;
         const cpuBefore = cpuSeconds(pid);
-        const result = await wrk(target.url, scriptPath, connections, plan.seconds);
+        const result = await wrk(target.url, scriptPath, connections, seconds);
         assertAlive(target);
         const row = toRow(
           scenario,
           target,
           connections,
-          plan.seconds,
+          seconds,
           result,
           cpuSeconds(pid) - cpuBefore,
           messagesPerRequest,
@@ -121,6 +140,7 @@ export async function runBench(options: {
     await receive(run, runs("receive"));
     await steady(run, runs("steady"));
     if (runs("depth")) await depth(run);
+    if (runs("topics")) await topics(run);
     return { quick: options.quick, plan, rows };
   } finally {
     for (const target of started) target.child.kill("SIGTERM");
