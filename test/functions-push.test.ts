@@ -8,9 +8,9 @@ import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/fu
 import type { ServiceBusMessage } from "@azure/service-bus";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { type FaultProxy, startFaultProxy } from "../src/tools/fault-proxy.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
+import { adminToken } from "./dev-token.js";
 
 /**
  * The Azure push path as the Functions host runs it: Cosmos DB through the
@@ -58,21 +58,9 @@ vi.mock("@azure/web-pubsub", async (importOriginal) => {
   return { ...original, WebPubSubServiceClient: RecordingWebPubSubServiceClient };
 });
 
-vi.mock("@azure/functions", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...original,
-    app: {
-      ...Object.fromEntries(
-        ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-          kind,
-          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-        ]),
-      ),
-      hook: { appTerminate: () => undefined },
-    },
-  };
-});
+vi.mock("@azure/functions", async (importOriginal) =>
+  (await import("./functions-recorder.js")).recordingFunctions(await importOriginal(), registrations),
+);
 
 vi.mock("@azure/service-bus", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/service-bus")>();
@@ -128,15 +116,7 @@ beforeAll(async () => {
   };
   Object.assign(process.env, env);
   await import("../src/functions/index.js");
-  const key = await loadOrCreateSigningKey(dataDir);
-  token = await signDevToken(key, {
-    tenant: "azure-tenant",
-    subject: "tester",
-    roles: ["admin"],
-    ttlSeconds: 600,
-    issuer: "conveyor-local",
-    audience: "conveyor",
-  });
+  token = await adminToken(dataDir, "azure-tenant", "tester");
   const deliveries: { headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer((request, response) => {
     let body = "";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CosmosStore } from "../src/adapters/cosmos/store.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
 import { aQueue, at } from "./fixtures.js";
-import { deadLetterAll } from "./redrive-helpers.js";
+import { deadLetterAll, plainMessages } from "./redrive-helpers.js";
 
 /**
  * The `redriveResume` timer as the Functions host would run it (the library's
@@ -22,18 +22,9 @@ interface Registration {
 
 const registrations = vi.hoisted(() => [] as Registration[]);
 
-vi.mock("@azure/functions", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...original,
-    app: Object.fromEntries(
-      ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-        kind,
-        (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-      ]),
-    ),
-  };
-});
+vi.mock("@azure/functions", async (importOriginal) =>
+  (await import("./functions-recorder.js")).recordingFunctions(await importOriginal(), registrations),
+);
 
 let store: CosmosStore;
 
@@ -68,20 +59,7 @@ describe("the redriveResume timer", () => {
     const now = Date.now();
     const queue = aQueue({ id: `q_resume_${now}`, tenantId: "tenant-resume", name: "resume" });
     await store.createQueue(queue);
-    await store.enqueue(
-      queue,
-      Array.from({ length: 250 }, (_, n) => ({
-        id: `m_${n}`,
-        body: "{}",
-        attributes: {},
-        priority: 0,
-        groupId: null,
-        dedupKey: null,
-        enqueuedAt: at(0),
-        visibleAt: at(0),
-        expiresAt: new Date(now + 86_400_000),
-      })),
-    );
+    await store.enqueue(queue, plainMessages(250, at(0), new Date(now + 86_400_000)));
     const { delivered } = await store.receive(queue, { now: at(1), max: 250, visibilityTimeoutSeconds: 60 });
     await deadLetterAll(store, queue, delivered, at(2));
     // Started a minute ago by an instance that has gone: its lease lapsed half a minute ago.

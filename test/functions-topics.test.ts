@@ -31,21 +31,9 @@ interface Registration {
 
 const registrations = vi.hoisted(() => [] as Registration[]);
 
-vi.mock("@azure/functions", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...original,
-    app: {
-      ...Object.fromEntries(
-        ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-          kind,
-          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-        ]),
-      ),
-      hook: { appTerminate: () => undefined },
-    },
-  };
-});
+vi.mock("@azure/functions", async (importOriginal) =>
+  (await import("./functions-recorder.js")).recordingFunctions(await importOriginal(), registrations),
+);
 
 let env: Record<string, string>;
 let runtime: TopicContext;

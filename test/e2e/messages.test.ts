@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bodyAlreadyRead } from "../../src/api/http.js";
-import { ConveyorApiError, type ConveyorClient } from "../../src/client/index.js";
+import type { ConveyorClient } from "../../src/client/index.js";
 import { cosmosHostEnv } from "../cosmos-server.js";
-import { startTestHost, type TestHost } from "../host.js";
+import { apiError, startTestHost, type TestHost } from "../host.js";
 
 /** The same suite on each store: the API must behave the same on SQLite and on Cosmos DB. */
 for (const store of ["sqlite", "cosmos"] as const) {
@@ -23,15 +23,6 @@ for (const store of ["sqlite", "cosmos"] as const) {
       const name = `m-${++queues}`;
       await client.createQueue({ name, ...settings });
       return name;
-    };
-
-    const failure = async (call: Promise<unknown>) => {
-      const error = await call.then(
-        () => undefined,
-        (thrown: unknown) => thrown,
-      );
-      expect(error).toBeInstanceOf(ConveyorApiError);
-      return error as ConveyorApiError;
     };
 
     describe("enqueue", () => {
@@ -92,7 +83,7 @@ for (const store of ["sqlite", "cosmos"] as const) {
 
       it("refuses a body over the queue's maxMessageBytes with 413", async () => {
         const queue = await newQueue({ maxMessageBytes: 100 });
-        const error = await failure(client.send(queue, { body: "x".repeat(200) }));
+        const error = await apiError(client.send(queue, { body: "x".repeat(200) }));
         expect([error.status, error.code]).toEqual([413, "payload_too_large"]);
       });
 
@@ -134,7 +125,7 @@ for (const store of ["sqlite", "cosmos"] as const) {
 
       it("refuses priority on a fifo queue", async () => {
         const queue = await newQueue({ ordering: "fifo" });
-        expect((await failure(client.send(queue, { body: 1, priority: 3 }))).status).toBe(400);
+        expect((await apiError(client.send(queue, { body: 1, priority: 3 }))).status).toBe(400);
       });
     });
 
@@ -190,7 +181,7 @@ for (const store of ["sqlite", "cosmos"] as const) {
         host.clock.advance(6);
         const [second] = await client.receive(queue);
         expect(second).toMatchObject({ messageId: first?.messageId, deliveryCount: 2 });
-        const stale = await failure(client.ack(queue, first?.messageId ?? "", first?.leaseToken ?? ""));
+        const stale = await apiError(client.ack(queue, first?.messageId ?? "", first?.leaseToken ?? ""));
         expect([stale.status, stale.code]).toEqual([409, "lease_lost"]);
         await client.ack(queue, second?.messageId ?? "", second?.leaseToken ?? "");
       });
@@ -300,7 +291,7 @@ for (const store of ["sqlite", "cosmos"] as const) {
 
       it("answers 404 for an unknown message", async () => {
         const queue = await newQueue();
-        const error = await failure(client.ack(queue, "no-such-message", "token"));
+        const error = await apiError(client.ack(queue, "no-such-message", "token"));
         expect([error.status, error.code]).toEqual([404, "message_not_found"]);
       });
 
@@ -380,7 +371,7 @@ for (const store of ["sqlite", "cosmos"] as const) {
         await client.extendLease(queue, id, token, 0);
         const [again] = await client.receive(queue);
         expect(again?.messageId).toBe(id);
-        const stale = await failure(client.extendLease(queue, id, token, 30));
+        const stale = await apiError(client.extendLease(queue, id, token, 30));
         expect(stale.code).toBe("lease_lost");
       });
 
