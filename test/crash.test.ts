@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { adminClient } from "./dev-token.js";
-import { startServerProcess } from "./process.js";
+import { killDuringWrites, startServerProcess } from "./process.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "conveyor-crash-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -34,26 +34,11 @@ describe("kill -9", () => {
     );
 
     // Concurrent producers; the server is killed while their requests are in flight.
-    const acknowledged = new Set<string>();
-    let attempted = 0;
-    let stop = false;
-    const producer = async (worker: number) => {
-      for (let n = 0; !stop; n++) {
-        attempted++;
-        try {
-          const sent = await client.send("durable", { body: { phase: "crash", worker, n } });
-          acknowledged.add(sent.messageId);
-        } catch {
-          return; // the connection died with the server: the outcome of this one is unknown
-        }
-      }
-    };
-    const producers = Array.from({ length: 32 }, (_, worker) => producer(worker));
-    while (acknowledged.size < 500) await new Promise((resolve) => setTimeout(resolve, 5));
-    first.child.kill("SIGKILL");
-    expect(await first.exited).toBe("SIGKILL");
-    stop = true;
-    await Promise.all(producers);
+    const { acknowledged, attempted } = await killDuringWrites(
+      first,
+      { workers: 32, enough: 500 },
+      async (worker, n) => (await client.send("durable", { body: { phase: "crash", worker, n } })).messageId,
+    );
     expect(attempted).toBeGreaterThan(acknowledged.size);
 
     const second = await startServerProcess(env);

@@ -3,13 +3,12 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CosmosClient } from "@azure/cosmos";
 import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { ServiceBusMessage } from "@azure/service-bus";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type FaultProxy, startFaultProxy } from "../src/tools/fault-proxy.js";
-import { cosmosHostEnv } from "./cosmos-server.js";
+import { cosmosHostEnv, storedDocuments } from "./cosmos-server.js";
 import { adminToken } from "./dev-token.js";
 
 /**
@@ -166,20 +165,8 @@ async function http(
   };
 }
 
-/** What the change feed would deliver: the container's documents as stored. */
-async function changeFeed(): Promise<unknown[]> {
-  const client = new CosmosClient({
-    endpoint: env.COSMOS__accountEndpoint as string,
-    key: env.COSMOS_EMULATOR_KEY as string,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  const { resources } = await client
-    .database(env.COSMOS_DATABASE as string)
-    .container("messages")
-    .items.readAll()
-    .fetchAll();
-  return resources;
-}
+/** What the change feed would deliver: the documents of `messages` as stored. */
+const changeFeed = () => storedDocuments(env, "messages");
 
 /** The job body the change feed would schedule for a message's first attempt. */
 const firstAttempt = (queueId: string, sent: { messageId: string; visibleAt: string }) => ({

@@ -1,11 +1,10 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CosmosClient } from "@azure/cosmos";
 import { InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CosmosStore } from "../src/adapters/cosmos/store.js";
-import { cosmosHostEnv } from "./cosmos-server.js";
+import { cosmosClientOf, cosmosHostEnv } from "./cosmos-server.js";
 import { aQueue, at } from "./fixtures.js";
 import { deadLetterAll, plainMessages } from "./redrive-helpers.js";
 
@@ -39,11 +38,7 @@ beforeAll(async () => {
     CONVEYOR_LOG_LEVEL: "warn",
     ServiceBusConnection__fullyQualifiedNamespace: "conveyor-test.servicebus.windows.net",
   });
-  const client = new CosmosClient({
-    endpoint: env.COSMOS__accountEndpoint as string,
-    key: env.COSMOS_EMULATOR_KEY as string,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
+  const client = cosmosClientOf(env);
   const databaseId = env.COSMOS_DATABASE as string;
   await CosmosStore.ensureContainers(client, databaseId);
   store = new CosmosStore({ client, databaseId });

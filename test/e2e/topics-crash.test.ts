@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { adminClient } from "../dev-token.js";
-import { startServerProcess } from "../process.js";
+import { killDuringWrites, startServerProcess } from "../process.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "conveyor-topic-crash-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -23,24 +23,11 @@ describe("kill -9 right after acknowledged publishes", () => {
       await client.topics.subscribe("events", name, { queue: name });
     }
 
-    const acknowledged = new Set<string>();
-    let stop = false;
-    const publisher = async (worker: number) => {
-      for (let n = 0; !stop; n++) {
-        try {
-          const published = await client.topics.publish("events", { body: { worker, n } });
-          acknowledged.add(published.messageId);
-        } catch {
-          return; // the connection died with the server: the outcome of this one is unknown
-        }
-      }
-    };
-    const publishers = Array.from({ length: 16 }, (_, worker) => publisher(worker));
-    while (acknowledged.size < 300) await new Promise((resolve) => setTimeout(resolve, 5));
-    first.child.kill("SIGKILL");
-    expect(await first.exited).toBe("SIGKILL");
-    stop = true;
-    await Promise.all(publishers);
+    const { acknowledged } = await killDuringWrites(
+      first,
+      { workers: 16, enough: 300 },
+      async (worker, n) => (await client.topics.publish("events", { body: { worker, n } })).messageId,
+    );
 
     const second = await startServerProcess(env);
     const after = await crashClient(second.url);
