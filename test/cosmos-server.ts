@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { CosmosClient } from "@azure/cosmos";
 import { createHttpServer } from "@vercel/cosmosdb-server";
 import { afterAll } from "vitest";
 
@@ -29,4 +30,23 @@ export async function cosmosHostEnv(): Promise<Record<string, string>> {
     COSMOS_DATABASE: `conveyor-e2e-${process.pid}`,
     COSMOS_CREATE_CONTAINERS: "on",
   };
+}
+
+/** A client on the account `env` (from `cosmosHostEnv`) names, as a test reaches the store behind a host. */
+export function cosmosClientOf(env: Record<string, string>): CosmosClient {
+  return new CosmosClient({
+    endpoint: env.COSMOS__accountEndpoint as string,
+    key: env.COSMOS_EMULATOR_KEY as string,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+}
+
+/** Every document of a container of `env`'s database as stored: what its change feed would deliver. */
+export async function storedDocuments(env: Record<string, string>, container: string): Promise<unknown[]> {
+  const { resources } = await cosmosClientOf(env)
+    .database(env.COSMOS_DATABASE as string)
+    .container(container)
+    .items.readAll()
+    .fetchAll();
+  return resources;
 }

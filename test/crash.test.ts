@@ -4,31 +4,19 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
-import { ConveyorClient } from "../src/client/index.js";
-import { startServerProcess } from "./process.js";
+import { adminClient } from "./dev-token.js";
+import { killDuringWrites, startServerProcess } from "./process.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "conveyor-crash-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-async function adminClient(url: string): Promise<ConveyorClient> {
-  const key = await loadOrCreateSigningKey(dataDir);
-  const token = await signDevToken(key, {
-    tenant: "crash",
-    subject: "crash-test",
-    roles: ["admin"],
-    ttlSeconds: 600,
-    issuer: "conveyor-local",
-    audience: "conveyor",
-  });
-  return new ConveyorClient({ baseUrl: url, token });
-}
+const crashClient = (url: string) => adminClient(url, dataDir, "crash", "crash-test");
 
 describe("kill -9", () => {
   it("loses no acknowledged enqueue and no acknowledged ack", async () => {
     const env = { CONVEYOR_DATA_DIR: dataDir, CONVEYOR_RATE_LIMIT: "off" };
     const first = await startServerProcess(env);
-    const client = await adminClient(first.url);
+    const client = await crashClient(first.url);
     await client.createQueue({ name: "durable", visibilityTimeoutSeconds: 3600 });
 
     // Acks that were answered must stay acked.
@@ -46,30 +34,15 @@ describe("kill -9", () => {
     );
 
     // Concurrent producers; the server is killed while their requests are in flight.
-    const acknowledged = new Set<string>();
-    let attempted = 0;
-    let stop = false;
-    const producer = async (worker: number) => {
-      for (let n = 0; !stop; n++) {
-        attempted++;
-        try {
-          const sent = await client.send("durable", { body: { phase: "crash", worker, n } });
-          acknowledged.add(sent.messageId);
-        } catch {
-          return; // the connection died with the server: the outcome of this one is unknown
-        }
-      }
-    };
-    const producers = Array.from({ length: 32 }, (_, worker) => producer(worker));
-    while (acknowledged.size < 500) await new Promise((resolve) => setTimeout(resolve, 5));
-    first.child.kill("SIGKILL");
-    expect(await first.exited).toBe("SIGKILL");
-    stop = true;
-    await Promise.all(producers);
+    const { acknowledged, attempted } = await killDuringWrites(
+      first,
+      { workers: 32, enough: 500 },
+      async (worker, n) => (await client.send("durable", { body: { phase: "crash", worker, n } })).messageId,
+    );
     expect(attempted).toBeGreaterThan(acknowledged.size);
 
     const second = await startServerProcess(env);
-    const after = await adminClient(second.url);
+    const after = await crashClient(second.url);
     const found = new Set<string>();
     for (;;) {
       const batch = await after.receive("durable", { max: 100 });
@@ -91,7 +64,7 @@ describe("kill -9", () => {
 describe("graceful shutdown", () => {
   it("answers in-flight long polls, then exits 0 on SIGTERM", async () => {
     const server = await startServerProcess({ CONVEYOR_DATA_DIR: dataDir, CONVEYOR_LOG_LEVEL: "info" });
-    const client = await adminClient(server.url);
+    const client = await crashClient(server.url);
     await client.createQueue({ name: "quiet" });
     const started = Date.now();
     const polling = client.raw("GET", "/v1/queues/quiet/messages?wait=20");
@@ -120,7 +93,7 @@ describe("kill -9 during a push delivery", () => {
     const env = { CONVEYOR_DATA_DIR: dataDir, CONVEYOR_ALLOW_PRIVATE_PUSH: "true" };
 
     const first = await startServerProcess(env);
-    const client = await adminClient(first.url);
+    const client = await crashClient(first.url);
     await client.createQueue({ name: "pushed-through-crash", push: { url, timeoutSeconds: 1 } });
     const sent = await client.send("pushed-through-crash", { body: { survive: true } });
     while (attempts.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -128,7 +101,7 @@ describe("kill -9 during a push delivery", () => {
     await first.exited;
 
     const second = await startServerProcess(env);
-    const after = await adminClient(second.url);
+    const after = await crashClient(second.url);
     const deadline = Date.now() + 20_000;
     while ((await after.stats("pushed-through-crash")).ackedTotal < 1 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -3,14 +3,13 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CosmosClient } from "@azure/cosmos";
 import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { ServiceBusMessage } from "@azure/service-bus";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { type FaultProxy, startFaultProxy } from "../src/tools/fault-proxy.js";
-import { cosmosHostEnv } from "./cosmos-server.js";
+import { cosmosHostEnv, storedDocuments } from "./cosmos-server.js";
+import { adminToken } from "./dev-token.js";
 
 /**
  * The Azure push path as the Functions host runs it: Cosmos DB through the
@@ -58,21 +57,9 @@ vi.mock("@azure/web-pubsub", async (importOriginal) => {
   return { ...original, WebPubSubServiceClient: RecordingWebPubSubServiceClient };
 });
 
-vi.mock("@azure/functions", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...original,
-    app: {
-      ...Object.fromEntries(
-        ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-          kind,
-          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-        ]),
-      ),
-      hook: { appTerminate: () => undefined },
-    },
-  };
-});
+vi.mock("@azure/functions", async (importOriginal) =>
+  (await import("./functions-recorder.js")).recordingFunctions(await importOriginal(), registrations),
+);
 
 vi.mock("@azure/service-bus", async (importOriginal) => {
   const original = await importOriginal<typeof import("@azure/service-bus")>();
@@ -128,15 +115,7 @@ beforeAll(async () => {
   };
   Object.assign(process.env, env);
   await import("../src/functions/index.js");
-  const key = await loadOrCreateSigningKey(dataDir);
-  token = await signDevToken(key, {
-    tenant: "azure-tenant",
-    subject: "tester",
-    roles: ["admin"],
-    ttlSeconds: 600,
-    issuer: "conveyor-local",
-    audience: "conveyor",
-  });
+  token = await adminToken(dataDir, "azure-tenant", "tester");
   const deliveries: { headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer((request, response) => {
     let body = "";
@@ -186,20 +165,8 @@ async function http(
   };
 }
 
-/** What the change feed would deliver: the container's documents as stored. */
-async function changeFeed(): Promise<unknown[]> {
-  const client = new CosmosClient({
-    endpoint: env.COSMOS__accountEndpoint as string,
-    key: env.COSMOS_EMULATOR_KEY as string,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  const { resources } = await client
-    .database(env.COSMOS_DATABASE as string)
-    .container("messages")
-    .items.readAll()
-    .fetchAll();
-  return resources;
-}
+/** What the change feed would deliver: the documents of `messages` as stored. */
+const changeFeed = () => storedDocuments(env, "messages");
 
 /** The job body the change feed would schedule for a message's first attempt. */
 const firstAttempt = (queueId: string, sent: { messageId: string; visibleAt: string }) => ({

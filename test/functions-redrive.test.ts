@@ -1,14 +1,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CosmosClient } from "@azure/cosmos";
 import { InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CosmosStore } from "../src/adapters/cosmos/store.js";
 import { leaseMessages } from "../src/service/receive.js";
-import { cosmosHostEnv } from "./cosmos-server.js";
+import { cosmosClientOf, cosmosHostEnv } from "./cosmos-server.js";
 import { aQueue, at } from "./fixtures.js";
-import { deadLetterAll } from "./redrive-helpers.js";
+import { deadLetterAll, plainMessages } from "./redrive-helpers.js";
 
 /**
  * The `redriveResume` timer as the Functions host would run it (the library's
@@ -23,18 +22,9 @@ interface Registration {
 
 const registrations = vi.hoisted(() => [] as Registration[]);
 
-vi.mock("@azure/functions", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...original,
-    app: Object.fromEntries(
-      ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-        kind,
-        (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-      ]),
-    ),
-  };
-});
+vi.mock("@azure/functions", async (importOriginal) =>
+  (await import("./functions-recorder.js")).recordingFunctions(await importOriginal(), registrations),
+);
 
 let store: CosmosStore;
 
@@ -49,11 +39,7 @@ beforeAll(async () => {
     CONVEYOR_LOG_LEVEL: "warn",
     ServiceBusConnection__fullyQualifiedNamespace: "conveyor-test.servicebus.windows.net",
   });
-  const client = new CosmosClient({
-    endpoint: env.COSMOS__accountEndpoint as string,
-    key: env.COSMOS_EMULATOR_KEY as string,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
+  const client = cosmosClientOf(env);
   const databaseId = env.COSMOS_DATABASE as string;
   await CosmosStore.ensureContainers(client, databaseId);
   store = new CosmosStore({ client, databaseId });
@@ -69,20 +55,7 @@ describe("the redriveResume timer", () => {
     const now = Date.now();
     const queue = aQueue({ id: `q_resume_${now}`, tenantId: "tenant-resume", name: "resume" });
     await store.createQueue(queue);
-    await store.enqueue(
-      queue,
-      Array.from({ length: 250 }, (_, n) => ({
-        id: `m_${n}`,
-        body: "{}",
-        attributes: {},
-        priority: 0,
-        groupId: null,
-        dedupKey: null,
-        enqueuedAt: at(0),
-        visibleAt: at(0),
-        expiresAt: new Date(now + 86_400_000),
-      })),
-    );
+    await store.enqueue(queue, plainMessages(250, at(0), new Date(now + 86_400_000)));
     const delivered = await leaseMessages(
       store,
       queue,

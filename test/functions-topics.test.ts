@@ -2,7 +2,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { CosmosClient } from "@azure/cosmos";
 import { InvocationContext } from "@azure/functions";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Principal } from "../src/domain/access.js";
@@ -10,7 +9,7 @@ import type { Queue } from "../src/domain/queue.js";
 import { copyId, type PendingCopy, type Subscription, type Topic } from "../src/domain/topic.js";
 import type { TopicContext } from "../src/service/topics.js";
 import { publish } from "../src/service/topics.js";
-import { cosmosHostEnv } from "./cosmos-server.js";
+import { cosmosHostEnv, storedDocuments } from "./cosmos-server.js";
 import { aQueue } from "./fixtures.js";
 
 /**
@@ -31,21 +30,9 @@ interface Registration {
 
 const registrations = vi.hoisted(() => [] as Registration[]);
 
-vi.mock("@azure/functions", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...original,
-    app: {
-      ...Object.fromEntries(
-        ["http", "timer", "serviceBusQueue", "cosmosDB"].map((kind) => [
-          kind,
-          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-        ]),
-      ),
-      hook: { appTerminate: () => undefined },
-    },
-  };
-});
+vi.mock("@azure/functions", async (importOriginal) =>
+  (await import("./functions-recorder.js")).recordingFunctions(await importOriginal(), registrations),
+);
 
 let env: Record<string, string>;
 let runtime: TopicContext;
@@ -73,19 +60,7 @@ const fn = (name: string) => {
 };
 
 /** What the change feed would deliver: the documents of `topicMessages` as stored. */
-async function changeFeed(): Promise<unknown[]> {
-  const client = new CosmosClient({
-    endpoint: env.COSMOS__accountEndpoint as string,
-    key: env.COSMOS_EMULATOR_KEY as string,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  const { resources } = await client
-    .database(env.COSMOS_DATABASE as string)
-    .container("topicMessages")
-    .items.readAll()
-    .fetchAll();
-  return resources;
-}
+const changeFeed = () => storedDocuments(env, "topicMessages");
 
 const runChangeFeed = async (documents: unknown[]) =>
   fn("topicChanges").options.handler(documents, new InvocationContext({ functionName: "topicChanges" }));

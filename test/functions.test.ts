@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpRequest, type HttpResponseInit, InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { SqliteStore } from "../src/adapters/sqlite/store.js";
+import { adminToken } from "./dev-token.js";
 import { startTestHost, type TestHost } from "./host.js";
 import { ROOT } from "./process.js";
 
@@ -29,21 +29,13 @@ interface Registration {
 const registrations = vi.hoisted(() => [] as Registration[]);
 const terminateHooks = vi.hoisted(() => [] as (() => Promise<void>)[]);
 
-vi.mock("@azure/functions", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...original,
-    app: {
-      ...Object.fromEntries(
-        (["http", "timer", "serviceBusQueue", "cosmosDB"] as const).map((kind) => [
-          kind,
-          (name: string, options: Registration["options"]) => registrations.push({ kind, name, options }),
-        ]),
-      ),
-      hook: { appTerminate: (handler: () => Promise<void>) => terminateHooks.push(handler) },
-    },
-  };
-});
+vi.mock("@azure/functions", async (importOriginal) =>
+  (await import("./functions-recorder.js")).recordingFunctions(
+    await importOriginal(),
+    registrations,
+    (handler: () => Promise<void>) => terminateHooks.push(handler),
+  ),
+);
 
 const dataDir = mkdtempSync(join(tmpdir(), "conveyor-functions-"));
 let local: TestHost;
@@ -110,15 +102,7 @@ describe("Azure Functions registrations", () => {
   });
 
   it("serve a whole message round trip through HttpRequest and InvocationContext", async () => {
-    const key = await loadOrCreateSigningKey(dataDir);
-    const token = await signDevToken(key, {
-      tenant: "functions-tenant",
-      subject: "tester",
-      roles: ["admin"],
-      ttlSeconds: 300,
-      issuer: "conveyor-local",
-      audience: "conveyor",
-    });
+    const token = await adminToken(dataDir, "functions-tenant", "tester");
     const created = await invoke("createQueue", {
       method: "POST",
       path: "/v1/queues",

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { createLocalConveyor, type LocalConveyor } from "../src/app.js";
-import { ConveyorClient } from "../src/client/index.js";
+import { ConveyorApiError, ConveyorClient } from "../src/client/index.js";
 import { loadConfig } from "../src/config.js";
 import { startLocalPush } from "../src/local/push.js";
 import { startLocalHost } from "../src/local/server.js";
@@ -91,4 +92,14 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The `ConveyorApiError` a client call fails with; the test fails if it succeeds or throws anything else. */
+export async function apiError(call: Promise<unknown>): Promise<ConveyorApiError> {
+  const error = await call.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(ConveyorApiError);
+  return error as ConveyorApiError;
 }

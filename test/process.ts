@@ -51,3 +51,38 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   });
   return { url, child, output: () => output, exited };
 }
+
+/**
+ * Kills `server` with SIGKILL while `workers` writers are in flight: each
+ * writes until the kill, and stops at its first failure (the connection
+ * died with the server, so that write's outcome is unknown). The kill comes
+ * once `enough` writes were acknowledged; resolves when every writer has
+ * stopped, with the ids acknowledged and how many writes were attempted.
+ */
+export async function killDuringWrites(
+  server: ServerProcess,
+  { workers, enough }: { workers: number; enough: number },
+  write: (worker: number, n: number) => Promise<string>,
+): Promise<{ acknowledged: Set<string>; attempted: number }> {
+  const acknowledged = new Set<string>();
+  let attempted = 0;
+  let stop = false;
+  const writer = async (worker: number) => {
+    for (let n = 0; !stop; n++) {
+      attempted++;
+      try {
+        acknowledged.add(await write(worker, n));
+      } catch {
+        return;
+      }
+    }
+  };
+  const writers = Array.from({ length: workers }, (_, worker) => writer(worker));
+  while (acknowledged.size < enough) await new Promise((resolve) => setTimeout(resolve, 5));
+  server.child.kill("SIGKILL");
+  const exited = await server.exited;
+  stop = true;
+  await Promise.all(writers);
+  if (exited !== "SIGKILL") throw new Error(`the server ended with ${exited}, not by the kill`);
+  return { acknowledged, attempted };
+}

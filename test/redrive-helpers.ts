@@ -1,4 +1,5 @@
 import type { ConveyorClient } from "../src/client/index.js";
+import type { DraftMessage } from "../src/domain/enqueue.js";
 import { onNack } from "../src/domain/lease.js";
 import type { Message } from "../src/domain/message.js";
 import type { Queue } from "../src/domain/queue.js";
@@ -34,4 +35,19 @@ export function deadLetterAll(store: QueueStore, queue: Queue, leased: Message[]
         onNack(stored, queue, message.leaseToken ?? "", at, { deadLetter: true, error: "x" }, Math.random),
     })),
   );
+}
+
+/** `count` empty messages, available from `available` until `expiresAt`, to fill a queue straight through its store. */
+export function plainMessages(count: number, available: Date, expiresAt: Date): DraftMessage[] {
+  return Array.from({ length: count }, (_, n) => ({
+    id: `m_${n}`,
+    body: "{}",
+    attributes: {},
+    priority: 0,
+    groupId: null,
+    dedupKey: null,
+    enqueuedAt: available,
+    visibleAt: available,
+    expiresAt,
+  }));
 }

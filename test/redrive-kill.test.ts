@@ -2,16 +2,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { SqliteStore } from "../src/adapters/sqlite/store.js";
-import { ConveyorClient } from "../src/client/index.js";
 import { TASK_LEASE_SECONDS } from "../src/service/dead-letters.js";
 import { leaseMessages } from "../src/service/receive.js";
 import { cosmosHostEnv } from "./cosmos-server.js";
+import { adminClient } from "./dev-token.js";
 import { aQueue, at } from "./fixtures.js";
 import { startTestHost } from "./host.js";
 import { startServerProcess } from "./process.js";
-import { deadLetterAll, waitForTask } from "./redrive-helpers.js";
+import { deadLetterAll, plainMessages, waitForTask } from "./redrive-helpers.js";
 
 /** Redrive tasks outliving the process that ran them: kill -9 on Cosmos DB, a restart on SQLite. */
 const dirs: string[] = [];
@@ -24,17 +23,8 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function clientOf(url: string, dataDir: string, tenant: string): Promise<ConveyorClient> {
-  const token = await signDevToken(await loadOrCreateSigningKey(dataDir), {
-    tenant,
-    subject: "redrive-kill",
-    roles: ["admin"],
-    ttlSeconds: 600,
-    issuer: "conveyor-local",
-    audience: "conveyor",
-  });
-  return new ConveyorClient({ baseUrl: url, token });
-}
+const clientOf = (url: string, dataDir: string, tenant: string) =>
+  adminClient(url, dataDir, tenant, "redrive-kill");
 
 describe("a redrive task whose host is killed", () => {
   it("is finished by another host on the same Cosmos DB, with every message back once", async () => {
@@ -91,20 +81,7 @@ describe("a redrive task left running by a stopped local host", () => {
     const queue = aQueue({ tenantId: "restart", name: "restarted" });
     await store.createQueue(queue);
     const total = 1500;
-    await store.enqueue(
-      queue,
-      Array.from({ length: total }, (_, n) => ({
-        id: `m_${n}`,
-        body: "{}",
-        attributes: {},
-        priority: 0,
-        groupId: null,
-        dedupKey: null,
-        enqueuedAt: at(0),
-        visibleAt: at(0),
-        expiresAt: at(86_400),
-      })),
-    );
+    await store.enqueue(queue, plainMessages(total, at(0), at(86_400)));
     const delivered = await leaseMessages(
       store,
       queue,

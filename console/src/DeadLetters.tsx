@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { ConveyorClient, MessageView, RedriveView } from "../../src/client/index.js";
-import { MessageId, needs, Pager, Status, useCursorPages } from "./components.js";
+import { MessageId, needs, Pager, Polled, Status, Table, useCursorPages } from "./components.js";
 import { describeError, formatTime, plural, preview, REFRESH_MS, usePolling } from "./lib.js";
 
 export function DeadLetters(props: {
@@ -99,70 +99,63 @@ export function DeadLetters(props: {
         </div>
       )}
       <Status {...result} />
-      {page.error && (
-        <p class="error" role="alert">
-          {page.error}
-        </p>
-      )}
-      {page.loading ? (
-        <p class="muted">Loading dead letters…</p>
-      ) : messages.length === 0 ? (
-        <p class="empty">No dead letters.</p>
-      ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">
-                  <input
-                    type="checkbox"
-                    aria-label="Select all on this page"
-                    checked={messages.every((m) => selected.has(m.messageId))}
-                    onChange={(e) =>
-                      setSelected(new Set(e.currentTarget.checked ? messages.map((m) => m.messageId) : []))
-                    }
-                  />
-                </th>
-                <th scope="col">Message</th>
-                <th scope="col">Dead-lettered</th>
-                <th scope="col">Reason</th>
-                <th scope="col" class="num">
-                  Deliveries
-                </th>
-                <th scope="col">Last error</th>
-                <th scope="col">Body</th>
-              </tr>
-            </thead>
-            <tbody>
-              {messages.map((message) => (
-                <tr key={message.messageId} data-message={message.messageId}>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select ${message.messageId}`}
-                      checked={selected.has(message.messageId)}
-                      onChange={(e) => {
-                        const next = new Set(selected);
-                        if (e.currentTarget.checked) next.add(message.messageId);
-                        else next.delete(message.messageId);
-                        setSelected(next);
-                      }}
-                    />
-                  </td>
-                  <td>
-                    <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
-                  </td>
-                  <td data-field="deadLetteredAt">{formatTime(message.deadLetteredAt)}</td>
-                  <td>{message.reason}</td>
-                  <td class="num">{message.deliveryCount}</td>
-                  <td class="clip">{message.lastError ?? "—"}</td>
-                  <td class="clip mono">{preview(message.body)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Polled
+        state={page}
+        loading="Loading dead letters…"
+        isEmpty={messages.length === 0}
+        empty="No dead letters."
+      >
+        <Table
+          head={
+            <>
+              <th scope="col">
+                <input
+                  type="checkbox"
+                  aria-label="Select all on this page"
+                  checked={messages.every((m) => selected.has(m.messageId))}
+                  onChange={(e) =>
+                    setSelected(new Set(e.currentTarget.checked ? messages.map((m) => m.messageId) : []))
+                  }
+                />
+              </th>
+              <th scope="col">Message</th>
+              <th scope="col">Dead-lettered</th>
+              <th scope="col">Reason</th>
+              <th scope="col" class="num">
+                Deliveries
+              </th>
+              <th scope="col">Last error</th>
+              <th scope="col">Body</th>
+            </>
+          }
+        >
+          {messages.map((message) => (
+            <tr key={message.messageId} data-message={message.messageId}>
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`Select ${message.messageId}`}
+                  checked={selected.has(message.messageId)}
+                  onChange={(e) => {
+                    const next = new Set(selected);
+                    if (e.currentTarget.checked) next.add(message.messageId);
+                    else next.delete(message.messageId);
+                    setSelected(next);
+                  }}
+                />
+              </td>
+              <td>
+                <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
+              </td>
+              <td data-field="deadLetteredAt">{formatTime(message.deadLetteredAt)}</td>
+              <td>{message.reason}</td>
+              <td class="num">{message.deliveryCount}</td>
+              <td class="clip">{message.lastError ?? "—"}</td>
+              <td class="clip mono">{preview(message.body)}</td>
+            </tr>
+          ))}
+        </Table>
+      </Polled>
       <Pager pages={pages} nextCursor={page.value?.nextCursor} />
     </section>
   );

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { BrowseRequest, ConveyorClient } from "../../src/client/index.js";
-import { MessageId, Pager, Tabs, useCursorPages } from "./components.js";
+import { MessageId, Pager, Polled, Table, Tabs, useCursorPages } from "./components.js";
 import { formatTime, preview, REFRESH_MS, usePolling } from "./lib.js";
 
 type View = NonNullable<BrowseRequest["view"]>;
@@ -73,53 +73,45 @@ export function Explorer(props: {
         />
         <button type="submit">Filter</button>
       </form>
-      {page.error && (
-        <p class="error" role="alert">
-          {page.error}
-        </p>
-      )}
-      {page.loading ? (
-        <p class="muted">Loading messages…</p>
-      ) : messages.length === 0 ? (
-        <p class="empty">
-          No {VIEWS.find(([key]) => key === view)?.[1].toLowerCase()} messages on this page.
-        </p>
-      ) : (
-        <div class="table-wrap">
-          <table data-explorer={view}>
-            <thead>
-              <tr>
-                <th scope="col">Message</th>
-                <th scope="col">Enqueued</th>
-                <th scope="col">{view === "inFlight" ? "Lease expires" : "Visible at"}</th>
-                <th scope="col" class="num">
-                  Deliveries
-                </th>
-                <th scope="col">Attributes</th>
-                <th scope="col">Body</th>
-              </tr>
-            </thead>
-            <tbody>
-              {messages.map((message) => (
-                <tr key={message.messageId} data-message={message.messageId}>
-                  <td>
-                    <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
-                  </td>
-                  <td>{formatTime(message.enqueuedAt)}</td>
-                  <td data-field={view === "inFlight" ? "leaseExpiresAt" : "visibleAt"}>
-                    {formatTime(view === "inFlight" ? message.leaseExpiresAt : message.visibleAt)}
-                  </td>
-                  <td class="num" data-field="deliveryCount">
-                    {message.deliveryCount}
-                  </td>
-                  <td class="clip mono">{preview(message.attributes)}</td>
-                  <td class="clip mono">{preview(message.body)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Polled
+        state={page}
+        loading="Loading messages…"
+        isEmpty={messages.length === 0}
+        empty={<>No {VIEWS.find(([key]) => key === view)?.[1].toLowerCase()} messages on this page.</>}
+      >
+        <Table
+          attributes={{ "data-explorer": view }}
+          head={
+            <>
+              <th scope="col">Message</th>
+              <th scope="col">Enqueued</th>
+              <th scope="col">{view === "inFlight" ? "Lease expires" : "Visible at"}</th>
+              <th scope="col" class="num">
+                Deliveries
+              </th>
+              <th scope="col">Attributes</th>
+              <th scope="col">Body</th>
+            </>
+          }
+        >
+          {messages.map((message) => (
+            <tr key={message.messageId} data-message={message.messageId}>
+              <td>
+                <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
+              </td>
+              <td>{formatTime(message.enqueuedAt)}</td>
+              <td data-field={view === "inFlight" ? "leaseExpiresAt" : "visibleAt"}>
+                {formatTime(view === "inFlight" ? message.leaseExpiresAt : message.visibleAt)}
+              </td>
+              <td class="num" data-field="deliveryCount">
+                {message.deliveryCount}
+              </td>
+              <td class="clip mono">{preview(message.attributes)}</td>
+              <td class="clip mono">{preview(message.body)}</td>
+            </tr>
+          ))}
+        </Table>
+      </Polled>
       <Pager pages={pages} nextCursor={page.value?.nextCursor} />
     </section>
   );

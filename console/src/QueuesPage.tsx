@@ -1,5 +1,6 @@
 import { useRef, useState } from "preact/hooks";
 import type { ConveyorClient, QueueStatsView, QueueView } from "../../src/client/index.js";
+import { Polled, Table } from "./components.js";
 import { describeError, formatAge, formatRate, REFRESH_MS, usePolling } from "./lib.js";
 
 interface QueueRow {
@@ -43,74 +44,69 @@ export function QueuesPage({ client }: { client: ConveyorClient }) {
         <h1 id="queues-title">Queues</h1>
         <CreateQueue client={client} onCreated={() => void rows.reload()} />
       </div>
-      {rows.error && (
-        <p class="error" role="alert">
-          {rows.error}
-        </p>
-      )}
-      {rows.loading ? (
-        <p class="muted">Loading queues…</p>
-      ) : rows.value?.length === 0 ? (
-        <p class="empty">
-          No queues yet. Create one above, or with <code>conveyor queues create</code>.
-        </p>
-      ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Queue</th>
-                <th scope="col" class="num">
-                  Available
-                </th>
-                <th scope="col" class="num">
-                  In flight
-                </th>
-                <th scope="col" class="num wide">
-                  Delayed
-                </th>
-                <th scope="col" class="num">
-                  Dead-lettered
-                </th>
-                <th scope="col" class="num">
-                  Oldest age
-                </th>
-                <th scope="col" class="num wide">
-                  Enqueue/s
-                </th>
-                <th scope="col" class="num wide">
-                  Ack/s
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.value?.map(({ queue, stats, enqueueRate, ackRate }) => (
-                <tr key={queue.name} data-queue={queue.name}>
-                  <th scope="row">
-                    <a href={`#/queues/${encodeURIComponent(queue.name)}`}>{queue.name}</a>
-                    {queue.ordering === "fifo" && <span class="tag">fifo</span>}
-                  </th>
-                  <td class="num" data-stat="available">
-                    {stats.available}
-                  </td>
-                  <td class="num" data-stat="inFlight">
-                    {stats.inFlight}
-                  </td>
-                  <td class="num wide" data-stat="delayed">
-                    {stats.delayed}
-                  </td>
-                  <td class={`num${stats.deadLettered > 0 ? " warn" : ""}`} data-stat="deadLettered">
-                    {stats.deadLettered}
-                  </td>
-                  <td class="num">{formatAge(stats.oldestAvailableAgeSeconds)}</td>
-                  <td class="num wide">{formatRate(enqueueRate)}</td>
-                  <td class="num wide">{formatRate(ackRate)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Polled
+        state={rows}
+        loading="Loading queues…"
+        isEmpty={rows.value?.length === 0}
+        empty={
+          <>
+            No queues yet. Create one above, or with <code>conveyor queues create</code>.
+          </>
+        }
+      >
+        <Table
+          head={
+            <>
+              <th scope="col">Queue</th>
+              <th scope="col" class="num">
+                Available
+              </th>
+              <th scope="col" class="num">
+                In flight
+              </th>
+              <th scope="col" class="num wide">
+                Delayed
+              </th>
+              <th scope="col" class="num">
+                Dead-lettered
+              </th>
+              <th scope="col" class="num">
+                Oldest age
+              </th>
+              <th scope="col" class="num wide">
+                Enqueue/s
+              </th>
+              <th scope="col" class="num wide">
+                Ack/s
+              </th>
+            </>
+          }
+        >
+          {rows.value?.map(({ queue, stats, enqueueRate, ackRate }) => (
+            <tr key={queue.name} data-queue={queue.name}>
+              <th scope="row">
+                <a href={`#/queues/${encodeURIComponent(queue.name)}`}>{queue.name}</a>
+                {queue.ordering === "fifo" && <span class="tag">fifo</span>}
+              </th>
+              <td class="num" data-stat="available">
+                {stats.available}
+              </td>
+              <td class="num" data-stat="inFlight">
+                {stats.inFlight}
+              </td>
+              <td class="num wide" data-stat="delayed">
+                {stats.delayed}
+              </td>
+              <td class={`num${stats.deadLettered > 0 ? " warn" : ""}`} data-stat="deadLettered">
+                {stats.deadLettered}
+              </td>
+              <td class="num">{formatAge(stats.oldestAvailableAgeSeconds)}</td>
+              <td class="num wide">{formatRate(enqueueRate)}</td>
+              <td class="num wide">{formatRate(ackRate)}</td>
+            </tr>
+          ))}
+        </Table>
+      </Polled>
     </section>
   );
 }

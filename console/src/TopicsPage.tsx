@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { ConveyorClient } from "../../src/client/index.js";
-import { Status } from "./components.js";
+import { Polled, Status, Table } from "./components.js";
 import { describeError, REFRESH_MS, usePolling } from "./lib.js";
 
 /** The topics of the tenant, and a form to create one. */
@@ -40,18 +40,16 @@ export function TopicsPage({ client }: { client: ConveyorClient }) {
         </form>
       </div>
       <Status {...status} />
-      {topics.error && (
-        <p class="error" role="alert">
-          {topics.error}
-        </p>
-      )}
-      {topics.loading ? (
-        <p class="muted">Loading topics…</p>
-      ) : topics.value?.length === 0 ? (
-        <p class="empty">
-          No topics yet. Create one above, or with <code>conveyor topics create</code>.
-        </p>
-      ) : (
+      <Polled
+        state={topics}
+        loading="Loading topics…"
+        isEmpty={topics.value?.length === 0}
+        empty={
+          <>
+            No topics yet. Create one above, or with <code>conveyor topics create</code>.
+          </>
+        }
+      >
         <ul class="plain">
           {topics.value?.map((topic) => (
             <li key={topic.name} data-topic={topic.name}>
@@ -59,7 +57,7 @@ export function TopicsPage({ client }: { client: ConveyorClient }) {
             </li>
           ))}
         </ul>
-      )}
+      </Polled>
     </section>
   );
 }
@@ -110,62 +108,59 @@ export function TopicPage({ client, name }: { client: ConveyorClient; name: stri
       {subscriptions.length === 0 ? (
         <p class="empty">No subscriptions: a published message reaches no queue.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Subscription</th>
-                <th scope="col">Queue</th>
-                <th scope="col">Filter</th>
-                <th scope="col" class="num">
-                  Delivered
-                </th>
-                <th scope="col" class="num">
-                  Undeliverable
-                </th>
-                <th scope="col">Last error</th>
-                <th scope="col" />
-              </tr>
-            </thead>
-            <tbody>
-              {subscriptions.map((sub) => (
-                <tr key={sub.name} data-subscription={sub.name}>
-                  <th scope="row">{sub.name}</th>
-                  <td>
-                    <a href={`#/queues/${encodeURIComponent(sub.queue)}`}>{sub.queue}</a>
-                  </td>
-                  <td>
-                    <code>{sub.filter === null ? "every message" : JSON.stringify(sub.filter)}</code>
-                  </td>
-                  <td class="num" data-stat="deliveredTotal">
-                    {sub.stats.deliveredTotal}
-                  </td>
-                  <td
-                    class={`num${sub.stats.undeliverableTotal > 0 ? " warn" : ""}`}
-                    data-stat="undeliverableTotal"
-                  >
-                    {sub.stats.undeliverableTotal}
-                  </td>
-                  <td>{sub.stats.lastError ?? "—"}</td>
-                  <td>
-                    <button
-                      type="button"
-                      class="link"
-                      onClick={() =>
-                        act(async () => {
-                          await client.topics.unsubscribe(name, sub.name);
-                          return `Removed ${sub.name}`;
-                        })
-                      }
-                    >
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          head={
+            <>
+              <th scope="col">Subscription</th>
+              <th scope="col">Queue</th>
+              <th scope="col">Filter</th>
+              <th scope="col" class="num">
+                Delivered
+              </th>
+              <th scope="col" class="num">
+                Undeliverable
+              </th>
+              <th scope="col">Last error</th>
+              <th scope="col" />
+            </>
+          }
+        >
+          {subscriptions.map((sub) => (
+            <tr key={sub.name} data-subscription={sub.name}>
+              <th scope="row">{sub.name}</th>
+              <td>
+                <a href={`#/queues/${encodeURIComponent(sub.queue)}`}>{sub.queue}</a>
+              </td>
+              <td>
+                <code>{sub.filter === null ? "every message" : JSON.stringify(sub.filter)}</code>
+              </td>
+              <td class="num" data-stat="deliveredTotal">
+                {sub.stats.deliveredTotal}
+              </td>
+              <td
+                class={`num${sub.stats.undeliverableTotal > 0 ? " warn" : ""}`}
+                data-stat="undeliverableTotal"
+              >
+                {sub.stats.undeliverableTotal}
+              </td>
+              <td>{sub.stats.lastError ?? "—"}</td>
+              <td>
+                <button
+                  type="button"
+                  class="link"
+                  onClick={() =>
+                    act(async () => {
+                      await client.topics.unsubscribe(name, sub.name);
+                      return `Removed ${sub.name}`;
+                    })
+                  }
+                >
+                  Remove
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <Subscribe
         onSubmit={(sub, queue, filter) =>

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ConveyorClient, MessageView } from "../../src/client/index.js";
 import { describeError, formatTime } from "./lib.js";
@@ -164,6 +165,55 @@ export function Tabs<T extends string | number>(props: {
           {label}
         </button>
       ))}
+    </div>
+  );
+}
+
+/**
+ * What a polled list shows: its error (above the last good answer, which
+ * polling keeps), a loading line until the first answer, `empty` when there
+ * is nothing to list, and the list itself otherwise.
+ */
+export function Polled(props: {
+  state: { error?: string; loading: boolean };
+  loading: string;
+  isEmpty: boolean;
+  empty: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  return (
+    <>
+      {props.state.error && (
+        <p class="error" role="alert">
+          {props.state.error}
+        </p>
+      )}
+      {props.state.loading ? (
+        <p class="muted">{props.loading}</p>
+      ) : props.isEmpty ? (
+        <p class="empty">{props.empty}</p>
+      ) : (
+        props.children
+      )}
+    </>
+  );
+}
+
+/** A table with its header row, wrapped so that a narrow screen scrolls the table sideways, not the page. */
+export function Table(props: {
+  head: ComponentChildren;
+  children: ComponentChildren;
+  /** More attributes of the table element, such as `data-*` for tests and styles. */
+  attributes?: Record<string, string>;
+}) {
+  return (
+    <div class="table-wrap">
+      <table {...props.attributes}>
+        <thead>
+          <tr>{props.head}</tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { MessageView } from "../client/index.js";
-import { CliError, client, EXIT, integer, pause, printOne, printRows, progress } from "./io.js";
+import { CliError, client, EXIT, integer, pause, printOne, printRows, progress, requireYes } from "./io.js";
 
 export function addDeadLetterCommands(program: Command): void {
   const dlq = program.command("dlq").description("browse, redrive and purge dead letters");
@@ -51,8 +51,7 @@ export function addDeadLetterCommands(program: Command): void {
     .description("delete every dead letter of the queue")
     .option("--yes", "really delete them")
     .action(async (queue: string, options: { yes?: boolean }, command: Command) => {
-      if (!options.yes)
-        throw new CliError(`purging deletes every dead letter of "${queue}": add --yes`, EXIT.usage);
+      requireYes(options, `purging deletes every dead letter of "${queue}"`);
       printOne(command, await client(command).purgeDeadLetters(queue));
     });
 }

@@ -114,3 +114,22 @@ export function progress(label: string, total?: number) {
 }
 
 export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every item of a paged list, page after page: the CLI prints whole lists. */
+export async function allPages<T>(
+  list: (page: { limit: number; cursor?: string }) => Promise<{ items: T[]; nextCursor?: string }>,
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await list({ limit: 1000, cursor });
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+/** Refuses a destructive command run without --yes, saying what it would remove. */
+export function requireYes(options: { yes?: boolean }, consequence: string): void {
+  if (!options.yes) throw new CliError(`${consequence}: add --yes`, EXIT.usage);
+}

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { CreateQueueRequest, UpdateQueueRequest } from "../client/index.js";
-import { CliError, client, EXIT, integer, note, printOne, printRows } from "./io.js";
+import { allPages, CliError, client, EXIT, integer, note, printOne, printRows, requireYes } from "./io.js";
 
 function settingsFrom(options: Record<string, unknown>): UpdateQueueRequest {
   let settings: Record<string, unknown> = {};
@@ -45,13 +45,7 @@ export function addQueueCommands(program: Command): void {
     .description("the queues you hold a grant on")
     .action(async (_options: unknown, command: Command) => {
       const api = client(command);
-      const all = [];
-      let cursor: string | undefined;
-      do {
-        const page = await api.listQueues({ limit: 1000, cursor });
-        all.push(...page.items);
-        cursor = page.nextCursor;
-      } while (cursor);
+      const all = await allPages((page) => api.listQueues(page));
       printRows(command, all, ["name", "ordering", "visibilityTimeoutSeconds", "maxDeliveries"], "no queues");
     });
   queues
@@ -70,8 +64,7 @@ export function addQueueCommands(program: Command): void {
     .description("delete a queue with its messages and dead letters")
     .option("--yes", "really delete it")
     .action(async (name: string, options: { yes?: boolean }, command: Command) => {
-      if (!options.yes)
-        throw new CliError(`deleting "${name}" removes all its messages: add --yes`, EXIT.usage);
+      requireYes(options, `deleting "${name}" removes all its messages`);
       await client(command).deleteQueue(name);
       note(`deleted ${name}`);
     });

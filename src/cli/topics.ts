@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { CliError, client, EXIT, note, printOne, printRows } from "./io.js";
+import { allPages, CliError, client, EXIT, note, printOne, printRows, requireYes } from "./io.js";
 import { addSendCommand } from "./messages.js";
 
 /** `conveyor topics ...`, `conveyor subscribe` and `conveyor publish` (docs/api.md "Topics and subscriptions"). */
@@ -27,13 +27,7 @@ export function addTopicCommands(program: Command): void {
     .description("the topics you hold a grant on")
     .action(async (_options: unknown, command: Command) => {
       const api = client(command);
-      const all = [];
-      let cursor: string | undefined;
-      do {
-        const page = await api.topics.list({ limit: 1000, cursor });
-        all.push(...page.items);
-        cursor = page.nextCursor;
-      } while (cursor);
+      const all = await allPages((page) => api.topics.list(page));
       printRows(command, all, ["name", "deduplicationWindowSeconds", "createdAt"], "no topics");
     });
   topics
@@ -61,8 +55,7 @@ export function addTopicCommands(program: Command): void {
     .description("delete a topic and its subscriptions (the queues keep what they hold)")
     .option("--yes", "really delete it")
     .action(async (name: string, options: { yes?: boolean }, command: Command) => {
-      if (!options.yes)
-        throw new CliError(`deleting topic "${name}" removes its subscriptions: add --yes`, EXIT.usage);
+      requireYes(options, `deleting topic "${name}" removes its subscriptions`);
       await client(command).topics.delete(name);
       note(`deleted topic ${name}`);
     });

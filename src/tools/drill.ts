@@ -1,17 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createHttpServer } from "@vercel/cosmosdb-server";
-import { loadOrCreateSigningKey, signDevToken } from "../adapters/files/local-secrets.js";
-import { createLocalConveyor } from "../app.js";
-import { ConveyorApiError, ConveyorClient } from "../client/index.js";
-import { loadConfig } from "../config.js";
-import { startLocalHost } from "../local/server.js";
-import { createLogger } from "../logger.js";
+import { ConveyorApiError, type ConveyorClient } from "../client/index.js";
 import { type FaultMode, startFaultProxy } from "./fault-proxy.js";
+import { startToolHost } from "./tool-host.js";
 
 /**
  * The store-outage drill. A Conveyor host runs on Cosmos DB (the
@@ -70,43 +63,20 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const cosmos = createHttpServer();
   await new Promise<void>((resolve) => cosmos.listen(0, "127.0.0.1", resolve));
   const proxy = await startFaultProxy(new URL(`http://127.0.0.1:${(cosmos.address() as AddressInfo).port}`));
-  const dataDir = mkdtempSync(join(tmpdir(), "conveyor-drill-"));
-  const config = loadConfig({
+  const { api, close } = await startToolHost("drill", {
     CONVEYOR_STORE: "cosmos",
     COSMOS__accountEndpoint: proxy.url,
     COSMOS_EMULATOR_KEY: "the-test-server-accepts-any-key",
     COSMOS_DATABASE: "drill",
     COSMOS_CREATE_CONTAINERS: "on",
-    CONVEYOR_DATA_DIR: dataDir,
-    CONVEYOR_PORT: "0",
-    CONVEYOR_RATE_LIMIT: "off",
-    CONVEYOR_LOG_LEVEL: "error",
-  });
-  const logger = createLogger(config.logLevel);
-  const conveyor = await createLocalConveyor({ config, logger });
-  const host = await startLocalHost(conveyor, {
-    host: "127.0.0.1",
-    port: 0,
-    logger,
-    connections: config.connections,
   });
   try {
-    const token = await signDevToken(await loadOrCreateSigningKey(dataDir), {
-      tenant: "drill",
-      subject: "drill",
-      roles: ["admin"],
-      ttlSeconds: 3600,
-      issuer: config.jwt.issuer,
-      audience: config.jwt.audience,
-    });
-    const api = new ConveyorClient({ baseUrl: host.url, token });
     await api.createQueue({ name: QUEUE, visibilityTimeoutSeconds: 5, maxDeliveries: 1000 });
     return await load(api, proxy, options, log);
   } finally {
-    await host.close();
+    await close();
     await proxy.close();
     await new Promise<void>((resolve) => cosmos.close(() => resolve()));
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -110,3 +110,12 @@ export async function until(condition: () => boolean, timeoutMs = 15_000): Promi
     await sleep(10);
   }
 }
+
+/** A loopback port nothing listens on (free when asked: a server may take it next). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,8 +1,7 @@
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConveyorApiError, ConveyorClient, ConveyorError } from "../../src/client/index.js";
 import { startTestHost, type TestHost } from "../host.js";
-import { recordingClient, type SeenRequest, sleep, startProxy } from "./helpers.js";
+import { freePort, recordingClient, type SeenRequest, sleep, startProxy } from "./helpers.js";
 
 let host: TestHost;
 beforeAll(async () => {
@@ -202,7 +201,7 @@ describe("producer", () => {
 
 describe("ConveyorError", () => {
   it("is what a request that gets no answer fails with, instead of a bare TypeError", async () => {
-    const client = new ConveyorClient({ baseUrl: `http://127.0.0.1:${await closedPort()}` });
+    const client = new ConveyorClient({ baseUrl: `http://127.0.0.1:${await freePort()}` });
     const refused = await client.health().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ConveyorError);
     expect(refused).not.toBeInstanceOf(ConveyorApiError);
@@ -260,12 +259,3 @@ describe("ConveyorError", () => {
     expect(error).toMatchObject({ status: 401, code: "unauthorized" });
   });
 });
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

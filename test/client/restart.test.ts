@@ -1,38 +1,20 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadOrCreateSigningKey, signDevToken } from "../../src/adapters/files/local-secrets.js";
-import { ConveyorClient } from "../../src/client/index.js";
+import { adminClient } from "../dev-token.js";
 import { startServerProcess } from "../process.js";
-import { until } from "./helpers.js";
+import { freePort, until } from "./helpers.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "conveyor-producer-restart-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("producer across a server restart", () => {
   it("leaves every acknowledged send in the queue exactly once after a kill -9 mid-stream", async () => {
     const port = await freePort();
     const env = { CONVEYOR_DATA_DIR: dataDir, CONVEYOR_PORT: String(port), CONVEYOR_RATE_LIMIT: "off" };
     let server = await startServerProcess(env);
-    const token = await signDevToken(await loadOrCreateSigningKey(dataDir), {
-      tenant: "restart",
-      subject: "restart-test",
-      roles: ["admin"],
-      ttlSeconds: 600,
-      issuer: "conveyor-local",
-      audience: "conveyor",
-    });
-    const client = new ConveyorClient({ baseUrl: server.url, token });
+    const client = await adminClient(server.url, dataDir, "restart", "restart-test");
     await client.createQueue({ name: "stream" });
     const producer = client.producer<{ worker: number; n: number }>("stream");
 

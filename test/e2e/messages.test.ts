@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bodyAlreadyRead } from "../../src/api/http.js";
-import { ConveyorApiError, type ConveyorClient } from "../../src/client/index.js";
+import type { ConveyorClient } from "../../src/client/index.js";
 import { cosmosHostEnv } from "../cosmos-server.js";
-import { startTestHost, type TestHost } from "../host.js";
+import { apiError, startTestHost, type TestHost } from "../host.js";
 
 /**
  * The same suite on each store, with queues of one partition and of four: the
@@ -31,15 +31,6 @@ for (const [store, partitions] of [
       const name = `m-${++queues}`;
       await client.createQueue({ name, partitions, ...settings });
       return name;
-    };
-
-    const failure = async (call: Promise<unknown>) => {
-      const error = await call.then(
-        () => undefined,
-        (thrown: unknown) => thrown,
-      );
-      expect(error).toBeInstanceOf(ConveyorApiError);
-      return error as ConveyorApiError;
     };
 
     describe("enqueue", () => {
@@ -100,7 +91,7 @@ for (const [store, partitions] of [
 
       it("refuses a body over the queue's maxMessageBytes with 413", async () => {
         const queue = await newQueue({ maxMessageBytes: 100 });
-        const error = await failure(client.send(queue, { body: "x".repeat(200) }));
+        const error = await apiError(client.send(queue, { body: "x".repeat(200) }));
         expect([error.status, error.code]).toEqual([413, "payload_too_large"]);
       });
 
@@ -142,7 +133,7 @@ for (const [store, partitions] of [
 
       it("refuses priority on a fifo queue", async () => {
         const queue = await newQueue({ ordering: "fifo" });
-        expect((await failure(client.send(queue, { body: 1, priority: 3 }))).status).toBe(400);
+        expect((await apiError(client.send(queue, { body: 1, priority: 3 }))).status).toBe(400);
       });
     });
 
@@ -200,7 +191,7 @@ for (const [store, partitions] of [
         host.clock.advance(6);
         const [second] = await client.receive(queue);
         expect(second).toMatchObject({ messageId: first?.messageId, deliveryCount: 2 });
-        const stale = await failure(client.ack(queue, first?.messageId ?? "", first?.leaseToken ?? ""));
+        const stale = await apiError(client.ack(queue, first?.messageId ?? "", first?.leaseToken ?? ""));
         expect([stale.status, stale.code]).toEqual([409, "lease_lost"]);
         await client.ack(queue, second?.messageId ?? "", second?.leaseToken ?? "");
       });
@@ -310,7 +301,7 @@ for (const [store, partitions] of [
 
       it("answers 404 for an unknown message", async () => {
         const queue = await newQueue();
-        const error = await failure(client.ack(queue, "no-such-message", "token"));
+        const error = await apiError(client.ack(queue, "no-such-message", "token"));
         expect([error.status, error.code]).toEqual([404, "message_not_found"]);
       });
 
@@ -390,7 +381,7 @@ for (const [store, partitions] of [
         await client.extendLease(queue, id, token, 0);
         const [again] = await client.receive(queue);
         expect(again?.messageId).toBe(id);
-        const stale = await failure(client.extendLease(queue, id, token, 30));
+        const stale = await apiError(client.extendLease(queue, id, token, 30));
         expect(stale.code).toBe("lease_lost");
       });
 

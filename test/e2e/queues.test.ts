@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routes } from "../../src/api/routes.js";
-import { ConveyorApiError, type ConveyorClient } from "../../src/client/index.js";
-import { startTestHost, type TestHost } from "../host.js";
+import type { ConveyorClient } from "../../src/client/index.js";
+import { apiError, startTestHost, type TestHost } from "../host.js";
 
 let host: TestHost;
 let admin: ConveyorClient;
@@ -11,15 +11,6 @@ beforeAll(async () => {
   admin = await host.admin();
 });
 afterAll(() => host.close());
-
-const problemOf = async (call: Promise<unknown>) => {
-  const error = await call.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(ConveyorApiError);
-  return error as ConveyorApiError;
-};
 
 describe("queues", () => {
   it("creates a queue with defaults and shows it with its stats", async () => {
@@ -49,7 +40,7 @@ describe("queues", () => {
 
   it("answers 409 conflict for a name the tenant already has", async () => {
     await admin.createQueue({ name: "dup" });
-    const error = await problemOf(admin.createQueue({ name: "dup" }));
+    const error = await apiError(admin.createQueue({ name: "dup" }));
     expect([error.status, error.code]).toEqual([409, "conflict"]);
   });
 
@@ -98,7 +89,7 @@ describe("queues", () => {
     await admin.createQueue({ name: "doomed" });
     await admin.send("doomed", { body: "x" });
     await admin.deleteQueue("doomed");
-    const error = await problemOf(admin.getQueue("doomed"));
+    const error = await apiError(admin.getQueue("doomed"));
     expect([error.status, error.code]).toEqual([404, "queue_not_found"]);
     await admin.createQueue({ name: "doomed" });
     expect((await admin.stats("doomed")).available).toBe(0);

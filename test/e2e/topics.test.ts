@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConveyorApiError, type ConveyorClient } from "../../src/client/index.js";
+import type { ConveyorClient } from "../../src/client/index.js";
 import { cosmosHostEnv } from "../cosmos-server.js";
-import { startTestHost, type TestHost } from "../host.js";
+import { apiError, startTestHost, type TestHost } from "../host.js";
 
 /** The same suite on each store: topics must behave the same on SQLite and on Cosmos DB. */
 for (const store of ["sqlite", "cosmos"] as const) {
@@ -15,15 +15,6 @@ for (const store of ["sqlite", "cosmos"] as const) {
       });
     });
     afterAll(() => host.close());
-
-    const problemOf = async (call: Promise<unknown>) => {
-      const error = await call.then(
-        () => undefined,
-        (thrown: unknown) => thrown,
-      );
-      expect(error).toBeInstanceOf(ConveyorApiError);
-      return error as ConveyorApiError;
-    };
 
     /** Every message the queue holds now, leased and acked so the next call sees only newer ones. */
     async function drain(client: ConveyorClient, queue: string) {
@@ -211,13 +202,13 @@ for (const store of ["sqlite", "cosmos"] as const) {
         await admin.topics.subscribe("orders", "b", { queue: "b" });
         await admin.topics.publish("orders", { body: 1 });
         await admin.topics.unsubscribe("orders", "a");
-        expect((await problemOf(admin.topics.subscription("orders", "a"))).status).toBe(404);
+        expect((await apiError(admin.topics.subscription("orders", "a"))).status).toBe(404);
         expect((await admin.topics.publish("orders", { body: 2 })).subscriptions).toBe(1);
         const replaced = await admin.topics.subscribe("orders", "b", { queue: "a" });
         expect(replaced).toMatchObject({ created: false, queue: "a" });
         await admin.topics.publish("orders", { body: 3 });
         await admin.topics.delete("orders");
-        expect((await problemOf(admin.topics.get("orders"))).code).toBe("topic_not_found");
+        expect((await apiError(admin.topics.get("orders"))).code).toBe("topic_not_found");
         expect((await drain(admin, "a")).map((m) => m.body)).toEqual([1, 3]);
         expect((await drain(admin, "b")).map((m) => m.body)).toEqual([1, 2]);
       });
@@ -251,7 +242,7 @@ for (const store of ["sqlite", "cosmos"] as const) {
     describe("topics: validation and grants", () => {
       it("refuses a malformed filter with the path of the bad part, and an unknown queue with 404", async () => {
         const admin = await tenantWith([{ name: "a" }]);
-        const bad = await problemOf(
+        const bad = await apiError(
           admin.topics.subscribe("orders", "s", {
             queue: "a",
             filter: { attributes: { type: { prefix: 3 } } },
@@ -261,9 +252,9 @@ for (const store of ["sqlite", "cosmos"] as const) {
         expect(bad.problem?.errors).toEqual([
           { path: "filter.attributes.type.prefix", message: "expected a string" },
         ]);
-        const unknown = await problemOf(admin.topics.subscribe("orders", "s", { queue: "nope" }));
+        const unknown = await apiError(admin.topics.subscribe("orders", "s", { queue: "nope" }));
         expect([unknown.status, unknown.code]).toEqual([404, "queue_not_found"]);
-        expect((await problemOf(admin.topics.create({ name: "orders" }))).status).toBe(409);
+        expect((await apiError(admin.topics.create({ name: "orders" }))).status).toBe(409);
       });
 
       it("needs publish to publish, read to look, manage on the topic and on the queue to subscribe", async () => {
@@ -280,13 +271,13 @@ for (const store of ["sqlite", "cosmos"] as const) {
         const publisher = await token("user:publisher");
         const manager = await token("user:manager");
         expect((await publisher.topics.publish("guarded", { body: 1 })).subscriptions).toBe(0);
-        expect((await problemOf(publisher.topics.get("guarded"))).code).toBe("forbidden");
+        expect((await apiError(publisher.topics.get("guarded"))).code).toBe("forbidden");
         expect((await publisher.topics.list()).items.map((topic) => topic.name)).toEqual(["guarded"]);
-        expect((await problemOf(manager.topics.publish("guarded", { body: 1 }))).code).toBe("forbidden");
+        expect((await apiError(manager.topics.publish("guarded", { body: 1 }))).code).toBe("forbidden");
         expect((await manager.topics.get("guarded")).grants).toEqual(["read", "manage"]);
-        const noQueueGrant = await problemOf(manager.topics.subscribe("guarded", "s", { queue: "mine" }));
+        const noQueueGrant = await apiError(manager.topics.subscribe("guarded", "s", { queue: "mine" }));
         expect([noQueueGrant.status, noQueueGrant.code]).toEqual([403, "forbidden"]);
-        expect((await problemOf(manager.topics.create({ name: "theirs" }))).code).toBe("forbidden");
+        expect((await apiError(manager.topics.create({ name: "theirs" }))).code).toBe("forbidden");
       });
     });
   });

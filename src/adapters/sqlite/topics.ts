@@ -1,7 +1,6 @@
 import type { Database } from "better-sqlite3";
-import type { TopicAccessEntry } from "../../domain/access.js";
 import { fail, ok, type Result } from "../../domain/errors.js";
-import { filterJson, parseFilter } from "../../domain/filter.js";
+import { filterJson } from "../../domain/filter.js";
 import type { Queue } from "../../domain/queue.js";
 import { addSeconds } from "../../domain/time.js";
 import { copyDraft, type PendingCopy, type Subscription, type Topic } from "../../domain/topic.js";
@@ -17,99 +16,15 @@ import type {
   TopicStore,
 } from "../../service/topic-ports.js";
 import type { SqliteStore } from "./store.js";
-
-interface TopicRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  settings: string;
-  created_at: number;
-  updated_at: number;
-  published_total: number;
-  delivered_total: number;
-  filtered_total: number;
-}
-
-interface SubscriptionRow {
-  topic_id: string;
-  name: string;
-  id: string;
-  tenant_id: string;
-  queue_id: string;
-  queue_name: string;
-  filter: string | null;
-  created_at: number;
-  updated_at: number;
-  delivered_total: number;
-  undeliverable_total: number;
-  last_error: string | null;
-}
-
-interface TopicMessageRow {
-  topic_id: string;
-  sequence: number;
-  id: string;
-  tenant_id: string;
-  dedup_key: string | null;
-  published_at: number;
-  content: string;
-  copies: string;
-  pending: string;
-  filtered: number;
-}
-
-interface TopicSettings {
-  access: TopicAccessEntry[];
-  deduplicationWindowSeconds: number;
-}
-
-const toTopic = (row: TopicRow): Topic => {
-  const settings = JSON.parse(row.settings) as TopicSettings;
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    name: row.name,
-    access: settings.access,
-    deduplicationWindowSeconds: settings.deduplicationWindowSeconds,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-  };
-};
-
-function toSubscription(row: SubscriptionRow): Subscription {
-  const filter = row.filter === null ? null : parseFilter(JSON.parse(row.filter));
-  if (filter !== null && !filter.ok)
-    throw new Error(`subscription ${row.id} holds a filter it was never given`);
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    topicId: row.topic_id,
-    name: row.name,
-    queueId: row.queue_id,
-    queueName: row.queue_name,
-    filter: filter === null ? null : filter.value,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-  };
-}
-
-function toTopicMessage(row: TopicMessageRow): TopicMessage {
-  return {
-    ...(JSON.parse(row.content) as Pick<
-      TopicMessage,
-      "body" | "attributes" | "priority" | "delaySeconds" | "groupId"
-    >),
-    id: row.id,
-    tenantId: row.tenant_id,
-    topicId: row.topic_id,
-    sequence: row.sequence,
-    dedupKey: row.dedup_key,
-    publishedAt: new Date(row.published_at),
-    copies: JSON.parse(row.copies) as PendingCopy[],
-    pending: JSON.parse(row.pending) as PendingCopy[],
-    filtered: row.filtered,
-  };
-}
+import {
+  type SubscriptionRow,
+  type TopicMessageRow,
+  type TopicRow,
+  type TopicSettings,
+  toSubscription,
+  toTopic,
+  toTopicMessage,
+} from "./topic-rows.js";
 
 /**
  * Topics in the local host's SQLite file, written through the queue store's

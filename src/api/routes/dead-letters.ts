@@ -1,7 +1,7 @@
 import * as deadLetters from "../../service/dead-letters.js";
 import { presentMessage } from "../present.js";
 import * as s from "../schemas/index.js";
-import { problems, type Route, respond, route } from "./route.js";
+import { cursorOf, problems, type Route, respond, route } from "./route.js";
 
 const queueErrors = problems(403, 404);
 
@@ -65,7 +65,7 @@ export const listDeadLetters = route({
       const now = context.clock.now();
       return reply(200, {
         messages: page.items.map((message) => presentMessage(message, now)),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        ...cursorOf(page),
       });
     });
   },

@@ -1,7 +1,7 @@
 import * as keys from "../../service/keys.js";
 import { presentKey } from "../present.js";
 import * as s from "../schemas/index.js";
-import { problems, type Route, respond, route } from "./route.js";
+import { pageOf, problems, type Route, respond, route } from "./route.js";
 
 export const createKey = route({
   name: "createKey",
@@ -31,10 +31,7 @@ export const listKeys = route({
   },
   async handle({ principal, query }, { context }, reply) {
     return respond(await keys.listKeys(context, principal, query), (page) =>
-      reply(200, {
-        items: page.items.map(presentKey),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-      }),
+      reply(200, pageOf(page, presentKey)),
     );
   },
 });

@@ -1,14 +1,13 @@
-import type { Principal } from "../../domain/access.js";
-import { ok, type Result } from "../../domain/errors.js";
-import type { ServiceContext } from "../../service/context.js";
+import type { Result } from "../../domain/errors.js";
 import * as explorer from "../../service/explorer.js";
 import * as messages from "../../service/messages.js";
 import type { Enqueued } from "../../service/ports.js";
-import { hasNoEscapes, jsonTextOf } from "../json-text.js";
+import { hasNoEscapes } from "../json-text.js";
 import { presentEnqueued, presentMessage, presentReceived } from "../present.js";
 import { problemOf, statusOf } from "../problem.js";
 import * as s from "../schemas/index.js";
-import { problems, type Route, respond, route } from "./route.js";
+import { batchResults, messageInput, validInputs } from "./batch.js";
+import { cursorOf, problems, type Route, respond, route } from "./route.js";
 
 const queueErrors = problems(403, 404);
 const leaseErrors = problems(403, 404, 409);
@@ -33,11 +32,21 @@ export const enqueue = route({
   async handle({ principal, params, headers, body, rawBody }, { context }, reply) {
     const plain = hasNoEscapes(rawBody);
     if ("messages" in body) {
-      return respond(await enqueueBatch(context, principal, params.queue, body.messages, plain), (results) =>
-        reply(200, { results }),
+      const enqueued = await messages.enqueue(
+        context,
+        principal,
+        params.queue,
+        validInputs(body.messages, plain),
+      );
+      return respond(enqueued, (outcomes) =>
+        reply(200, {
+          results: batchResults(body.messages, outcomes, ({ message, duplicate }) =>
+            presentEnqueued(message, duplicate),
+          ),
+        }),
       );
     }
-    const input = toEnqueueInput(body, plain);
+    const input = messageInput(body, plain);
     const idempotencyKey = headers["idempotency-key"];
     const result = await messages.enqueue(context, principal, params.queue, [input], idempotencyKey);
     if (!result.ok) return result;
@@ -201,7 +210,7 @@ export const browseMessages = route({
       const now = context.clock.now();
       return reply(200, {
         messages: found.items.map((message) => presentMessage(message, now)),
-        ...(found.nextCursor ? { nextCursor: found.nextCursor } : {}),
+        ...cursorOf(found),
       });
     });
   },
@@ -218,38 +227,3 @@ export const messageRoutes: Route[] = [
   extendLease,
   browseMessages,
 ];
-
-function toEnqueueInput({ body, ...options }: s.MessageInput, plain: boolean): messages.EnqueueInput {
-  return { ...options, bodyJson: jsonTextOf(body, plain) };
-}
-
-/** The valid items are enqueued together; each item, valid or not, reports its own status. */
-async function enqueueBatch(
-  context: ServiceContext,
-  principal: Principal,
-  queueName: string,
-  items: s.BatchItem[],
-  plain: boolean,
-) {
-  const valid = items.flatMap((item) => (item.ok ? [toEnqueueInput(item.value, plain)] : []));
-  const enqueued = await messages.enqueue(context, principal, queueName, valid);
-  if (!enqueued.ok) return enqueued;
-  let next = 0;
-  return ok(
-    items.map((item, index) => {
-      if (!item.ok) {
-        const error = problemOf({
-          code: "validation_failed",
-          detail: `message ${index} is not valid`,
-          errors: item.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-        });
-        return { index, status: 400, error };
-      }
-      const outcome = enqueued.value[next++] as Result<Enqueued>;
-      if (!outcome.ok)
-        return { index, status: statusOf(outcome.error.code), error: problemOf(outcome.error) };
-      const { message, duplicate } = outcome.value;
-      return { index, status: duplicate ? 200 : 201, ...presentEnqueued(message, duplicate) };
-    }),
-  );
-}

@@ -5,7 +5,7 @@ import * as metrics from "../../service/metrics.js";
 import * as queues from "../../service/queues.js";
 import { presentQueue } from "../present.js";
 import * as s from "../schemas/index.js";
-import { problem, problems, type Route, respond, route } from "./route.js";
+import { pageOf, problem, problems, type Route, respond, route } from "./route.js";
 
 const queueErrors = problems(403, 404);
 
@@ -34,10 +34,10 @@ export const listQueues = route({
   responses: { 200: { description: "A page", schema: s.queuePageResponse } },
   async handle({ principal, query }, { context }, reply) {
     return respond(await queues.listQueues(context, principal, query), (page) =>
-      reply(200, {
-        items: page.items.map((queue) => presentQueue(queue)),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-      }),
+      reply(
+        200,
+        pageOf(page, (queue) => presentQueue(queue)),
+      ),
     );
   },
 });

@@ -177,3 +177,12 @@ function replyFor<R extends Responses>(responses: R): Reply<R> {
 /** A use case's result as an answer, its failure passed on for the pipeline to map. */
 export const respond = <T, A>(result: Result<T>, toAnswer: (value: T) => A): Result<A> =>
   result.ok ? ok(toAnswer(result.value)) : result;
+
+/** A page's cursor as answered: present only when there is more to read. */
+export const cursorOf = ({ nextCursor }: { nextCursor?: string }) => (nextCursor ? { nextCursor } : {});
+
+/** A page of a list as answered: its items presented, with its cursor. */
+export const pageOf = <T, A>(page: { items: T[]; nextCursor?: string }, present: (item: T) => A) => ({
+  items: page.items.map(present),
+  ...cursorOf(page),
+});

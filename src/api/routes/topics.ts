@@ -1,14 +1,12 @@
-import type { Principal } from "../../domain/access.js";
-import { ok, type Result } from "../../domain/errors.js";
+import type { Result } from "../../domain/errors.js";
 import { filterJson } from "../../domain/filter.js";
 import type { Topic } from "../../domain/topic.js";
-import type { EnqueueInput } from "../../service/messages.js";
 import * as topics from "../../service/topics.js";
-import { hasNoEscapes, jsonTextOf } from "../json-text.js";
-import { problemOf, statusOf } from "../problem.js";
+import { hasNoEscapes } from "../json-text.js";
 import * as q from "../schemas/index.js";
 import * as s from "../schemas/topics.js";
-import { problems, type Route, respond, route } from "./route.js";
+import { batchResults, messageInput, validInputs } from "./batch.js";
+import { pageOf, problems, type Route, respond, route } from "./route.js";
 
 const topicErrors = problems(403, 404);
 
@@ -35,11 +33,6 @@ export function presentSubscription({ subscription, stats }: topics.Subscription
   };
 }
 
-const toInput = ({ body, ...options }: q.MessageInput, plain: boolean): EnqueueInput => ({
-  ...options,
-  bodyJson: jsonTextOf(body, plain),
-});
-
 export const createTopic = route({
   name: "createTopic",
   method: "POST",
@@ -65,10 +58,7 @@ export const listTopics = route({
   responses: { 200: { description: "A page", schema: q.listOf(s.topicResponse, "TopicPage") } },
   async handle({ principal, query }, { topics: context }, reply) {
     return respond(await topics.listTopics(context, principal, query), (page) =>
-      reply(200, {
-        items: page.items.map(presentTopic),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-      }),
+      reply(200, pageOf(page, presentTopic)),
     );
   },
 });
@@ -193,8 +183,14 @@ export const publish = route({
   async handle({ principal, params, headers, body, rawBody }, { topics: context }, reply) {
     const plain = hasNoEscapes(rawBody);
     if ("messages" in body) {
-      return respond(await publishBatch(context, principal, params.topic, body.messages, plain), (results) =>
-        reply(200, { results }),
+      const published = await topics.publish(
+        context,
+        principal,
+        params.topic,
+        validInputs(body.messages, plain),
+      );
+      return respond(published, (outcomes) =>
+        reply(200, { results: batchResults(body.messages, outcomes, (outcome) => outcome) }),
       );
     }
     const idempotencyKey = headers["idempotency-key"];
@@ -202,7 +198,7 @@ export const publish = route({
       context,
       principal,
       params.topic,
-      [toInput(body, plain)],
+      [messageInput(body, plain)],
       idempotencyKey,
     );
     if (!result.ok) return result;
@@ -210,36 +206,6 @@ export const publish = route({
     return respond(item, (outcome) => reply(outcome.duplicate ? 200 : 201, outcome));
   },
 });
-
-/** The valid items are published together; each item, valid or not, reports its own status. */
-async function publishBatch(
-  context: topics.TopicContext,
-  principal: Principal,
-  topicName: string,
-  items: q.BatchItem[],
-  plain: boolean,
-) {
-  const valid = items.flatMap((item) => (item.ok ? [toInput(item.value, plain)] : []));
-  const published = await topics.publish(context, principal, topicName, valid);
-  if (!published.ok) return published;
-  let next = 0;
-  return ok(
-    items.map((item, index) => {
-      if (!item.ok) {
-        const error = problemOf({
-          code: "validation_failed",
-          detail: `message ${index} is not valid`,
-          errors: item.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-        });
-        return { index, status: 400, error };
-      }
-      const outcome = published.value[next++] as Result<topics.PublishOutcome>;
-      if (!outcome.ok)
-        return { index, status: statusOf(outcome.error.code), error: problemOf(outcome.error) };
-      return { index, status: outcome.value.duplicate ? 200 : 201, ...outcome.value };
-    }),
-  );
-}
 
 /** The routes of docs/api.md "Topics and subscriptions". */
 export const topicRoutes: Route[] = [

@@ -47,3 +47,21 @@ export const problemResponse = z
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .meta({ id: "Problem" });
+
+/**
+ * A batch's answer: per item its index and status, with either the fields of
+ * `outcome` (what the single form answers) or the problem that refused it.
+ */
+export const batchResultOf = <Shape extends z.ZodRawShape>(outcome: z.ZodObject<Shape>, id: string) =>
+  z
+    .object({
+      results: z.array(
+        z.object({
+          index: z.int(),
+          status: z.int(),
+          ...outcome.partial().shape,
+          error: problemResponse.optional(),
+        }),
+      ),
+    })
+    .meta({ id });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "../../domain/limits.js";
-import { problemResponse, queryInt, seconds, timestamp } from "./common.js";
+import { batchResultOf, problemResponse, queryInt, seconds, timestamp } from "./common.js";
 
 const attributes = z
   .record(z.string().regex(LIMITS.attributes.key), z.string().max(LIMITS.attributes.maxValueLength))
@@ -63,22 +63,7 @@ export const enqueueResponse = z
   })
   .meta({ id: "Enqueued" });
 
-export const batchResponse = z
-  .object({
-    results: z.array(
-      z.object({
-        index: z.int(),
-        status: z.int(),
-        messageId: z.string().optional(),
-        sequence: z.int().optional(),
-        enqueuedAt: timestamp.optional(),
-        visibleAt: timestamp.optional(),
-        duplicate: z.boolean().optional(),
-        error: problemResponse.optional(),
-      }),
-    ),
-  })
-  .meta({ id: "EnqueueBatchResult" });
+export const batchResponse = batchResultOf(enqueueResponse, "EnqueueBatchResult");
 
 /** Enqueue's 200: the original message of a duplicate (single form), or a batch's per-item results. */
 export const enqueueOkResponse = z.union([enqueueResponse, batchResponse]);

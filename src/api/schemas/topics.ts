@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { TOPIC_GRANTS } from "../../domain/access.js";
 import { LIMITS } from "../../domain/limits.js";
-import { problemResponse, queueName } from "./common.js";
+import { batchResultOf, queueName } from "./common.js";
 
 /** The topic routes' request and response shapes (see `./common.ts` for the conventions). */
 
@@ -79,20 +79,7 @@ export const publishResponse = z
   .object({ messageId: z.string(), subscriptions: z.int(), duplicate: z.boolean() })
   .meta({ id: "Published" });
 
-export const publishBatchResponse = z
-  .object({
-    results: z.array(
-      z.object({
-        index: z.int(),
-        status: z.int(),
-        messageId: z.string().optional(),
-        subscriptions: z.int().optional(),
-        duplicate: z.boolean().optional(),
-        error: problemResponse.optional(),
-      }),
-    ),
-  })
-  .meta({ id: "PublishBatchResult" });
+export const publishBatchResponse = batchResultOf(publishResponse, "PublishBatchResult");
 
 /** A publish's 200: a duplicate inside the window (single form), or a batch's per-item results. */
 export const publishOkResponse = z.union([publishResponse, publishBatchResponse]);

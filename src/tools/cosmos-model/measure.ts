@@ -1,12 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadOrCreateSigningKey, signDevToken } from "../../adapters/files/local-secrets.js";
-import { createLocalConveyor } from "../../app.js";
-import { ConveyorClient } from "../../client/index.js";
-import { loadConfig } from "../../config.js";
-import { startLocalHost } from "../../local/server.js";
-import { createLogger } from "../../logger.js";
+import { startToolHost } from "../tool-host.js";
 import { startModelAccount } from "./account.js";
 import type { OperationKind } from "./charges.js";
 
@@ -51,31 +43,7 @@ const round = (value: number) => Math.round(value * 100) / 100;
 
 export async function measureRuPerMessage(messages = 100): Promise<RuPerMessage> {
   const account = await startModelAccount({ database: `measure-${process.pid}` });
-  const dataDir = mkdtempSync(join(tmpdir(), "conveyor-measure-"));
-  const config = loadConfig({
-    ...account.env,
-    CONVEYOR_DATA_DIR: dataDir,
-    CONVEYOR_PORT: "0",
-    CONVEYOR_RATE_LIMIT: "off",
-    CONVEYOR_LOG_LEVEL: "error",
-  });
-  const logger = createLogger(config.logLevel);
-  const conveyor = await createLocalConveyor({ config, logger });
-  const host = await startLocalHost(conveyor, {
-    host: "127.0.0.1",
-    port: 0,
-    logger,
-    connections: config.connections,
-  });
-  const token = await signDevToken(await loadOrCreateSigningKey(dataDir), {
-    tenant: "measure",
-    subject: "measure",
-    roles: ["admin"],
-    ttlSeconds: 3600,
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-  });
-  const api = new ConveyorClient({ baseUrl: host.url, token });
+  const { api, close } = await startToolHost("measure", account.env);
   const body = { pad: "x".repeat(1024 - 12) };
   const leaseOf = ({ messageId, leaseToken }: { messageId: string; leaseToken: string }) => ({
     messageId,
@@ -153,8 +121,7 @@ export async function measureRuPerMessage(messages = 100): Promise<RuPerMessage>
       ),
     };
   } finally {
-    await host.close();
+    await close();
     await account.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }

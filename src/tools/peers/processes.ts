@@ -1,22 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { chownSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, sleep } from "../bench/processes.js";
 
-/** How the benchmark starts, measures and stops the peers' servers. */
+/** How the benchmark starts, measures and stops the peers' servers (with the port and pause helpers of its own targets). */
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, sleep };
 
 export interface Account {
   uid: number;

@@ -1,0 +1,128 @@
+import type { Container, PatchOperation, SqlParameter } from "@azure/cosmos";
+import type { Topic } from "../../domain/topic.js";
+import {
+  emptyMeta,
+  META_ID,
+  type MetaDocument,
+  type SubscriptionDocument,
+  type TopicMessageDocument,
+} from "./topic-documents.js";
+
+/** How often a compare-and-set on a topic's documents is tried before the caller is told to retry (503). */
+export const MAX_CAS_RETRIES = 5;
+
+export const statusOf = (error: unknown): number | undefined => {
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  const status = code ?? statusCode;
+  return typeof status === "number" ? status : undefined;
+};
+
+export function params(values: Record<string, unknown>): SqlParameter[] {
+  return Object.entries(values).map(([name, value]) => ({ name: `@${name}`, value: value as never }));
+}
+
+/** A query inside one logical partition, which its text must also name (`= @pk`): the local test server ignores the scope. */
+export async function queryPartition<T>(
+  container: Container,
+  partitionKey: string,
+  query: string,
+  values: Record<string, unknown>,
+): Promise<T[]> {
+  if (!query.includes("= @pk")) throw new Error(`query does not filter on its partition: ${query}`);
+  const { resources } = await container.items
+    .query<T>({ query, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
+    .fetchAll();
+  return resources;
+}
+
+/**
+ * The reads and writes both halves of the topic store make in a topic's
+ * partition of `topicMessages`: each names the topic's tenant, so tenant
+ * isolation never rests on topic ids being unguessable.
+ */
+export class TopicPartitions {
+  constructor(readonly items: Container) {}
+  /**
+   * A query in the topic's partition that also names the topic's tenant:
+   * topic ids are never guessable, but tenant isolation does not rest on that.
+   * `where` continues the filter (`AND ...`, then any ORDER BY).
+   */
+  queryTopic<T>(topic: Topic, select: string, where: string, values: Record<string, unknown>): Promise<T[]> {
+    return queryPartition<T>(
+      this.items,
+      topic.id,
+      `${select} WHERE c.topicId = @pk AND c.tenantId = @tenant ${where}`,
+      {
+        ...values,
+        tenant: topic.tenantId,
+      },
+    );
+  }
+
+  subscriptionDocuments(topic: Topic): Promise<SubscriptionDocument[]> {
+    return this.queryTopic<SubscriptionDocument>(
+      topic,
+      "SELECT * FROM c",
+      "AND c.kind = 'subscription' ORDER BY c.name",
+      {},
+    );
+  }
+
+  /** A point read in the topic's partition, of a document of the topic's tenant only. */
+  async readInTopic<T extends { tenantId: string }>(topic: Topic, id: string): Promise<T | undefined> {
+    const { resource } = await this.items.item(id, topic.id).read<T>();
+    return resource?.tenantId === topic.tenantId ? resource : undefined;
+  }
+
+  async readMessage(topic: Topic, id: string): Promise<TopicMessageDocument | undefined> {
+    const resource = await this.readInTopic<TopicMessageDocument>(topic, id);
+    return resource?.kind === "message" ? resource : undefined;
+  }
+
+  async deleteIfMatch(topicId: string, id: string, etag: string | undefined): Promise<boolean> {
+    try {
+      await this.items
+        .item(id, topicId)
+        .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } });
+      return true;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412) return false;
+      if (status === 404) return true;
+      throw error;
+    }
+  }
+
+  /** False when it was already gone. */
+  async deleteQuietly(id: string, topicId: string): Promise<boolean> {
+    try {
+      await this.items.item(id, topicId).delete();
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Adds to the topic's totals with one atomic `incr` patch; recreates the totals a crash in `createTopic` left out. */
+  async addToTotals(
+    topic: Topic,
+    totals: Partial<Record<"publishedTotal" | "deliveredTotal" | "filteredTotal", number>>,
+  ): Promise<void> {
+    const operations: PatchOperation[] = Object.entries(totals)
+      .filter(([, value]) => (value ?? 0) > 0)
+      .map(([total, value]) => ({ op: "incr", path: `/${total}`, value: value as number }));
+    if (operations.length === 0) return;
+    try {
+      await this.items.item(META_ID, topic.id).patch(operations);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      try {
+        await this.items.items.create<MetaDocument>({ ...emptyMeta(topic), ...totals });
+      } catch (conflict) {
+        if (statusOf(conflict) !== 409) throw conflict;
+        await this.items.item(META_ID, topic.id).patch(operations);
+      }
+    }
+  }
+}

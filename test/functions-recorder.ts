@@ -1,0 +1,30 @@
+/**
+ * `@azure/functions` with its `app` swapped for a recorder, for the tests
+ * that run `src/functions/` without the Functions host (Core Tools download
+ * binaries): every registration is pushed onto `registrations`, so a test can
+ * find a function by name and invoke its handler as the host would. Use it
+ * from a `vi.mock` factory with hoisted arrays; this module imports only the
+ * library's types, so loading it there cannot loop back into the mock.
+ */
+import type * as Functions from "@azure/functions";
+
+const KINDS = ["http", "timer", "serviceBusQueue", "cosmosDB"] as const;
+
+export function recordingFunctions(
+  original: typeof Functions,
+  registrations: { kind: string; name: string; options: unknown }[],
+  appTerminate: (handler: () => Promise<void>) => unknown = () => undefined,
+) {
+  return {
+    ...original,
+    app: {
+      ...Object.fromEntries(
+        KINDS.map((kind) => [
+          kind,
+          (name: string, options: unknown) => registrations.push({ kind, name, options }),
+        ]),
+      ),
+      hook: { appTerminate },
+    },
+  };
+}
