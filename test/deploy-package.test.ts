@@ -67,7 +67,7 @@ beforeAll(() => {
 
 afterAll(() => {
   rmSync(stage, { recursive: true, force: true });
-}, 120_000);
+}, 600_000);
 
 describe("the package azd deploys", () => {
   it("keeps the build inputs and leaves out what the package does not need", () => {
