@@ -260,17 +260,21 @@ export function azureCredential(): Promise<TokenCredential> {
 }
 
 /**
- * How long a request waits on Cosmos DB before the API answers 503. The
- * SDK's defaults (@azure/cosmos ConnectionPolicy and RetryOptions,
+ * How long a request waits on Cosmos DB before the API answers 429 or 503.
+ * The SDK's defaults (@azure/cosmos ConnectionPolicy and RetryOptions,
  * https://learn.microsoft.com/javascript/api/@azure/cosmos/connectionpolicy
- * and .../retryoptions) wait 60 s for a silent network peer and retry
- * throttled requests for up to 30 s; a client is better served by a 503
- * with Retry-After well before its own timeout. A point operation takes
- * milliseconds, so 10 s is generous.
+ * and https://learn.microsoft.com/javascript/api/@azure/cosmos/retryoptions:
+ * `maxRetryAttemptCount`, "Max number of retries to be performed for a
+ * request. Default value 9") wait 60 s for a silent network peer and retry
+ * throttled requests for up to 30 s. The store's own helpers
+ * (src/adapters/cosmos/resilience.ts) retry 429s within a budget of about
+ * 5 s and then answer with the server's Retry-After, so the SDK's 429
+ * retries are off: two retry loops nested would multiply the wait and hide
+ * the hint. A point operation takes milliseconds, so 10 s is generous.
  */
 const COSMOS_CONNECTION_POLICY = {
   requestTimeout: 10_000,
-  retryOptions: { maxWaitTimeInSeconds: 10 },
+  retryOptions: { maxRetryAttemptCount: 0 },
 };
 
 /**
