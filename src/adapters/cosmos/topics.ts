@@ -20,6 +20,7 @@ import type {
   TopicMessage,
   TopicStore,
 } from "../../service/topic-ports.js";
+import { withRetry } from "./resilience.js";
 import { HybridLogicalClock } from "./sequence.js";
 import {
   type CountsDocument,
@@ -82,17 +83,17 @@ export class CosmosTopicStore implements TopicStore {
 
   async createTopic(topic: Topic): Promise<Result<Topic>> {
     try {
-      await this.topics.items.create(toTopicDocument(topic));
+      await retryThrottled(() => this.topics.items.create(toTopicDocument(topic)));
     } catch (error) {
       if (statusOf(error) === 409) return fail("conflict", `a topic named "${topic.name}" already exists`);
       throw error;
     }
-    await this.items.items.upsert<MetaDocument>(emptyMeta(topic));
+    await retryThrottled(() => this.items.items.upsert<MetaDocument>(emptyMeta(topic)));
     return ok(topic);
   }
 
   async getTopic(tenantId: string, name: string): Promise<Topic | undefined> {
-    const { resource } = await this.topics.item(name, tenantId).read<TopicDocument>();
+    const { resource } = await retryThrottled(() => this.topics.item(name, tenantId).read<TopicDocument>());
     return resource?.kind === "topic" ? toTopic(resource) : undefined;
   }
 
@@ -121,18 +122,20 @@ export class CosmosTopicStore implements TopicStore {
   /** The topic document first: once it is gone no route finds the topic, so a crash midway leaves nothing reachable. */
   async deleteTopic(topic: Topic): Promise<void> {
     try {
-      await this.topics.item(topic.name, topic.tenantId).delete();
+      await retryThrottled(() => this.topics.item(topic.name, topic.tenantId).delete());
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
     const ids = await this.queryTopic<{ id: string }>(topic, "SELECT c.id FROM c", "", {});
     for (let start = 0; start < ids.length; start += 100) {
-      await this.items.items.executeBulkOperations(
-        ids.slice(start, start + 100).map(({ id }) => ({
-          operationType: BulkOperationType.Delete,
-          id,
-          partitionKey: topic.id,
-        })),
+      await retryThrottled(() =>
+        this.items.items.executeBulkOperations(
+          ids.slice(start, start + 100).map(({ id }) => ({
+            operationType: BulkOperationType.Delete,
+            id,
+            partitionKey: topic.id,
+          })),
+        ),
       );
     }
   }
@@ -154,9 +157,11 @@ export class CosmosTopicStore implements TopicStore {
           createdAt: new Date(existing.createdAt),
         };
         try {
-          await this.items.item(id, topic.id).replace(toSubscriptionDocument(kept), {
-            accessCondition: { type: "IfMatch", condition: existing._etag ?? "" },
-          });
+          await retryThrottled(() =>
+            this.items.item(id, topic.id).replace(toSubscriptionDocument(kept), {
+              accessCondition: { type: "IfMatch", condition: existing._etag ?? "" },
+            }),
+          );
           return { subscription: kept, created: false };
         } catch (error) {
           if (statusOf(error) === 412) continue;
@@ -164,17 +169,19 @@ export class CosmosTopicStore implements TopicStore {
         }
       }
       // Counters first: a crash before the subscription exists leaves an unused counter, never an uncounted subscription.
-      await this.items.items.upsert<CountsDocument>({
-        id: countsDocumentId(subscription.id),
-        kind: "counts",
-        topicId: topic.id,
-        tenantId: topic.tenantId,
-        deliveredTotal: 0,
-        undeliverableTotal: 0,
-        lastError: null,
-      });
+      await retryThrottled(() =>
+        this.items.items.upsert<CountsDocument>({
+          id: countsDocumentId(subscription.id),
+          kind: "counts",
+          topicId: topic.id,
+          tenantId: topic.tenantId,
+          deliveredTotal: 0,
+          undeliverableTotal: 0,
+          lastError: null,
+        }),
+      );
       try {
-        await this.items.items.create(toSubscriptionDocument(subscription));
+        await retryThrottled(() => this.items.items.create(toSubscriptionDocument(subscription)));
         return { subscription, created: true };
       } catch (error) {
         if (statusOf(error) !== 409) throw error;
@@ -252,7 +259,7 @@ export class CosmosTopicStore implements TopicStore {
   private async publishOne(topic: Topic, message: NewTopicMessage): Promise<Published> {
     const document = this.toDocument(topic, message);
     if (message.dedupKey === null) {
-      await this.items.items.create(document);
+      await retryThrottled(() => this.items.items.create(document));
       return { message: toTopicMessage(document), duplicate: false, made: [] };
     }
     const claim: DedupDocument = {
@@ -314,7 +321,7 @@ export class CosmosTopicStore implements TopicStore {
       { operationType: BulkOperationType.Create, resourceBody: claim as unknown as JSONObject },
       { operationType: BulkOperationType.Create, resourceBody: message as unknown as JSONObject },
     ];
-    const response = await this.items.items.batch(operations, topicId);
+    const response = await retryThrottled(() => this.items.items.batch(operations, topicId));
     if (response.result?.[0]?.statusCode === 409) return false;
     if (!response.result?.every((item) => item.statusCode >= 200 && item.statusCode < 300)) {
       throw Object.assign(new Error(`the publish batch failed with ${response.code}`), {
@@ -360,9 +367,11 @@ export class CosmosTopicStore implements TopicStore {
         ...(owing ? {} : { ttl: ttlUntil(document.removeAt, Date.now()) }),
       };
       try {
-        await this.items
-          .item(messageId, topic.id)
-          .replace(next, { accessCondition: { type: "IfMatch", condition: document._etag ?? "" } });
+        await retryThrottled(() =>
+          this.items
+            .item(messageId, topic.id)
+            .replace(next, { accessCondition: { type: "IfMatch", condition: document._etag ?? "" } }),
+        );
       } catch (error) {
         const status = statusOf(error);
         if (status === 412) continue;
@@ -387,7 +396,9 @@ export class CosmosTopicStore implements TopicStore {
             { op: "set", path: "/lastError", value: outcome.error },
           ];
       try {
-        await this.items.item(countsDocumentId(outcome.subscriptionId), topic.id).patch(operations);
+        await retryThrottled(() =>
+          this.items.item(countsDocumentId(outcome.subscriptionId), topic.id).patch(operations),
+        );
       } catch (error) {
         // The subscription was deleted after the publish: its copy is still made, and counted nowhere.
         if (statusOf(error) !== 404) throw error;
@@ -397,13 +408,15 @@ export class CosmosTopicStore implements TopicStore {
 
   /** Crosses partitions (a timer's look for what the change feed missed), like the redrive timer's query. */
   async topicsWithPendingCopies(before: Date, limit: number): Promise<Topic[]> {
-    const { resources } = await this.items.items
-      .query<{ tenantId: string; topicId: string }>({
-        query:
-          "SELECT TOP @n c.tenantId, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = true AND c.publishedAt < @before",
-        parameters: params({ n: limit * 10, before: before.getTime() }),
-      })
-      .fetchAll();
+    const { resources } = await retryThrottled(() =>
+      this.items.items
+        .query<{ tenantId: string; topicId: string }>({
+          query:
+            "SELECT TOP @n c.tenantId, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = true AND c.publishedAt < @before",
+          parameters: params({ n: limit * 10, before: before.getTime() }),
+        })
+        .fetchAll(),
+    );
     const topics = new Map<string, Topic>();
     for (const owner of resources) {
       if (topics.size >= limit || topics.has(owner.topicId)) continue;
@@ -415,13 +428,15 @@ export class CosmosTopicStore implements TopicStore {
 
   /** Crosses partitions: the housekeeping sweep for where item TTL is not enforced (TTL removes them on Azure). */
   async removeExpiredTopicMessages(now: Date): Promise<number> {
-    const { resources } = await this.items.items
-      .query<{ id: string; topicId: string }>({
-        query:
-          "SELECT c.id, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = false AND c.removeAt <= @now",
-        parameters: params({ now: now.getTime() }),
-      })
-      .fetchAll();
+    const { resources } = await retryThrottled(() =>
+      this.items.items
+        .query<{ id: string; topicId: string }>({
+          query:
+            "SELECT c.id, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = false AND c.removeAt <= @now",
+          parameters: params({ now: now.getTime() }),
+        })
+        .fetchAll(),
+    );
     let removed = 0;
     for (const { id, topicId } of resources) if (await this.deleteQuietly(id, topicId)) removed++;
     return removed;
@@ -437,9 +452,11 @@ export class CosmosTopicStore implements TopicStore {
     values: Record<string, unknown>,
   ): Promise<T[]> {
     if (!query.includes("= @pk")) throw new Error(`query does not filter on its partition: ${query}`);
-    const { resources } = await container.items
-      .query<T>({ query, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
-      .fetchAll();
+    const { resources } = await retryThrottled(() =>
+      container.items
+        .query<T>({ query, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
+        .fetchAll(),
+    );
     return resources;
   }
 
@@ -479,7 +496,7 @@ export class CosmosTopicStore implements TopicStore {
     topic: Topic,
     id: string,
   ): Promise<T | undefined> {
-    const { resource } = await this.items.item(id, topic.id).read<T>();
+    const { resource } = await retryThrottled(() => this.items.item(id, topic.id).read<T>());
     return resource?.tenantId === topic.tenantId ? resource : undefined;
   }
 
@@ -490,9 +507,9 @@ export class CosmosTopicStore implements TopicStore {
 
   private async deleteIfMatch(topicId: string, id: string, etag: string | undefined): Promise<boolean> {
     try {
-      await this.items
-        .item(id, topicId)
-        .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } });
+      await retryThrottled(() =>
+        this.items.item(id, topicId).delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } }),
+      );
       return true;
     } catch (error) {
       const status = statusOf(error);
@@ -505,7 +522,7 @@ export class CosmosTopicStore implements TopicStore {
   /** False when it was already gone. */
   private async deleteQuietly(id: string, topicId: string): Promise<boolean> {
     try {
-      await this.items.item(id, topicId).delete();
+      await retryThrottled(() => this.items.item(id, topicId).delete());
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
@@ -523,18 +540,27 @@ export class CosmosTopicStore implements TopicStore {
       .map(([total, value]) => ({ op: "incr", path: `/${total}`, value: value as number }));
     if (operations.length === 0) return;
     try {
-      await this.items.item(META_ID, topic.id).patch(operations);
+      await retryThrottled(() => this.items.item(META_ID, topic.id).patch(operations));
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
       try {
-        await this.items.items.create<MetaDocument>({ ...emptyMeta(topic), ...totals });
+        await retryThrottled(() => this.items.items.create<MetaDocument>({ ...emptyMeta(topic), ...totals }));
       } catch (conflict) {
         if (statusOf(conflict) !== 409) throw conflict;
-        await this.items.item(META_ID, topic.id).patch(operations);
+        await retryThrottled(() => this.items.item(META_ID, topic.id).patch(operations));
       }
     }
   }
 }
+
+/**
+ * What the SDK did for the topic store before the client's own 429 retries
+ * were turned off (src/app.ts): retry a throttled request after its
+ * `x-ms-retry-after-ms`, and one that applied nothing, never one of unknown
+ * outcome; now within the store's budget, with jitter, and a StoreBusyError
+ * (429 or 503 with Retry-After) when it runs out.
+ */
+const retryThrottled = <T>(op: () => Promise<T>): Promise<T> => withRetry(op, { idempotent: false });
 
 function params(values: Record<string, unknown>): SqlParameter[] {
   return Object.entries(values).map(([name, value]) => ({ name: `@${name}`, value: value as never }));
