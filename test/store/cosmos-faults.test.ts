@@ -87,6 +87,18 @@ describe("the Cosmos DB store under faults", () => {
     expect(await store.stats(queue, at(1))).toMatchObject({ available: 2, enqueuedTotal: 2 });
   });
 
+  it("counts the messages of a batch stored before a later one ran out of the budget", async () => {
+    const queue = await createQueue();
+    // The first goes in a transactional batch (it has a key), the second in a create, which stays unavailable.
+    model.inject({ fault: "unavailable", probability: 1, kinds: ["create"] });
+    const error = await store
+      .enqueue(queue, [draft(queue, "order-2"), draft(queue)])
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ status: 503, reason: "unavailable" });
+    model.clearFaults();
+    expect(await store.stats(queue, at(1))).toMatchObject({ available: 1, enqueuedTotal: 1 });
+  });
+
   it("applies a lease and an ack whose answers were lost once each, and reports them won", async () => {
     const queue = await createQueue();
     const [sent] = await store.enqueue(queue, [draft(queue)]);

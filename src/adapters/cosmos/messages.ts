@@ -99,14 +99,18 @@ export class CosmosMessages {
   async enqueue(queue: Queue, drafts: DraftMessage[]): Promise<Enqueued[]> {
     const results: Enqueued[] = [];
     const added = new Map<string, number>();
-    for (const draft of drafts) {
-      const result = await this.enqueueOne(queue, draft);
-      results.push(result);
-      const pk = messageKey(queue, draft.id);
-      if (!result.duplicate) added.set(pk, (added.get(pk) ?? 0) + 1);
+    try {
+      for (const draft of drafts) {
+        const result = await this.enqueueOne(queue, draft);
+        results.push(result);
+        const pk = messageKey(queue, draft.id);
+        if (!result.duplicate) added.set(pk, (added.get(pk) ?? 0) + 1);
+      }
+    } finally {
+      // The messages stored before a later one failed are stored: they count.
+      for (const [pk, count] of added)
+        await countAfterCommit(() => addToTotals(this.messages, pk, { enqueuedTotal: count }));
     }
-    for (const [pk, count] of added)
-      await countAfterCommit(() => addToTotals(this.messages, pk, { enqueuedTotal: count }));
     return results;
   }
 

@@ -15,7 +15,7 @@ const BULK_CHUNK = 100;
 
 /**
  * Whether a Cosmos DB failure means "unavailable, retry" (503 to the
- * client) rather than a bug: throttling (429, after the SDK's own retries),
+ * client) rather than a bug: throttling (429; StoreBusyError once the store's retries are spent),
  * unavailability (503), timeouts (408 and the SDK's `TimeoutError`), a
  * write conflict to retry (449), and a store that cannot be reached. The
  * SDK's transactional batch rethrows every request-level failure as a plain
