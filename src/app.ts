@@ -260,17 +260,21 @@ export function azureCredential(): Promise<TokenCredential> {
 }
 
 /**
- * How long a request waits on Cosmos DB before the API answers 503. The
- * SDK's defaults (@azure/cosmos ConnectionPolicy and RetryOptions,
+ * How long a request waits on Cosmos DB before the API answers 429 or 503.
+ * The SDK's defaults (@azure/cosmos ConnectionPolicy and RetryOptions,
  * https://learn.microsoft.com/javascript/api/@azure/cosmos/connectionpolicy
- * and .../retryoptions) wait 60 s for a silent network peer and retry
- * throttled requests for up to 30 s; a client is better served by a 503
- * with Retry-After well before its own timeout. A point operation takes
- * milliseconds, so 10 s is generous.
+ * and https://learn.microsoft.com/javascript/api/@azure/cosmos/retryoptions:
+ * `maxRetryAttemptCount`, "Max number of retries to be performed for a
+ * request. Default value 9") wait 60 s for a silent network peer and retry
+ * throttled requests for up to 30 s. The store's own helpers
+ * (src/adapters/cosmos/resilience.ts) retry 429s within a budget of about
+ * 5 s and then answer with the server's Retry-After, so the SDK's 429
+ * retries are off: two retry loops nested would multiply the wait and hide
+ * the hint. A point operation takes milliseconds, so 10 s is generous.
  */
 const COSMOS_CONNECTION_POLICY = {
   requestTimeout: 10_000,
-  retryOptions: { maxWaitTimeInSeconds: 10 },
+  retryOptions: { maxRetryAttemptCount: 0 },
 };
 
 /**
@@ -283,16 +287,26 @@ export const sqliteStore = (store: SqliteStore): OpenedStore => ({
   changeSource: store,
 });
 
-async function cosmosClient(cosmos: NonNullable<Config["cosmos"]>) {
+/**
+ * The topic store's writes are not yet routed through the resilience
+ * helpers, so its client keeps the SDK's own 429 retries (at most 10 s, as
+ * `requestTimeout`), which the queue store's client turns off.
+ */
+const TOPIC_CONNECTION_POLICY = { requestTimeout: 10_000, retryOptions: { maxWaitTimeInSeconds: 10 } };
+
+async function cosmosClient(
+  cosmos: NonNullable<Config["cosmos"]>,
+  policy: typeof COSMOS_CONNECTION_POLICY | typeof TOPIC_CONNECTION_POLICY = COSMOS_CONNECTION_POLICY,
+) {
   const { CosmosClient } = await import("@azure/cosmos");
   return new CosmosClient({
     endpoint: cosmos.endpoint,
-    connectionPolicy: { ...COSMOS_CONNECTION_POLICY, enableEndpointDiscovery: !cosmos.emulatorKey },
+    connectionPolicy: { ...policy, enableEndpointDiscovery: !cosmos.emulatorKey },
     ...(cosmos.emulatorKey ? { key: cosmos.emulatorKey } : { aadCredentials: await azureCredential() }),
   });
 }
 
-/** Queues and topics in one Cosmos DB database, through one client. */
+/** Queues and topics in one Cosmos DB database. */
 async function openStore(config: Config): Promise<OpenedStore> {
   if (config.store === "sqlite") return sqliteStore(new SqliteStore({ dataDir: config.dataDir }));
   const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
@@ -304,6 +318,9 @@ async function openStore(config: Config): Promise<OpenedStore> {
   if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
   return {
     store: new CosmosStore({ client, databaseId: cosmos.databaseId }),
-    topics: new CosmosTopicStore({ client, databaseId: cosmos.databaseId }),
+    topics: new CosmosTopicStore({
+      client: await cosmosClient(cosmos, TOPIC_CONNECTION_POLICY),
+      databaseId: cosmos.databaseId,
+    }),
   };
 }

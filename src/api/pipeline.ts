@@ -51,11 +51,7 @@ export function createPipeline(options: PipelineOptions): HandleRequest {
     } catch (error) {
       if (options.isUnavailable(error)) {
         options.logger.warn("store unavailable", { requestId, route: route.name, error: describe(error) });
-        response = problemResponse({
-          code: "unavailable",
-          detail: "the store is unavailable; retry shortly",
-          retryAfterSeconds: 1,
-        });
+        response = problemResponse(storeBusyProblem(error));
       } else {
         options.logger.error("request failed", { requestId, route: route.name, error: describe(error) });
         response = problemResponse({
@@ -189,6 +185,43 @@ function validate<T>(schema: z.ZodType<T> | undefined, input: unknown, prefix: s
     .map((error) => (error.path ? `${error.path}: ${error.message}` : error.message))
     .join("; ");
   return fail("validation_failed", summary, { errors });
+}
+
+/**
+ * What a store throws when its retry budget ran out (the Cosmos DB store's
+ * StoreBusyError, src/adapters/cosmos/resilience.ts): the status to answer,
+ * 429 while the store throttles or 503 while it is away, and the store's
+ * hint of when to come back. Read by shape: the API does not import adapters.
+ */
+interface StoreBusy {
+  status: 429 | 503;
+  retryAfterSeconds: number;
+}
+
+function isStoreBusy(error: unknown): error is StoreBusy {
+  const { status, retryAfterSeconds } = (error ?? {}) as Partial<StoreBusy>;
+  return (
+    (status === 429 || status === 503) &&
+    typeof retryAfterSeconds === "number" &&
+    Number.isInteger(retryAfterSeconds) &&
+    retryAfterSeconds >= 1
+  );
+}
+
+/** A store outage as a problem: 429 or 503 with Retry-After in whole seconds, the store's hint or 1. */
+function storeBusyProblem(error: unknown): Failure {
+  if (isStoreBusy(error) && error.status === 429) {
+    return {
+      code: "rate_limited",
+      detail: "the store is throttling requests; retry after the time given",
+      retryAfterSeconds: error.retryAfterSeconds,
+    };
+  }
+  return {
+    code: "unavailable",
+    detail: "the store is unavailable; retry shortly",
+    retryAfterSeconds: isStoreBusy(error) ? error.retryAfterSeconds : 1,
+  };
 }
 
 function describe(error: unknown): string {

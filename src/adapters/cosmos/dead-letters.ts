@@ -14,9 +14,19 @@ import {
   type RedriveTaskClaim,
   type RedriveTaskRecord,
 } from "../../service/ports.js";
-import { type MessageDocument, type TaskDocument, toMessage, toTask } from "./documents.js";
+import { type MessageDocument, newWriteId, type TaskDocument, toMessage, toTask } from "./documents.js";
 import type { CosmosMessages } from "./messages.js";
-import { countMessages, deleteAll, params, partitionKeys, query, queryEach, statusOf } from "./queries.js";
+import {
+  countMessages,
+  deleteAll,
+  params,
+  partitionKeys,
+  query,
+  queryEach,
+  readItem,
+  retried,
+} from "./queries.js";
+import { createOnce, replaceOnce } from "./resilience.js";
 import type { HybridLogicalClock } from "./sequence.js";
 
 /**
@@ -165,8 +175,10 @@ export class CosmosDeadLetters {
       error: null,
       createdAt: claim.now.getTime(),
       updatedAt: claim.now.getTime(),
+      writeId: newWriteId(),
     };
-    await this.messages.items.create(document);
+    const created = await createOnce(this.messages, document, queue.id);
+    if (!created.ok) throw new Error(`redrive task id ${id} is taken`);
     return toTask(document);
   }
 
@@ -204,38 +216,38 @@ export class CosmosDeadLetters {
 
   /** Crosses partitions: only the resume trigger calls it, never a request. */
   async orphanedRedriveTasks(now: Date, limit: number): Promise<RedriveTaskRecord[]> {
-    const { resources } = await this.messages.items
-      .query<TaskDocument>({
-        query:
-          "SELECT TOP @n * FROM c WHERE c.kind = 'task' AND c.status = 'running' AND c.leaseExpiresAt <= @now",
-        parameters: params({ n: limit, now: now.getTime() }),
-      })
-      .fetchAll();
+    const { resources } = await retried(() =>
+      this.messages.items
+        .query<TaskDocument>({
+          query:
+            "SELECT TOP @n * FROM c WHERE c.kind = 'task' AND c.status = 'running' AND c.leaseExpiresAt <= @now",
+          parameters: params({ n: limit, now: now.getTime() }),
+        })
+        .fetchAll(),
+    );
     return resources.map(toTask);
   }
 
   private async readTask(queue: Queue, id: string): Promise<TaskDocument | undefined> {
     if (!id.startsWith("task_")) return undefined;
-    const { resource } = await this.messages.item(id, queue.id).read<TaskDocument>();
+    const resource = await readItem<TaskDocument>(this.messages, id, queue.id);
     return resource?.kind === "task" && resource.tenantId === queue.tenantId ? resource : undefined;
   }
 
-  /** Replaces the task if its etag still matches; the written copy with its new etag, or undefined. */
+  /** Replaces the task if its etag still matches (a lost answer resolved by reading back); the written copy, or undefined. */
   private async replaceTask(
     queue: Queue,
     current: TaskDocument,
     next: TaskDocument,
   ): Promise<TaskDocument | undefined> {
     const { _etag: etag, ...body } = next;
-    try {
-      const { resource } = await this.messages.item(current.id, queue.id).replace<TaskDocument>(body, {
-        accessCondition: { type: "IfMatch", condition: current._etag ?? "" },
-      });
-      return resource;
-    } catch (error) {
-      if (statusOf(error) === 412) return undefined;
-      throw error;
-    }
+    const replaced = await replaceOnce(
+      this.messages,
+      { ...body, writeId: newWriteId() },
+      current._etag ?? "",
+      queue.id,
+    );
+    return replaced.ok ? replaced.resource : undefined;
   }
 
   private async claimTask(

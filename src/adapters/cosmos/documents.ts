@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { LIMITS } from "../../domain/limits.js";
 import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
@@ -10,7 +10,16 @@ import type { ApiKeyRecord, QueueStats, RedriveTaskRecord } from "../../service/
  * value is the queue's partition key (`partitionKeyOf`): the queue id for
  * partition 0, `${queueId}#${n}` for partition n of a sharded queue. So a
  * queue created before sharding (one partition) needs no migration.
+ *
+ * Every document the store writes carries `writeId`, fresh for each write:
+ * when an answer is lost and the retry meets its own precondition (409 on a
+ * create, 412 on a replace), reading the document back and finding this
+ * write's id tells "mine, applied" from "someone else's"
+ * (resilience.ts#createOnce, #replaceOnce).
  */
+
+/** A fresh id for one write of a document (see above). */
+export const newWriteId = (): string => randomUUID();
 
 export const partitionKeyOf = (queueId: string, partition: number): string =>
   partition === 0 ? queueId : `${queueId}#${partition}`;
@@ -30,6 +39,7 @@ export interface QueueDocument extends Omit<QueueSettings, "partitions"> {
   partitions?: number;
   createdAt: number;
   updatedAt: number;
+  writeId: string;
 }
 
 export interface MessageDocument {
@@ -56,6 +66,7 @@ export interface MessageDocument {
   deadLetteredAt: number | null;
   ackedAt: number | null;
   removeAt: number | null;
+  writeId: string;
   ttl?: number;
   _etag?: string;
 }
@@ -79,6 +90,8 @@ export interface DedupDocument {
   messageId: string;
   windowEndsAt: number;
   ttl: number;
+  /** The enqueue's message's `writeId`: the claim and its message are one write. */
+  writeId: string;
   _etag?: string;
 }
 
@@ -107,6 +120,7 @@ export interface TaskDocument {
   error: string | null;
   createdAt: number;
   updatedAt: number;
+  writeId: string;
   ttl?: number;
   _etag?: string;
 }
@@ -129,6 +143,7 @@ export interface KeyDocument {
   roles: string[];
   grants: ApiKeyRecord["grants"];
   createdAt: number;
+  writeId: string;
 }
 
 const hashOf = (value: string) => createHash("sha256").update(value).digest("base64url");
@@ -136,7 +151,8 @@ export const groupDocumentId = (groupId: string) => `group-${hashOf(groupId)}`;
 export const dedupDocumentId = (dedupKey: string) => `dedup-${hashOf(dedupKey)}`;
 
 export function toQueue(document: QueueDocument): Queue {
-  const { id, tenantId, queueId, ordering, createdAt, updatedAt, partitions, ...settings } = document;
+  const { id, tenantId, queueId, ordering, createdAt, updatedAt, partitions, writeId, ...settings } =
+    document;
   const { _rid, _self, _etag, _attachments, _ts, ...clean } = settings as typeof settings &
     Record<string, unknown>;
   return {
@@ -161,6 +177,7 @@ export function toQueueDocument(queue: Queue): QueueDocument {
     ordering,
     createdAt: createdAt.getTime(),
     updatedAt: updatedAt.getTime(),
+    writeId: newWriteId(),
   };
 }
 
@@ -215,6 +232,7 @@ export function toDocument(
     deadLetteredAt: time(message.deadLetteredAt),
     ackedAt: time(message.ackedAt),
     removeAt: time(removeAt),
+    writeId: newWriteId(),
   };
   if (removeAt && message.ackedAt) {
     // Cosmos DB removes the tombstone itself; `removeAt` lets housekeeping do it where TTL is not enforced.

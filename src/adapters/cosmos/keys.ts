@@ -8,19 +8,22 @@ import {
   type PageRequest,
   pageOf,
 } from "../../service/ports.js";
-import { type KeyDocument, toKey } from "./documents.js";
-import { params } from "./queries.js";
+import { type KeyDocument, newWriteId, toKey } from "./documents.js";
+import { params, readItem, retried, statusOf } from "./queries.js";
+import { createOnce } from "./resilience.js";
 
 /** API keys, partitioned by key id: the hot path looks a presented key up by its id alone. */
 export class CosmosKeys implements KeyStore {
   constructor(private readonly keys: Container) {}
 
   async createKey(record: ApiKeyRecord): Promise<void> {
-    await this.keys.items.create<KeyDocument>({ ...record, createdAt: record.createdAt.getTime() });
+    const document = { ...record, createdAt: record.createdAt.getTime(), writeId: newWriteId() };
+    const created = await createOnce<KeyDocument>(this.keys, document, record.id);
+    if (!created.ok) throw new Error(`API key id ${record.id} is taken`);
   }
 
   async findKey(id: string): Promise<ApiKeyRecord | undefined> {
-    const { resource } = await this.keys.item(id, id).read<KeyDocument>();
+    const resource = await readItem<KeyDocument>(this.keys, id, id);
     return resource && toKey(resource);
   }
 
@@ -29,12 +32,14 @@ export class CosmosKeys implements KeyStore {
     const after = decodeCursor(page.cursor, 2);
     if (!after.ok) return after;
     const [at, id] = after.value ?? [-1, ""];
-    const { resources } = await this.keys.items
-      .query<KeyDocument>({
-        query: `SELECT * FROM c WHERE c.tenantId = @tenant AND (c.createdAt > @at OR (c.createdAt = @at AND c.id > @id))`,
-        parameters: params({ tenant: tenantId, at, id }),
-      })
-      .fetchAll();
+    const { resources } = await retried(() =>
+      this.keys.items
+        .query<KeyDocument>({
+          query: `SELECT * FROM c WHERE c.tenantId = @tenant AND (c.createdAt > @at OR (c.createdAt = @at AND c.id > @id))`,
+          parameters: params({ tenant: tenantId, at, id }),
+        })
+        .fetchAll(),
+    );
     const sorted = resources
       .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
       .slice(0, page.limit + 1);
@@ -44,7 +49,12 @@ export class CosmosKeys implements KeyStore {
   async deleteKey(tenantId: string, id: string): Promise<boolean> {
     const existing = await this.findKey(id);
     if (!existing || existing.tenantId !== tenantId) return false;
-    await this.keys.item(id, id).delete();
+    try {
+      await retried(() => this.keys.item(id, id).delete());
+    } catch (error) {
+      // A retry after a lost answer finds it gone: deleted all the same.
+      if (statusOf(error) !== 404) throw error;
+    }
     return true;
   }
 }

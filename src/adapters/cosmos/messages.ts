@@ -1,4 +1,4 @@
-import { BulkOperationType, type Container, type JSONObject, type OperationInput } from "@azure/cosmos";
+import type { Container } from "@azure/cosmos";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
 import { type DraftMessage, enqueuedMessage } from "../../domain/enqueue.js";
 import { ok, type Result } from "../../domain/errors.js";
@@ -34,8 +34,11 @@ import {
   partitionKeys,
   query,
   queryEach,
+  readItem,
+  retried,
   statusOf,
 } from "./queries.js";
+import { createAllOnce, createOnce, replaceOnce, StoreBusyError } from "./resilience.js";
 import type { HybridLogicalClock } from "./sequence.js";
 
 /**
@@ -44,6 +47,21 @@ import type { HybridLogicalClock } from "./sequence.js";
  * any realistic race; beyond them the client retries (503).
  */
 const MAX_CLAIM_ATTEMPTS = 5;
+
+/**
+ * Totals are counted after the message's own write has committed. Failing
+ * the request then would make the client repeat an enqueue or settle that
+ * is done, so a totals patch the store could not make within its budget is
+ * dropped, and the totals fall short: the drift docs/reliability.md
+ * ("Totals") measures.
+ */
+async function countAfterCommit(count: () => Promise<void>): Promise<void> {
+  try {
+    await count();
+  } catch (error) {
+    if (!(error instanceof StoreBusyError)) throw error;
+  }
+}
 
 /**
  * Replaces one store write sends at once: a receive or settle of up to 100
@@ -81,13 +99,18 @@ export class CosmosMessages {
   async enqueue(queue: Queue, drafts: DraftMessage[]): Promise<Enqueued[]> {
     const results: Enqueued[] = [];
     const added = new Map<string, number>();
-    for (const draft of drafts) {
-      const result = await this.enqueueOne(queue, draft);
-      results.push(result);
-      const pk = messageKey(queue, draft.id);
-      if (!result.duplicate) added.set(pk, (added.get(pk) ?? 0) + 1);
+    try {
+      for (const draft of drafts) {
+        const result = await this.enqueueOne(queue, draft);
+        results.push(result);
+        const pk = messageKey(queue, draft.id);
+        if (!result.duplicate) added.set(pk, (added.get(pk) ?? 0) + 1);
+      }
+    } finally {
+      // The messages stored before a later one failed are stored: they count.
+      for (const [pk, count] of added)
+        await countAfterCommit(() => addToTotals(this.messages, pk, { enqueuedTotal: count }));
     }
-    for (const [pk, count] of added) await addToTotals(this.messages, pk, { enqueuedTotal: count });
     return results;
   }
 
@@ -99,7 +122,9 @@ export class CosmosMessages {
     );
     if (draft.groupId !== null) await this.touchGroup(pk, draft.groupId);
     if (draft.dedupKey === null) {
-      await this.messages.items.create(document);
+      // The id is fresh, so a conflict can only be this call's own create whose answer was lost: createOnce resolves it.
+      const created = await createOnce(this.messages, document, pk);
+      if (!created.ok) throw new Error(`message id ${document.id} is taken`);
       return { message: toMessage(document), duplicate: false };
     }
     const claim: DedupDocument = {
@@ -109,54 +134,41 @@ export class CosmosMessages {
       messageId: draft.id,
       windowEndsAt: draft.enqueuedAt.getTime() + queue.deduplicationWindowSeconds * 1000,
       ttl: Math.max(1, queue.deduplicationWindowSeconds),
+      writeId: document.writeId,
     };
+    let existing = await readItem<DedupDocument>(this.messages, claim.id, pk);
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-      const { resource: existing } = await this.messages.item(claim.id, pk).read<DedupDocument>();
       if (existing) {
         const original = await this.readMessage(queue, existing.messageId);
         if (original && isDuplicateOf(original.message, queue, draft.enqueuedAt))
           return { message: original.message, duplicate: true };
         // The window has passed, or the original was purged: the claim is stale; release it, compare-and-set.
-        const released = await deleteIfMatch(this.messages, pk, existing.id, existing._etag);
-        if (!released) continue;
+        if (!(await deleteIfMatch(this.messages, pk, existing.id, existing._etag))) {
+          existing = await readItem<DedupDocument>(this.messages, claim.id, pk);
+          continue;
+        }
       }
-      if (await this.createClaimed(pk, document, claim))
-        return { message: toMessage(document), duplicate: false };
+      // The claim and the message in one transactional batch: on Cosmos DB both exist or neither.
+      const claimed = await createAllOnce(this.messages, [claim, document], pk);
+      if (claimed.ok) return { message: toMessage(document), duplicate: false };
+      // Another enqueue claimed the key first: `current` is its claim, a duplicate's or a stale one.
+      existing = claimed.current;
     }
-    throw Object.assign(new Error("the dedup claim kept changing; retry"), { code: 503 });
+    throw new StoreBusyError("unavailable", 100, { cause: new Error("the dedup claim kept changing") });
   }
 
-  /**
-   * Creates the dedup claim and the message in one transactional batch: on
-   * Cosmos DB either both exist or neither (a claim that conflicts fails the
-   * batch with 409, the message with 424). False when another enqueue claimed
-   * the key first.
-   */
-  private async createClaimed(pk: string, message: MessageDocument, claim: DedupDocument): Promise<boolean> {
-    const operations: OperationInput[] = [
-      { operationType: BulkOperationType.Create, resourceBody: claim as unknown as JSONObject },
-      { operationType: BulkOperationType.Create, resourceBody: message as unknown as JSONObject },
-    ];
-    const response = await this.messages.items.batch(operations, pk);
-    if (response.result?.[0]?.statusCode === 409) return false;
-    if (!response.result?.every((item) => item.statusCode >= 200 && item.statusCode < 300)) {
-      throw Object.assign(new Error(`the enqueue batch failed with ${response.code}`), {
-        code: response.code,
-      });
-    }
-    return true;
-  }
-
-  /** Puts a fifo group in its partition's service order (a no-op when it is there). */
+  /** Puts a fifo group in its partition's service order (a no-op when it is there; so a create repeated is too). */
   async touchGroup(pk: string, groupId: string): Promise<void> {
     try {
-      await this.messages.items.create<GroupDocument>({
-        id: groupDocumentId(groupId),
-        kind: "group",
-        queueId: pk,
-        groupId,
-        servedAt: 0,
-      });
+      await retried(() =>
+        this.messages.items.create<GroupDocument>({
+          id: groupDocumentId(groupId),
+          kind: "group",
+          queueId: pk,
+          groupId,
+          servedAt: 0,
+        }),
+      );
     } catch (error) {
       if (statusOf(error) !== 409) throw error;
     }
@@ -215,7 +227,7 @@ export class CosmosMessages {
 
   async readDocument(queue: Queue, id: string): Promise<MessageDocument | undefined> {
     if (id === "" || id === META_ID || id.startsWith("dedup-") || id.startsWith("group-")) return undefined;
-    const { resource } = await this.messages.item(id, messageKey(queue, id)).read<MessageDocument>();
+    const resource = await readItem<MessageDocument>(this.messages, id, messageKey(queue, id));
     return resource?.kind === "message" && resource.tenantId === queue.tenantId ? resource : undefined;
   }
 
@@ -228,7 +240,11 @@ export class CosmosMessages {
     return (await this.readMessage(queue, id))?.message;
   }
 
-  /** Each write replaces its document `If-Match` its etag, in parallel; the totals of those that won, a patch each partition. */
+  /**
+   * Each write replaces its document `If-Match` its etag, in parallel
+   * (replaceOnce: a lost answer is resolved by reading back); the totals of
+   * those that won, a patch each partition, after they committed.
+   */
   async write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]> {
     const won: boolean[] = [];
     for (let start = 0; start < writes.length; start += PARALLEL_WRITES) {
@@ -248,31 +264,28 @@ export class CosmosMessages {
       sum.redrivenTotal += write.totals.redrivenTotal;
       totals.set(pk, sum);
     });
-    for (const [pk, sum] of totals) await addToTotals(this.messages, pk, sum);
+    for (const [pk, sum] of totals) await countAfterCommit(() => addToTotals(this.messages, pk, sum));
     return won;
   }
 
   private async writeOne(queue: Queue, { version, next, servedGroupAt }: MessageWrite): Promise<boolean> {
     const pk = messageKey(queue, next.id);
     const removeAt = next.ackedAt && tombstoneExpiresAt(next, queue, next.ackedAt);
-    try {
-      await this.messages.item(next.id, pk).replace(toDocument(next, pk, removeAt), {
-        accessCondition: { type: "IfMatch", condition: version },
-      });
-    } catch (error) {
-      if (statusOf(error) === 412 || statusOf(error) === 404) return false;
-      throw error;
-    }
+    // Lost (412: another write moved the etag; 404: purged): the service reads again.
+    const replaced = await replaceOnce(this.messages, toDocument(next, pk, removeAt), version, pk);
+    if (!replaced.ok) return false;
     if (next.groupId !== null && servedGroupAt) await this.serveGroup(pk, next.groupId, servedGroupAt);
     return true;
   }
 
-  /** Marks when a group was last served; a group document gone meanwhile is created again, served. */
+  /** Marks when a group was last served (a `set`, so repeating it is harmless); a group gone meanwhile is created again. */
   private async serveGroup(pk: string, groupId: string, at: Date): Promise<void> {
     try {
-      await this.messages
-        .item(groupDocumentId(groupId), pk)
-        .patch([{ op: "set", path: "/servedAt", value: at.getTime() }]);
+      await retried(() =>
+        this.messages
+          .item(groupDocumentId(groupId), pk)
+          .patch([{ op: "set", path: "/servedAt", value: at.getTime() }]),
+      );
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
       await this.touchGroup(pk, groupId);

@@ -1,19 +1,21 @@
 import {
   BulkOperationType,
   type Container,
+  type ItemDefinition,
   type OperationInput,
   type PatchOperation,
   type SqlParameter,
 } from "@azure/cosmos";
 import type { Queue } from "../../domain/queue.js";
 import { META_ID, type MetaDocument, partitionKeyOf, TOTALS, type Total } from "./documents.js";
+import { withRetry } from "./resilience.js";
 
 /** How many operations one bulk request carries: the SDK's and the service's limit per batch is 100. */
 const BULK_CHUNK = 100;
 
 /**
  * Whether a Cosmos DB failure means "unavailable, retry" (503 to the
- * client) rather than a bug: throttling (429, after the SDK's own retries),
+ * client) rather than a bug: throttling (429; StoreBusyError once the store's retries are spent),
  * unavailability (503), timeouts (408 and the SDK's `TimeoutError`), a
  * write conflict to retry (449), and a store that cannot be reached. The
  * SDK's transactional batch rethrows every request-level failure as a plain
@@ -44,6 +46,19 @@ export const statusOf = (error: unknown): number | undefined => {
   return typeof code === "number" ? code : undefined;
 };
 
+/** Runs a read, a query or a write that may be repeated as it is, retried within the store's budget. */
+export const retried = <T>(op: () => Promise<T>): Promise<T> => withRetry(op, { idempotent: true });
+
+/** A point read, retried; undefined when the document does not exist. */
+export async function readItem<T extends ItemDefinition>(
+  container: Container,
+  id: string,
+  partitionKey: string,
+): Promise<T | undefined> {
+  const { resource } = await retried(() => container.item(id, partitionKey).read<T>());
+  return resource;
+}
+
 export function params(values: Record<string, unknown>): SqlParameter[] {
   return Object.entries(values).map(([name, value]) => ({ name: `@${name}`, value: value as never }));
 }
@@ -65,9 +80,11 @@ export async function query<T>(
   values: Record<string, unknown>,
 ): Promise<T[]> {
   if (!text.includes("= @pk")) throw new Error(`query does not filter on its partition: ${text}`);
-  const { resources } = await container.items
-    .query<T>({ query: text, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
-    .fetchAll();
+  const { resources } = await retried(() =>
+    container.items
+      .query<T>({ query: text, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
+      .fetchAll(),
+  );
   return resources;
 }
 
@@ -98,7 +115,7 @@ export async function countMessages(
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
-/** Deletes if the etag still matches; true when it is gone (deleted now or already). */
+/** Deletes if the etag still matches; true when it is gone (deleted now, or already: a retry after a lost answer). */
 export async function deleteIfMatch(
   container: Container,
   partitionKey: string,
@@ -106,9 +123,11 @@ export async function deleteIfMatch(
   etag: string | undefined,
 ): Promise<boolean> {
   try {
-    await container
-      .item(id, partitionKey)
-      .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } });
+    await retried(() =>
+      container
+        .item(id, partitionKey)
+        .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } }),
+    );
     return true;
   } catch (error) {
     const status = statusOf(error);
@@ -123,14 +142,18 @@ export async function deleteAll(container: Container, partitionKey: string, ids:
     const operations: OperationInput[] = ids
       .slice(start, start + BULK_CHUNK)
       .map((id) => ({ operationType: BulkOperationType.Delete, id, partitionKey }));
-    await container.items.executeBulkOperations(operations);
+    // Deleting again what is gone is a 404 in the results, not an error: the whole chunk may be repeated.
+    await retried(() => container.items.executeBulkOperations(operations));
   }
 }
 
 /**
  * Adds to a partition's totals with one atomic `incr` patch (no read, no etag
  * race). A partition's totals document is created with its first change: only
- * partition 0's exists from the queue's creation.
+ * partition 0's exists from the queue's creation. An increment is not
+ * idempotent: it is retried only when nothing was applied (429, a refused
+ * connection); an unknown outcome throws StoreBusyError rather than risk
+ * counting twice (docs/reliability.md, "Totals").
  */
 export async function addToTotals(
   container: Container,
@@ -144,7 +167,7 @@ export async function addToTotals(
   }));
   if (operations.length === 0) return;
   try {
-    await container.item(META_ID, partitionKey).patch(operations);
+    await once(() => container.item(META_ID, partitionKey).patch(operations));
     return;
   } catch (error) {
     if (statusOf(error) !== 404) throw error;
@@ -159,18 +182,20 @@ export async function addToTotals(
     redrivenTotal: 0,
   };
   try {
-    await container.items.create<MetaDocument>({ ...first, ...totals });
+    await once(() => container.items.create<MetaDocument>({ ...first, ...totals }));
   } catch (error) {
     // Another writer created it first: add to theirs.
     if (statusOf(error) !== 409) throw error;
-    await container.item(META_ID, partitionKey).patch(operations);
+    await once(() => container.item(META_ID, partitionKey).patch(operations));
   }
 }
+
+const once = <T>(op: () => Promise<T>): Promise<T> => withRetry(op, { idempotent: false });
 
 /** The queue's totals: the sum of its partitions' documents. */
 export async function readTotals(container: Container, queue: Queue): Promise<Record<Total, number>> {
   const documents = await Promise.all(
-    partitionKeys(queue).map((pk) => container.item(META_ID, pk).read<MetaDocument>()),
+    partitionKeys(queue).map((pk) => readItem<MetaDocument>(container, META_ID, pk)),
   );
   const sum: Record<Total, number> = {
     enqueuedTotal: 0,
@@ -178,7 +203,7 @@ export async function readTotals(container: Container, queue: Queue): Promise<Re
     deadLetteredTotal: 0,
     redrivenTotal: 0,
   };
-  for (const { resource } of documents) {
+  for (const resource of documents) {
     for (const total of TOTALS) sum[total] += resource?.[total] ?? 0;
   }
   return sum;

@@ -25,9 +25,12 @@ import {
   partitionKeys,
   query,
   queryEach,
+  readItem,
   readTotals,
+  retried,
   statusOf,
 } from "./queries.js";
+import { createOnce } from "./resilience.js";
 
 /** Tombstones one clean-up pass removes: housekeeping runs often, so a bounded pass keeps each one short. */
 const TOMBSTONES_A_PASS = 1000;
@@ -40,27 +43,26 @@ export class CosmosQueues {
   ) {}
 
   async createQueue(queue: Queue): Promise<Result<Queue>> {
-    try {
-      await this.queues.items.create(toQueueDocument(queue));
-    } catch (error) {
-      if (statusOf(error) === 409) return fail("conflict", `a queue named "${queue.name}" already exists`);
-      throw error;
-    }
+    const created = await createOnce(this.queues, toQueueDocument(queue), queue.tenantId);
+    if (!created.ok) return fail("conflict", `a queue named "${queue.name}" already exists`);
     // Partition 0's totals exist from the start (stats read them); the others' come with their first change.
-    await this.messages.items.upsert<MetaDocument>({
-      id: META_ID,
-      kind: "meta",
-      queueId: queue.id,
-      enqueuedTotal: 0,
-      ackedTotal: 0,
-      deadLetteredTotal: 0,
-      redrivenTotal: 0,
-    });
+    // An upsert of zeros before any message: repeating it changes nothing.
+    await retried(() =>
+      this.messages.items.upsert<MetaDocument>({
+        id: META_ID,
+        kind: "meta",
+        queueId: queue.id,
+        enqueuedTotal: 0,
+        ackedTotal: 0,
+        deadLetteredTotal: 0,
+        redrivenTotal: 0,
+      }),
+    );
     return ok(queue);
   }
 
   async getQueue(tenantId: string, name: string): Promise<Queue | undefined> {
-    const { resource } = await this.queues.item(name, tenantId).read<QueueDocument>();
+    const resource = await readItem<QueueDocument>(this.queues, name, tenantId);
     return resource && toQueue(resource);
   }
 
@@ -87,11 +89,17 @@ export class CosmosQueues {
   }
 
   async updateQueue(queue: Queue): Promise<void> {
-    await this.queues.item(queue.name, queue.tenantId).replace(toQueueDocument(queue));
+    // Last writer wins, as before: the same document replaced again is the same outcome.
+    await retried(() => this.queues.item(queue.name, queue.tenantId).replace(toQueueDocument(queue)));
   }
 
   async deleteQueue(queue: Queue): Promise<void> {
-    await this.queues.item(queue.name, queue.tenantId).delete();
+    try {
+      await retried(() => this.queues.item(queue.name, queue.tenantId).delete());
+    } catch (error) {
+      // A retry after a lost answer finds it gone: deleted all the same (the messages still go below).
+      if (statusOf(error) !== 404) throw error;
+    }
     for (const pk of partitionKeys(queue)) {
       const ids = await query<{ id: string }>(
         this.messages,
@@ -109,9 +117,11 @@ export class CosmosQueues {
 
   /** Crosses partitions: only the push dispatcher's sweep calls it, never a request. */
   async listPushQueues(): Promise<Queue[]> {
-    const { resources } = await this.queues.items
-      .query<QueueDocument>("SELECT * FROM c WHERE IS_DEFINED(c.push) AND NOT IS_NULL(c.push)")
-      .fetchAll();
+    const { resources } = await retried(() =>
+      this.queues.items
+        .query<QueueDocument>("SELECT * FROM c WHERE IS_DEFINED(c.push) AND NOT IS_NULL(c.push)")
+        .fetchAll(),
+    );
     return resources.map(toQueue);
   }
 
@@ -155,15 +165,17 @@ export class CosmosQueues {
   async recordSample(queue: Queue, sample: StatsSample): Promise<void> {
     const { at, ...stats } = sample;
     // Two instances sampling the same moment write one document: its id is the time.
-    await this.messages.items.upsert<SampleDocument>({
-      ...stats,
-      id: `sample:${at.getTime()}`,
-      kind: "sample",
-      queueId: queue.id,
-      tenantId: queue.tenantId,
-      at: at.getTime(),
-      ttl: SAMPLE_RETENTION_MS / 1000,
-    });
+    await retried(() =>
+      this.messages.items.upsert<SampleDocument>({
+        ...stats,
+        id: `sample:${at.getTime()}`,
+        kind: "sample",
+        queueId: queue.id,
+        tenantId: queue.tenantId,
+        at: at.getTime(),
+        ttl: SAMPLE_RETENTION_MS / 1000,
+      }),
+    );
   }
 
   async samples(queue: Queue, since: Date): Promise<StatsSample[]> {
@@ -184,12 +196,14 @@ export class CosmosQueues {
    * housekeeping, never the hot path. `queueId` is each tombstone's partition key.
    */
   async removeExpiredTombstones(now: Date): Promise<number> {
-    const { resources } = await this.messages.items
-      .query<{ id: string; queueId: string }>({
-        query: `SELECT TOP ${TOMBSTONES_A_PASS} c.id, c.queueId FROM c WHERE c.kind = 'message' AND c.state = 'acked' AND c.removeAt <= @now`,
-        parameters: [{ name: "@now", value: now.getTime() }],
-      })
-      .fetchAll();
+    const { resources } = await retried(() =>
+      this.messages.items
+        .query<{ id: string; queueId: string }>({
+          query: `SELECT TOP ${TOMBSTONES_A_PASS} c.id, c.queueId FROM c WHERE c.kind = 'message' AND c.state = 'acked' AND c.removeAt <= @now`,
+          parameters: [{ name: "@now", value: now.getTime() }],
+        })
+        .fetchAll(),
+    );
     for (const { id, queueId } of resources) await deleteAll(this.messages, queueId, [id]);
     return resources.length;
   }

@@ -9,7 +9,8 @@ import { BulkOperationType, type Container, type JSONObject, type OperationInput
  * How @azure/cosmos 4.9.3 itself retries (dist/esm/retry/retryUtility.js):
  * a 429 by ResourceThrottleRetryPolicy, honouring `x-ms-retry-after-ms`
  * (retryOptions: maxRetryAttemptCount 9, fixedRetryIntervalInMilliseconds 0,
- * maxWaitTimeInSeconds 30 by default; src/app.ts sets 10 s), but never a
+ * maxWaitTimeInSeconds 30 by default; src/app.ts sets maxRetryAttemptCount 0
+ * so that this module's budget is the only one), but never a
  * non-atomic (bulk) batch; a connection error (ECONNRESET, EPIPE, timeout)
  * by DefaultRetryPolicy only for reads and queries, 10 times 1 s apart; a
  * 503 or a timeout by TimeoutFailoverRetryPolicy only with endpoint
