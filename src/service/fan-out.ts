@@ -1,5 +1,5 @@
 import { copyDraft, copyId, type PendingCopy, type Topic } from "../domain/topic.js";
-import type { CopyOutcome, TopicMessage, TopicStore } from "./topic-ports.js";
+import type { CopyOutcome, SubscriptionStats, TopicMessage, TopicStore } from "./topic-ports.js";
 import type { TopicContext } from "./topics.js";
 
 /**
@@ -103,6 +103,39 @@ export async function makeOverdueCopies(
   return settled;
 }
 
+/** Live counters go out at most this often per topic (as `queue.stats` per queue): a burst of publishes reads them once. */
+const TOPIC_STATS_EVERY_MS = 1000;
+/** Topic id → when this process last sent its counters; forgotten wholesale past a bound, which only sends some sooner. */
+const topicStatsSentAt = new Map<string, number>();
+const TOPIC_STATS_REMEMBERED = 10_000;
+const NO_COPIES: SubscriptionStats = { deliveredTotal: 0, undeliverableTotal: 0, lastError: null };
+
+/**
+ * `topic.stats` to each subscription queue's live stream: the topic's
+ * counters and that subscription's. Best effort, like every live event: a
+ * failed read sends nothing, and the next publish tries again.
+ */
+async function announceCounters(context: TopicContext, topic: Topic, message: TopicMessage): Promise<void> {
+  const now = context.service.clock.now().getTime();
+  if (now - (topicStatsSentAt.get(topic.id) ?? 0) < TOPIC_STATS_EVERY_MS) return;
+  if (topicStatsSentAt.size >= TOPIC_STATS_REMEMBERED) topicStatsSentAt.clear();
+  topicStatsSentAt.set(topic.id, now);
+  const counters = await context.topics.stats(topic);
+  for (const copy of message.copies) {
+    context.events.publish({
+      type: "topic.stats",
+      tenantId: topic.tenantId,
+      queueId: copy.queueId,
+      data: {
+        topic: topic.name,
+        subscription: copy.subscriptionName,
+        ...counters.topic,
+        subscriptionStats: counters.subscriptions.get(copy.subscriptionId) ?? NO_COPIES,
+      },
+    });
+  }
+}
+
 /** Wakes the subscription queues' long polls and tells their live streams what arrived. */
 export function announce(
   context: TopicContext,
@@ -128,4 +161,6 @@ export function announce(
       },
     });
   }
+  // Only once copies were made or refused: a publish that made none yet (Cosmos DB) is counted when they are.
+  if (outcomes.length > 0) announceCounters(context, topic, message).catch(() => undefined);
 }

@@ -277,7 +277,7 @@ export interface MetricsSink {
 /** Live queue events for dashboards: Server-Sent Events locally, Web PubSub on Azure. */
 export interface QueueEvent {
   /** `topic.published`: a topic's copy reached (or was refused by) this queue, with its subscription's counters. */
-  type: "message.dead_lettered" | "queue.stats" | "queue.backlog" | "topic.published";
+  type: "message.dead_lettered" | "queue.stats" | "queue.backlog" | "topic.published" | "topic.stats";
   tenantId: string;
   queueId: string;
   data: Record<string, unknown>;

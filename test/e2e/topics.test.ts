@@ -227,8 +227,18 @@ for (const store of ["sqlite", "cosmos"] as const) {
         await seen("queue.stats");
         const published = await admin.topics.publish("orders", { body: "hello" });
         await seen("topic.published");
+        await seen("topic.stats");
         abort.abort();
         await pump;
+        // The subscription's counters beside the topic's, as queue.stats carries a queue's.
+        expect(events.find((e) => e.event === "topic.stats")?.data).toEqual({
+          topic: "orders",
+          subscription: "watched",
+          publishedTotal: 1,
+          deliveredTotal: 1,
+          filteredTotal: 0,
+          subscriptionStats: { deliveredTotal: 1, undeliverableTotal: 0, lastError: null },
+        });
         expect(events.find((e) => e.event === "topic.published")?.data).toEqual({
           topic: "orders",
           subscription: "watched",
