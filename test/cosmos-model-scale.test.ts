@@ -32,6 +32,22 @@ describe("the scale model", () => {
     // Batches: 1 M × 5 + 2 M × 10 = 25 M RU/s; 3,125 shards; 500,000 requests/s: 100 instances.
     expect(report).toMatch(/\| batches of 10 \| 25,000,000 +\| 3,125 +\| 100 +\| \$1,460,000 /);
     // A queue at 1,000 messages a second and 50 RU each: 50,000 RU/s over 8,000 a shard = 7 shards.
-    expect(report).toMatch(/\| 1,000 +\| 7 +\|/);
+    // Batched, 15 RU each: 15,000 RU/s over 8,000 = 2 shards.
+    expect(report).toMatch(/\| 1,000 +\| 7 +\| 2 +\|/);
+    // 64 partitions × 8,000 RU/s = 512,000 RU/s: 10,240 messages a second at 50 RU, 34,134 at 15.
+    expect(report).toContain("A queue takes at most 64 partitions");
+    expect(report).toContain("about 10,240 messages a second with single calls and 34,134 batched");
+  });
+
+  it("states the limits from the same numbers: a container's 1,000,000 RU/s, serverless, and the 20 GB of a shard", () => {
+    const report = scaleReport(measured);
+    expect(report).toContain("80 times that with single calls, 25 times that with batches of 10");
+    // Serverless 5,000 RU/s at 50 RU (single) and 15 RU (batched) a message; 20,000 RU/s at 1 TB.
+    expect(report).toContain(
+      "about 100 messages a second with single calls (334 batched) for all queues, 1,334 batched at 1 TB",
+    );
+    // 20 GB of 1 KiB bodies: under 20 million; at 10,000 / 5 = 2,000 batched enqueues a second, under 3 hours.
+    expect(report).toContain("fewer than 20 million 1 KiB messages a shard");
+    expect(report).toContain("under 3 hours of batched enqueues at its ceiling (2,000 a second)");
   });
 });

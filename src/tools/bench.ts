@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { cosmosMain } from "./bench/cosmos.js";
 import { ROOT } from "./bench/processes.js";
 import { describe, ratios, table } from "./bench/report.js";
 import { type BenchReport, PARTS, type Part, PLANS, runBench } from "./bench/scenarios.js";
@@ -24,6 +25,10 @@ import { PEER_PLANS, type PeerPlan, peerSummary, runPeers } from "./peers/run.js
  * runs the scenarios (./bench/topics.ts those of topics' fan-out, against
  * Conveyor's own enqueue), ./bench/loaders.ts drives wrk, ./bench/report.ts
  * prints the rows.
+ *
+ * `--cosmos` (with `--quick` or not) runs only the Cosmos DB scale
+ * benchmark instead: one queue against partitions and hosts on the Cosmos
+ * DB model; see ./bench/cosmos.ts.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -34,8 +39,10 @@ async function main(): Promise<void> {
       rounds: { type: "string" },
       seconds: { type: "string" },
       backlog: { type: "string" },
+      cosmos: { type: "boolean", default: false },
     },
   });
+  if (values.cosmos) return cosmosMain(values.quick);
   const peerPlan = peerPlanOf(values);
   // "peers" is a part of its own: `--only peers` runs nothing but them.
   const only = values.only?.filter((part) => part !== "peers");

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { LIMITS } from "../domain/limits.js";
 import { measureRuPerMessage, type RuPerMessage } from "./cosmos-model/measure.js";
 
 /**
@@ -12,7 +13,8 @@ import { measureRuPerMessage, type RuPerMessage } from "./cosmos-model/measure.j
  *   node dist/src/tools/scale-model.js report    # docs/scale.md from it
  *
  * Limits and prices, with where they come from:
- * - 10,000 RU/s and 20 GB per logical partition (partition key value):
+ * - 10,000 RU/s and 20 GB per logical partition (partition key value), and
+ *   1,000,000 RU/s per container unless a support ticket raises it:
  *   https://learn.microsoft.com/azure/cosmos-db/concepts-limits and .../partitioning-overview.
  * - Serverless: 5,000 RU/s per container up to 50 GB, +1,000 RU/s per
  *   physical partition past 5 (20,000 at 1 TB):
@@ -49,6 +51,9 @@ const PROVISIONED_PER_100_RU_HOUR = 0.008;
 const AUTOSCALE_FACTOR = 1.5;
 const SERVERLESS_PER_MILLION_RU = 0.25;
 const SERVERLESS_CONTAINER_RU = 5_000;
+const SERVERLESS_MAX_RU = 20_000;
+const CONTAINER_RU = 1_000_000;
+const PARTITION_BYTES = 20e9;
 const REQUESTS_PER_INSTANCE = 5_000;
 const EVENT_HUBS_TU_HOUR_CNY = 0.19;
 const EVENT_HUBS_MILLION_EVENTS_CNY = 0.18;
@@ -145,16 +150,22 @@ export function scaleReport(measured: RuPerMessage): string {
     "## Limits",
     "",
     "- A partition key value (one queue shard, `queueId` or `queueId#n`) gets at most 10,000 RU/s and 20 GB. At",
-    `  ${lifeSingle} RU a message with single calls, one shard carries about ${whole(PARTITION_RU / lifeSingle)} messages a second at its ceiling.`,
-    "- Serverless: 5,000 RU/s for the whole container, every queue together, until it holds more than 250 GB.",
+    `  ${lifeSingle} RU a message with single calls (${measured.lifeBatched} batched), one shard carries about ${whole(PARTITION_RU / lifeSingle)} (${whole(PARTITION_RU / measured.lifeBatched)}) messages a second at its ceiling.`,
+    `- 20 GB holds fewer than ${whole(PARTITION_BYTES / measured.messageBytes / 1e6)} million ${measured.messageBytes / 1024} KiB messages a shard (each document is larger than its body).`,
+    `  A shard whose consumers stop fills it in under ${whole(PARTITION_BYTES / measured.messageBytes / (PARTITION_RU / steps.enqueueBatch10.requestUnits) / 3600)} hours of batched enqueues at its ceiling (${whole(PARTITION_RU / steps.enqueueBatch10.requestUnits)} a second), after which its writes fail: size the partitions for the backlog a queue may hold too.`,
+    `- A container takes ${CONTAINER_RU.toLocaleString("en-US")} RU/s unless a support ticket raises it: the load above needs ${rows.map((row) => `${whole(row.ruPerSecond / CONTAINER_RU)} times that with ${row.name}`).join(", ")}.`,
+    `- Serverless: ${SERVERLESS_CONTAINER_RU.toLocaleString("en-US")} RU/s for the whole container, every queue together, up to 250 GB or 5 physical partitions; then 1,000 RU/s more per physical partition (${SERVERLESS_MAX_RU.toLocaleString("en-US")} RU/s at 1 TB). That is about ${whole(SERVERLESS_CONTAINER_RU / lifeSingle)} messages a second with single calls (${whole(SERVERLESS_CONTAINER_RU / measured.lifeBatched)} batched) for all queues, ${whole(SERVERLESS_MAX_RU / measured.lifeBatched)} batched at 1 TB; no guarantee of throughput or latency.`,
     "- Functions Flex Consumption: up to 1,000 instances per app (docs/deploy.md).",
     "",
-    "## Shards a queue needs for a rate (single calls, planned at 8,000 RU/s a shard)",
+    "## Shards a queue needs for a rate (planned at 8,000 RU/s a shard)",
     "",
-    "| messages a second (each enqueued, received, acked once) | shards |",
-    "| ------------------------------------------------------- | ------ |",
+    `A queue takes at most ${LIMITS.partitions.max} partitions (\`partitions\`, src/domain/limits.ts): about ${whole((LIMITS.partitions.max * PLANNED_RU) / lifeSingle)} messages a second with single calls and ${whole((LIMITS.partitions.max * PLANNED_RU) / measured.lifeBatched)} batched at the planned rate; more than that takes more queues.`,
+    "",
+    "| messages a second (each enqueued, received, acked once) | shards, single calls | shards, batches of 10 |",
+    "| ------------------------------------------------------- | -------------------- | --------------------- |",
     ...rates.map(
-      (rate) => `| ${rate.toLocaleString("en-US")} | ${whole((rate * lifeSingle) / PLANNED_RU)} |`,
+      (rate) =>
+        `| ${rate.toLocaleString("en-US")} | ${whole((rate * lifeSingle) / PLANNED_RU)} | ${whole((rate * measured.lifeBatched) / PLANNED_RU)} |`,
     ),
     "",
   ];
