@@ -13,10 +13,12 @@ export interface ReceiveRequest {
 }
 
 /**
- * Candidates read per message wanted. Receivers that read the same leading
- * candidates at once each pick at random among twice what they need, so two
- * of them rarely race for the same message; more would spend reads (and
- * request units) on candidates nobody takes.
+ * Candidates read per message wanted while receives lose races to other
+ * instances (`isContended`): receivers that read the same leading candidates
+ * at once each pick at random among twice what they need, so two of them
+ * rarely race for the same message; more would spend reads (and request
+ * units) on candidates nobody takes. Uncontended, a receive reads what it
+ * wants (and past what receives here are writing: `standardCandidates`).
  */
 const CANDIDATE_SPREAD = 2;
 
@@ -72,6 +74,22 @@ export async function leaseMessages(
   request: ReceiveRequest,
   random: () => number,
 ): Promise<Message[]> {
+  looking.set(queue.id, (looking.get(queue.id) ?? 0) + 1);
+  try {
+    return await lease(store, queue, request, random);
+  } finally {
+    const left = (looking.get(queue.id) ?? 1) - 1;
+    if (left > 0) looking.set(queue.id, left);
+    else looking.delete(queue.id);
+  }
+}
+
+async function lease(
+  store: QueueStore,
+  queue: Queue,
+  request: ReceiveRequest,
+  random: () => number,
+): Promise<Message[]> {
   const delivered: Message[] = [];
   const fifo = queue.ordering === "fifo";
   let waitForOthers = false;
@@ -83,12 +101,23 @@ export async function leaseMessages(
     for (const partition of partitionOrder(queue, request.now, random)) {
       const want = request.max - delivered.length;
       if (want <= 0) break;
-      const found = await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD);
+      const contended = isContended(queue, request.now);
+      const found = fifo
+        ? await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD)
+        : await standardCandidates(store, queue, partition, request.now, {
+            wanted: contended ? want * CANDIDATE_SPREAD : want,
+            readPastWrites: pass > 0,
+          });
+      if (found === undefined) {
+        waitForOthers = true;
+        continue;
+      }
       hintEmpty(queue, partition, found.length === 0, request.now);
       const open = unclaimed(queue, found, fifo);
       waitForOthers ||= open.length < found.length;
       if (open.length === 0) continue;
-      const chosen = fifo ? open.slice(0, want) : pick(open, want, isContended(queue, request.now), random);
+      const chosen = fifo ? open.slice(0, want) : pick(open, want, contended, random);
+      if (!fifo) takeKept(queue, partition, chosen);
       const ids = claim(queue, chosen);
       try {
         const outcome = fifo
@@ -104,6 +133,84 @@ export async function leaseMessages(
     if (!lookAgain && !waitForOthers) break;
   }
   return fifo ? delivered : delivered.sort(compareStandard);
+}
+
+/**
+ * Per queue and partition, candidates of a standard queue that a receive
+ * read in this turn of the event loop and no receive took: the receives of
+ * one turn (under load, many) take from them instead of each reading the same
+ * leading rows, every one of them claimed but the last few. Kept one turn:
+ * what is written meanwhile only makes a kept candidate lose its
+ * compare-and-set, and what became visible is read by the next turn.
+ */
+const readAhead = new Map<string, StoredMessage[]>();
+
+/** Per queue, the receives in this process that are leasing from it now. */
+const looking = new Map<string, number>();
+
+/** How many candidates one read takes beyond its own, for the other receives of the queue looking now. */
+const MAX_READ_AHEAD = 100;
+
+/**
+ * A standard queue's candidates: those another receive of this turn read and
+ * left, when enough; else a read of the store for this receive and, as far
+ * again as they want (up to `MAX_READ_AHEAD`), for the others looking now.
+ * The leading candidates may be what receives here are writing: the first
+ * pass then waits for those writes (undefined: a turn, with the group
+ * commit) rather than read past them, which reads rows nobody can take; a
+ * later pass reads past them (a store whose writes take longer than a turn).
+ */
+async function standardCandidates(
+  store: QueueStore,
+  queue: Queue,
+  partition: number,
+  now: Date,
+  { wanted, readPastWrites }: { wanted: number; readPastWrites: boolean },
+): Promise<StoredMessage[] | undefined> {
+  const key = `${queue.id}\u0000${partition}`;
+  for (;;) {
+    const kept = readAhead.get(key);
+    if (kept && unclaimed(queue, kept, false).length >= wanted) return kept;
+    // Another receive is reading this partition: what it leaves is kept for us.
+    const reading = reads.get(key);
+    if (!reading) break;
+    await reading;
+  }
+  const writing = claimed.get(queue.id)?.size ?? 0;
+  if (writing > 0 && !readPastWrites) return undefined;
+  const others = ((looking.get(queue.id) ?? 1) - 1) * wanted;
+  const read = store.candidates(queue, partition, now, wanted + writing + Math.min(others, MAX_READ_AHEAD));
+  const settled = read.then(
+    (found) => keepForThisTurn(key, unclaimed(queue, found, false)),
+    () => undefined,
+  );
+  reads.set(key, settled);
+  try {
+    return await read;
+  } finally {
+    if (reads.get(key) === settled) reads.delete(key);
+  }
+}
+
+/** The reads of a partition's candidates under way, which other receives wait for rather than read the same. */
+const reads = new Map<string, Promise<void>>();
+
+function keepForThisTurn(key: string, candidates: StoredMessage[]): void {
+  if (!readAhead.has(key)) setImmediate(() => readAhead.delete(key));
+  readAhead.set(key, candidates);
+}
+
+/** Takes what this receive chose out of what the others of this turn may take. */
+function takeKept(queue: Queue, partition: number, chosen: StoredMessage[]): void {
+  const key = `${queue.id}\u0000${partition}`;
+  const kept = readAhead.get(key);
+  if (!kept) return;
+  // By id: a read of another receive may hold the same message as another object.
+  const taken = new Set(chosen.map((candidate) => candidate.message.id));
+  readAhead.set(
+    key,
+    kept.filter((candidate) => !taken.has(candidate.message.id)),
+  );
 }
 
 /** The candidates no other receive here is writing; on fifo queues, only groups none of them is in. */
