@@ -5,6 +5,15 @@ import type { Queue } from "../domain/queue.js";
 import { applyChange } from "../domain/transition.js";
 import { countConflicts } from "./conflicts.js";
 import type { MessageWrite, QueueStore, StoredMessage } from "./ports.js";
+import {
+  claim,
+  standardCandidates,
+  startLooking,
+  stopLooking,
+  takeKept,
+  unclaim,
+  unclaimed,
+} from "./receive-turn.js";
 
 export interface ReceiveRequest {
   now: Date;
@@ -13,10 +22,12 @@ export interface ReceiveRequest {
 }
 
 /**
- * Candidates read per message wanted. Receivers that read the same leading
- * candidates at once each pick at random among twice what they need, so two
- * of them rarely race for the same message; more would spend reads (and
- * request units) on candidates nobody takes.
+ * Candidates read per message wanted while receives lose races to other
+ * instances (`isContended`): receivers that read the same leading candidates
+ * at once each pick at random among twice what they need, so two of them
+ * rarely race for the same message; more would spend reads (and request
+ * units) on candidates nobody takes. Uncontended, a receive reads what it
+ * wants (`standardCandidates` in receive-turn.ts).
  */
 const CANDIDATE_SPREAD = 2;
 
@@ -52,14 +63,6 @@ const emptyUntil = new Map<string, Map<number, number>>();
 const contendedUntil = new Map<string, number>();
 
 /**
- * Per queue, the candidates receives in this process are writing right now.
- * Another receive here skips them (a fifo receive, their whole group) rather
- * than race for them: in-process receivers never collide, so compare-and-set
- * conflicts come only from other instances.
- */
-const claimed = new Map<string, Set<string>>();
-
-/**
  * Leases up to `max` deliverable messages: picks partitions with work, reads
  * each one's candidates, decides with `domain/lease.ts#onReceive`, applies
  * with `domain/transition.ts` and writes compare-and-set. What another
@@ -67,6 +70,20 @@ const claimed = new Map<string, Set<string>>();
  * are not delivered. Delivered in delivery order within the receive.
  */
 export async function leaseMessages(
+  store: QueueStore,
+  queue: Queue,
+  request: ReceiveRequest,
+  random: () => number,
+): Promise<Message[]> {
+  startLooking(queue);
+  try {
+    return await lease(store, queue, request, random);
+  } finally {
+    stopLooking(queue);
+  }
+}
+
+async function lease(
   store: QueueStore,
   queue: Queue,
   request: ReceiveRequest,
@@ -83,12 +100,23 @@ export async function leaseMessages(
     for (const partition of partitionOrder(queue, request.now, random)) {
       const want = request.max - delivered.length;
       if (want <= 0) break;
-      const found = await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD);
+      const contended = isContended(queue, request.now);
+      const found = fifo
+        ? await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD)
+        : await standardCandidates(store, queue, partition, request.now, {
+            wanted: contended ? want * CANDIDATE_SPREAD : want,
+            readPastWrites: pass > 0,
+          });
+      if (found === undefined) {
+        waitForOthers = true;
+        continue;
+      }
       hintEmpty(queue, partition, found.length === 0, request.now);
       const open = unclaimed(queue, found, fifo);
       waitForOthers ||= open.length < found.length;
       if (open.length === 0) continue;
-      const chosen = fifo ? open.slice(0, want) : pick(open, want, isContended(queue, request.now), random);
+      const chosen = fifo ? open.slice(0, want) : pick(open, want, contended, random);
+      if (!fifo) takeKept(queue, partition, chosen);
       const ids = claim(queue, chosen);
       try {
         const outcome = fifo
@@ -104,33 +132,6 @@ export async function leaseMessages(
     if (!lookAgain && !waitForOthers) break;
   }
   return fifo ? delivered : delivered.sort(compareStandard);
-}
-
-/** The candidates no other receive here is writing; on fifo queues, only groups none of them is in. */
-function unclaimed(queue: Queue, found: StoredMessage[], fifo: boolean): StoredMessage[] {
-  const taken = claimed.get(queue.id);
-  if (!taken) return found;
-  if (!fifo) return found.filter((candidate) => !taken.has(candidate.message.id));
-  const busy = new Set(found.filter((c) => taken.has(c.message.id)).map((c) => c.message.groupId));
-  return found.filter((candidate) => !busy.has(candidate.message.groupId));
-}
-
-function claim(queue: Queue, chosen: StoredMessage[]): string[] {
-  let taken = claimed.get(queue.id);
-  if (!taken) {
-    taken = new Set();
-    claimed.set(queue.id, taken);
-  }
-  const ids = chosen.map((candidate) => candidate.message.id);
-  for (const id of ids) taken.add(id);
-  return ids;
-}
-
-function unclaim(queue: Queue, ids: string[]): void {
-  const taken = claimed.get(queue.id);
-  if (!taken) return;
-  for (const id of ids) taken.delete(id);
-  if (taken.size === 0) claimed.delete(queue.id);
 }
 
 interface Outcome {

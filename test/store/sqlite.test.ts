@@ -161,6 +161,41 @@ describe("SQLite store specifics", () => {
     await store.close();
   });
 
+  it("lets concurrent receives of one process share their reads: each answers full, few rows read past what it took", async () => {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir });
+    const queue = aQueue();
+    await store.createQueue(queue);
+    await store.enqueue(
+      queue,
+      Array.from({ length: 400 }, (_, index) => draft(`m${index}`)),
+    );
+    let rowsRead = 0;
+    const counting = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property !== "candidates") return Reflect.get(target, property, receiver);
+        return async (...args: Parameters<SqliteStore["candidates"]>) => {
+          const found = await target.candidates(...args);
+          rowsRead += found.length;
+          return found;
+        };
+      },
+    });
+    // 32 receivers of 10 at once, as the requests of one busy turn are.
+    const batches = await Promise.all(
+      Array.from({ length: 32 }, () =>
+        leaseMessages(counting, queue, { now: at(1), max: 10, visibilityTimeoutSeconds: 60 }, Math.random),
+      ),
+    );
+    expect(batches.map((batch) => batch.length)).toEqual(batches.map(() => 10));
+    const ids = batches.flat().map((message) => message.id);
+    expect(new Set(ids).size).toBe(320);
+    // Each reading the leading candidates itself read them again and again, claimed, and some answered short.
+    expect(rowsRead).toBeLessThan(3 * 320);
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
   it("refuses to open a database written by a newer version", async () => {
     const dataDir = tempDir();
     await new SqliteStore({ dataDir }).close();

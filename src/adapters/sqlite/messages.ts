@@ -7,7 +7,7 @@ import type { Availability, Message } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import { partitionOfMessageId } from "../../domain/partition.js";
 import type { Queue } from "../../domain/queue.js";
-import type { TotalsDelta } from "../../domain/transition.js";
+import { addTotals, NO_TOTALS, type TotalsDelta } from "../../domain/transition.js";
 import {
   decodeCursor,
   type Enqueued,
@@ -216,12 +216,29 @@ export class SqliteMessages {
     return row && stored(row);
   }
 
+  /** The writes' totals go to the queue's row in one update, not one a message (a settle of 100 acks). */
   write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]> {
-    return this.writes.run(() => writes.map((write) => this.writeWithin(queue, write)));
+    return this.writes.run(() => {
+      let totals = NO_TOTALS;
+      const won = writes.map((write) => {
+        const applied = this.applyWrite(queue, write);
+        if (applied) totals = addTotals(totals, write.totals);
+        return applied;
+      });
+      this.countTotals(queue, totals);
+      return won;
+    });
   }
 
   /** One compare-and-set write with its totals and its change record; inside a write transaction. */
-  writeWithin(queue: Queue, { version, next, totals, servedGroupAt }: MessageWrite): boolean {
+  writeWithin(queue: Queue, write: MessageWrite): boolean {
+    const applied = this.applyWrite(queue, write);
+    if (applied) this.countTotals(queue, write.totals);
+    return applied;
+  }
+
+  /** The write without its totals. */
+  private applyWrite(queue: Queue, { version, next, servedGroupAt }: MessageWrite): boolean {
     const removeAt = next.ackedAt && tombstoneExpiresAt(next, queue, next.ackedAt).getTime();
     const { changes } = this.sql.write.run(
       next.sequence,
@@ -241,7 +258,6 @@ export class SqliteMessages {
       Number(version),
     );
     if (changes === 0) return false;
-    this.addTotals(queue, totals);
     if (next.groupId !== null) {
       if (servedGroupAt) this.sql.serveGroup.run(servedGroupAt.getTime(), queue.id, next.groupId);
       // A redriven message's group may have left the service order while it was dead.
@@ -252,7 +268,7 @@ export class SqliteMessages {
     return true;
   }
 
-  private addTotals(queue: Queue, totals: TotalsDelta): void {
+  private countTotals(queue: Queue, totals: TotalsDelta): void {
     if (totals.ackedTotal === 0 && totals.deadLetteredTotal === 0 && totals.redrivenTotal === 0) return;
     this.sql.addTotals.run(totals.ackedTotal, totals.deadLetteredTotal, totals.redrivenTotal, queue.id);
   }
