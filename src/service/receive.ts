@@ -101,12 +101,20 @@ async function lease(
       const want = request.max - delivered.length;
       if (want <= 0) break;
       const contended = isContended(queue, request.now);
-      const found = fifo
-        ? await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD)
-        : await standardCandidates(store, queue, partition, request.now, {
-            wanted: contended ? want * CANDIDATE_SPREAD : want,
-            readPastWrites: pass > 0,
-          });
+      let found: StoredMessage[] | undefined;
+      try {
+        found = fifo
+          ? await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD)
+          : await standardCandidates(store, queue, partition, request.now, {
+              wanted: contended ? want * CANDIDATE_SPREAD : want,
+              readPastWrites: pass > 0,
+            });
+      } catch (error) {
+        // A store that fails (throttled, unavailable) after this receive leased some: answer with them,
+        // or they would wait out their visibility timeout unseen. With none leased, the failure is the answer.
+        if (delivered.length === 0) throw error;
+        return ordered(delivered, fifo);
+      }
       if (found === undefined) {
         waitForOthers = true;
         continue;
@@ -125,14 +133,22 @@ async function lease(
         delivered.push(...outcome.delivered);
         if (outcome.lost > 0) hintContended(queue, request.now);
         lookAgain ||= outcome.delivered.length < chosen.length;
+      } catch (error) {
+        // As for a failed read: what this receive already leased is answered; a lease whose write
+        // failed with an unknown outcome shows again when its visibility timeout passes.
+        if (delivered.length === 0) throw error;
+        return ordered(delivered, fifo);
       } finally {
         unclaim(queue, ids);
       }
     }
     if (!lookAgain && !waitForOthers) break;
   }
-  return fifo ? delivered : delivered.sort(compareStandard);
+  return ordered(delivered, fifo);
 }
+
+const ordered = (delivered: Message[], fifo: boolean): Message[] =>
+  fifo ? delivered : delivered.sort(compareStandard);
 
 interface Outcome {
   delivered: Message[];
