@@ -7,6 +7,7 @@ import {
 } from "@azure/cosmos";
 import type { Topic } from "../../domain/topic.js";
 import type { CopyOutcome, NewTopicMessage, Published, TopicMessage } from "../../service/topic-ports.js";
+import { params, statusOf } from "./queries.js";
 import { HybridLogicalClock } from "./sequence.js";
 import {
   countsDocumentId,
@@ -16,7 +17,7 @@ import {
   toTopicMessage,
   ttlUntil,
 } from "./topic-documents.js";
-import { MAX_CAS_RETRIES, params, statusOf, type TopicPartitions } from "./topic-partition.js";
+import { MAX_CAS_RETRIES, type TopicPartitions } from "./topic-partition.js";
 
 /**
  * The messages half of the Cosmos DB topic store: a publish writes each

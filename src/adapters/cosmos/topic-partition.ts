@@ -1,5 +1,6 @@
-import type { Container, PatchOperation, SqlParameter } from "@azure/cosmos";
+import type { Container, PatchOperation } from "@azure/cosmos";
 import type { Topic } from "../../domain/topic.js";
+import { params, statusOf } from "./queries.js";
 import {
   emptyMeta,
   META_ID,
@@ -10,16 +11,6 @@ import {
 
 /** How often a compare-and-set on a topic's documents is tried before the caller is told to retry (503). */
 export const MAX_CAS_RETRIES = 5;
-
-export const statusOf = (error: unknown): number | undefined => {
-  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
-  const status = code ?? statusCode;
-  return typeof status === "number" ? status : undefined;
-};
-
-export function params(values: Record<string, unknown>): SqlParameter[] {
-  return Object.entries(values).map(([name, value]) => ({ name: `@${name}`, value: value as never }));
-}
 
 /** A query inside one logical partition, which its text must also name (`= @pk`): the local test server ignores the scope. */
 export async function queryPartition<T>(

@@ -12,6 +12,7 @@ import type {
   TopicMessage,
   TopicStore,
 } from "../../service/topic-ports.js";
+import { statusOf } from "./queries.js";
 import {
   type CountsDocument,
   countsDocumentId,
@@ -26,7 +27,7 @@ import {
   toTopicDocument,
 } from "./topic-documents.js";
 import { CosmosTopicMessages } from "./topic-messages.js";
-import { MAX_CAS_RETRIES, queryPartition, statusOf, TopicPartitions } from "./topic-partition.js";
+import { MAX_CAS_RETRIES, queryPartition, TopicPartitions } from "./topic-partition.js";
 
 export interface CosmosTopicStoreOptions {
   client: CosmosClient;
