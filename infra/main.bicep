@@ -34,8 +34,10 @@ param webPubSubSku string = 'Free_F1'
 @description('Cosmos DB serverless (no idle cost) or provisioned autoscale throughput (steady load).')
 param cosmosServerless bool = true
 
-@description('Most instances the Function App scales out to (Flex Consumption takes 40 to 1,000).')
-@minValue(40)
+// Flex Consumption takes 1 to 1,000 ("Limit scale-out", https://learn.microsoft.com/azure/azure-functions/event-driven-scaling#limit-scale-out;
+// earlier versions of that page gave 40 as the least). A low cap keeps a small Cosmos DB budget from being outrun.
+@description('Most instances the Function App scales out to (Flex Consumption takes 1 to 1,000).')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
