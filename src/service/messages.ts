@@ -139,7 +139,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Settles the one message the caller holds the lease of, by `decide`'s rule. */
+/** Settles one message: `decide` checks the caller's lease token and says what changes. */
 async function settleOne(
   context: ServiceContext,
   queue: Queue,
