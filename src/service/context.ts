@@ -1,7 +1,7 @@
-import { holdsGrant, type Principal } from "../domain/access.js";
-import { fail, ok, type Result } from "../domain/errors.js";
+import { holdsGrant } from "../domain/access.js";
 import type { Grant, Queue } from "../domain/queue.js";
 import type { Clock, KeyStore, QueueSignals, QueueStore, ResolveHost } from "./ports.js";
+import { type Opener, opener, useCaseOn } from "./resources.js";
 
 /** What every use case needs; built once per host in `src/app.ts`. */
 export interface ServiceContext {
@@ -26,21 +26,12 @@ export interface ServiceContext {
   };
 }
 
-/**
- * Loads a queue of the caller's tenant and checks the grant. Another tenant's
- * queue is simply not found (404, never 403), so names cannot be probed
- * across tenants.
- */
-export async function openQueue(
-  context: ServiceContext,
-  principal: Principal,
-  name: string,
-  grant: Grant,
-): Promise<Result<Queue>> {
-  const queue = await context.store.getQueue(principal.tenantId, name);
-  if (!queue) return fail("queue_not_found", `no queue named "${name}"`);
-  if (!holdsGrant(principal, queue, grant)) {
-    return fail("forbidden", `this credential lacks the "${grant}" grant on queue "${name}"`);
-  }
-  return ok(queue);
-}
+/** Opens a queue of the caller's tenant with a grant (see `Opener`: another tenant's is not found). */
+export const openQueue: Opener<ServiceContext, Queue, Grant> = opener(
+  "queue",
+  (context: ServiceContext, tenantId, name) => context.store.getQueue(tenantId, name),
+  holdsGrant,
+);
+
+/** Makes a use case on one named queue of the caller's tenant (see `useCaseOn`). */
+export const queueUseCase = useCaseOn(openQueue);

@@ -4,7 +4,7 @@ import { fail, ok, type Result } from "../domain/errors.js";
 import { LIMITS } from "../domain/limits.js";
 import type { Message } from "../domain/message.js";
 import type { Queue } from "../domain/queue.js";
-import { openQueue, type ServiceContext } from "./context.js";
+import { openQueue, queueUseCase, type ServiceContext } from "./context.js";
 import type { Page, PageRequest, RedriveTaskClaim, RedriveTaskRecord } from "./ports.js";
 
 export type RedriveInput = { messageIds: string[] } | { all: true };
@@ -35,26 +35,16 @@ export const TASK_LEASE_SECONDS = 30;
  */
 const TASK_CHUNK = 100;
 
-export async function listDeadLetters(
-  context: ServiceContext,
-  principal: Principal,
-  queueName: string,
-  page: PageRequest,
-): Promise<Result<Page<Message>>> {
-  const opened = await openQueue(context, principal, queueName, "read");
-  if (!opened.ok) return opened;
-  return context.store.listDeadLetters(opened.value, page);
-}
+export const listDeadLetters = queueUseCase(
+  "read",
+  (queue, { context }, page: PageRequest): Promise<Result<Page<Message>>> =>
+    context.store.listDeadLetters(queue, page),
+);
 
-export async function purgeDeadLetters(
-  context: ServiceContext,
-  principal: Principal,
-  queueName: string,
-): Promise<Result<number>> {
-  const opened = await openQueue(context, principal, queueName, "manage");
-  if (!opened.ok) return opened;
-  return ok(await context.store.purgeDeadLetters(opened.value));
-}
+export const purgeDeadLetters = queueUseCase(
+  "manage",
+  async (queue, { context }): Promise<Result<number>> => ok(await context.store.purgeDeadLetters(queue)),
+);
 
 /**
  * Redrive returns dead letters to their queue with `deliveryCount` 0. Ids are

@@ -1,7 +1,6 @@
-import type { Principal } from "../domain/access.js";
 import type { Result } from "../domain/errors.js";
 import type { Availability, Message } from "../domain/message.js";
-import { openQueue, type ServiceContext } from "./context.js";
+import { queueUseCase } from "./context.js";
 import type { Page, PageRequest } from "./ports.js";
 
 export interface BrowseRequest extends PageRequest {
@@ -17,19 +16,15 @@ export interface BrowseRequest extends PageRequest {
  * messages than its limit; its cursor still goes on from where the store
  * stopped.
  */
-export async function browseMessages(
-  context: ServiceContext,
-  principal: Principal,
-  queueName: string,
-  request: BrowseRequest,
-): Promise<Result<Page<Message>>> {
-  const opened = await openQueue(context, principal, queueName, "read");
-  if (!opened.ok) return opened;
-  const page = await context.store.listMessages(opened.value, request.view, context.clock.now(), request);
-  const { attribute } = request;
-  if (!page.ok || !attribute) return page;
-  const matches = (message: Message) =>
-    Object.hasOwn(message.attributes, attribute.name) &&
-    (attribute.value === undefined || message.attributes[attribute.name] === attribute.value);
-  return { ok: true, value: { ...page.value, items: page.value.items.filter(matches) } };
-}
+export const browseMessages = queueUseCase(
+  "read",
+  async (queue, { context }, request: BrowseRequest): Promise<Result<Page<Message>>> => {
+    const page = await context.store.listMessages(queue, request.view, context.clock.now(), request);
+    const { attribute } = request;
+    if (!page.ok || !attribute) return page;
+    const matches = (message: Message) =>
+      Object.hasOwn(message.attributes, attribute.name) &&
+      (attribute.value === undefined || message.attributes[attribute.name] === attribute.value);
+    return { ok: true, value: { ...page.value, items: page.value.items.filter(matches) } };
+  },
+);

@@ -18,12 +18,15 @@ export interface CreateKeyInput {
 
 export type PublicKey = Omit<ApiKeyRecord, "secretHash">;
 
+/** Every key use case answers this to a caller without the admin role. */
+const needsAdmin = () => fail("forbidden", "managing API keys needs the admin role");
+
 export async function createKey(
   context: ServiceContext,
   principal: Principal,
   input: CreateKeyInput,
 ): Promise<Result<{ record: PublicKey; key: string }>> {
-  if (!isAdmin(principal)) return fail("forbidden", "managing API keys needs the admin role");
+  if (!isAdmin(principal)) return needsAdmin();
   const id = `key_${randomBytes(16).toString("base64url")}`;
   const secret = randomBytes(32).toString("base64url");
   const record: ApiKeyRecord = {
@@ -44,7 +47,7 @@ export async function listKeys(
   principal: Principal,
   page: PageRequest,
 ): Promise<Result<Page<PublicKey>>> {
-  if (!isAdmin(principal)) return fail("forbidden", "managing API keys needs the admin role");
+  if (!isAdmin(principal)) return needsAdmin();
   const listed = await context.keys.listKeys(principal.tenantId, page);
   if (!listed.ok) return listed;
   return ok({ ...listed.value, items: listed.value.items.map(withoutSecret) });
@@ -55,7 +58,7 @@ export async function deleteKey(
   principal: Principal,
   id: string,
 ): Promise<Result<void>> {
-  if (!isAdmin(principal)) return fail("forbidden", "managing API keys needs the admin role");
+  if (!isAdmin(principal)) return needsAdmin();
   return (await context.keys.deleteKey(principal.tenantId, id))
     ? ok(undefined)
     : fail("key_not_found", `no key "${id}"`);

@@ -1,7 +1,6 @@
-import type { Principal } from "../domain/access.js";
 import { ok, type Result } from "../domain/errors.js";
 import { SAMPLE_EVERY_MS } from "./changes.js";
-import { openQueue, type ServiceContext } from "./context.js";
+import { queueUseCase } from "./context.js";
 import type { StatsSample } from "./ports.js";
 
 export interface StatsHistory {
@@ -16,19 +15,15 @@ export interface StatsHistory {
  * on any instance. A queue records samples only while it changes, so a gap
  * between two points means nothing changed in it.
  */
-export async function statsHistory(
-  context: ServiceContext,
-  principal: Principal,
-  queueName: string,
-  minutes: number,
-): Promise<Result<StatsHistory>> {
-  const opened = await openQueue(context, principal, queueName, "read");
-  if (!opened.ok) return opened;
-  const now = context.clock.now();
-  const since = new Date(now.getTime() - minutes * 60_000);
-  const [kept, current] = await Promise.all([
-    context.store.samples(opened.value, since),
-    context.store.stats(opened.value, now),
-  ]);
-  return ok({ sampleEverySeconds: SAMPLE_EVERY_MS / 1000, points: [...kept, { at: now, ...current }] });
-}
+export const statsHistory = queueUseCase(
+  "read",
+  async (queue, { context }, minutes: number): Promise<Result<StatsHistory>> => {
+    const now = context.clock.now();
+    const since = new Date(now.getTime() - minutes * 60_000);
+    const [kept, current] = await Promise.all([
+      context.store.samples(queue, since),
+      context.store.stats(queue, now),
+    ]);
+    return ok({ sampleEverySeconds: SAMPLE_EVERY_MS / 1000, points: [...kept, { at: now, ...current }] });
+  },
+);

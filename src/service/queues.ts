@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { canCreateQueue, grantsHeld, grantsOn, isAdmin, type Principal } from "../domain/access.js";
+import { canCreateQueue, grantsHeld, grantsOn, type Principal } from "../domain/access.js";
 import { fail, ok, type Result } from "../domain/errors.js";
 import { LIMITS } from "../domain/limits.js";
 import { checkPartitionsChange } from "../domain/partition.js";
@@ -12,9 +12,10 @@ import {
   type QueueSettings,
   type RetryPolicy,
 } from "../domain/queue.js";
-import { openQueue, type ServiceContext } from "./context.js";
-import type { Page, PageRequest, QueueStats } from "./ports.js";
+import { queueUseCase, type ServiceContext } from "./context.js";
+import type { QueueStats } from "./ports.js";
 import { checkPushUrl, signingSecretOf } from "./push.js";
+import { listingOf } from "./resources.js";
 
 export interface PushInput {
   url: string;
@@ -89,78 +90,55 @@ async function pushSettingsOf(
 }
 
 /** The tenant's queues on which the caller holds any grant (all of them for an admin). */
-export async function listQueues(
-  context: ServiceContext,
-  principal: Principal,
-  page: PageRequest,
-): Promise<Result<Page<Queue>>> {
-  const listed = await context.store.listQueues(principal.tenantId, page);
-  if (!listed.ok || isAdmin(principal)) return listed;
-  return ok({
-    ...listed.value,
-    items: listed.value.items.filter((queue) => grantsOn(principal, queue).size > 0),
-  });
-}
+export const listQueues = listingOf(
+  (context: ServiceContext, tenantId, page) => context.store.listQueues(tenantId, page),
+  (principal, queue: Queue) => grantsOn(principal, queue).size > 0,
+);
 
-export async function getQueue(
-  context: ServiceContext,
-  principal: Principal,
-  name: string,
-): Promise<Result<{ queue: Queue; stats: QueueStats; grants: Grant[] }>> {
-  const queue = await openQueue(context, principal, name, "read");
-  if (!queue.ok) return queue;
-  const stats = await context.store.stats(queue.value, context.clock.now());
-  return ok({ queue: queue.value, stats, grants: grantsHeld(principal, queue.value) });
-}
+export const getQueue = queueUseCase(
+  "read",
+  async (
+    queue,
+    { context, principal },
+  ): Promise<Result<{ queue: Queue; stats: QueueStats; grants: Grant[] }>> => {
+    const stats = await context.store.stats(queue, context.clock.now());
+    return ok({ queue, stats, grants: grantsHeld(principal, queue) });
+  },
+);
 
-export async function queueStats(
-  context: ServiceContext,
-  principal: Principal,
-  name: string,
-): Promise<Result<QueueStats>> {
-  const queue = await openQueue(context, principal, name, "read");
-  if (!queue.ok) return queue;
-  return ok(await context.store.stats(queue.value, context.clock.now()));
-}
+export const queueStats = queueUseCase(
+  "read",
+  async (queue, { context }): Promise<Result<QueueStats>> =>
+    ok(await context.store.stats(queue, context.clock.now())),
+);
 
-export async function updateQueue(
-  context: ServiceContext,
-  principal: Principal,
-  name: string,
-  patch: UpdateQueueInput,
-): Promise<Result<QueueWithSecret>> {
-  const opened = await openQueue(context, principal, name, "manage");
-  if (!opened.ok) return opened;
-  const current = opened.value;
-  const { push, ...settings } = patch;
-  if (settings.partitions !== undefined) {
-    const partitions = checkPartitionsChange(current, settings.partitions);
-    if (!partitions.ok) return partitions;
-  }
-  const pushSettings = push ? await pushSettingsOf(context, push, current.push) : ok(undefined);
-  if (!pushSettings.ok) return pushSettings;
-  const { push: _previous, ...rest } = current;
-  const updated: Queue = {
-    ...rest,
-    ...settings,
-    retry: { ...current.retry, ...settings.retry },
-    ...(push === null ? {} : { push: pushSettings.value ?? current.push }),
-    updatedAt: context.clock.now(),
-  };
-  if (updated.push === undefined) delete updated.push;
-  await context.store.updateQueue(updated);
-  const rotated = push?.rotateSecret || (push && !current.push);
-  return ok({ queue: updated, ...(rotated ? { signingSecret: signingSecretOf(context, updated) } : {}) });
-}
+export const updateQueue = queueUseCase(
+  "manage",
+  async (current, { context }, patch: UpdateQueueInput): Promise<Result<QueueWithSecret>> => {
+    const { push, ...settings } = patch;
+    if (settings.partitions !== undefined) {
+      const partitions = checkPartitionsChange(current, settings.partitions);
+      if (!partitions.ok) return partitions;
+    }
+    const pushSettings = push ? await pushSettingsOf(context, push, current.push) : ok(undefined);
+    if (!pushSettings.ok) return pushSettings;
+    const { push: _previous, ...rest } = current;
+    const updated: Queue = {
+      ...rest,
+      ...settings,
+      retry: { ...current.retry, ...settings.retry },
+      ...(push === null ? {} : { push: pushSettings.value ?? current.push }),
+      updatedAt: context.clock.now(),
+    };
+    if (updated.push === undefined) delete updated.push;
+    await context.store.updateQueue(updated);
+    const rotated = push?.rotateSecret || (push && !current.push);
+    return ok({ queue: updated, ...(rotated ? { signingSecret: signingSecretOf(context, updated) } : {}) });
+  },
+);
 
-export async function deleteQueue(
-  context: ServiceContext,
-  principal: Principal,
-  name: string,
-): Promise<Result<void>> {
-  const queue = await openQueue(context, principal, name, "manage");
-  if (!queue.ok) return queue;
-  await context.store.deleteQueue(queue.value);
-  context.signals.notify(queue.value.id);
+export const deleteQueue = queueUseCase("manage", async (queue, { context }): Promise<Result<void>> => {
+  await context.store.deleteQueue(queue);
+  context.signals.notify(queue.id);
   return ok(undefined);
-}
+});

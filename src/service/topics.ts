@@ -22,7 +22,8 @@ import {
 import { openQueue, type ServiceContext } from "./context.js";
 import { announce, makeCopiesInline } from "./fan-out.js";
 import type { EnqueueInput } from "./messages.js";
-import type { EventSink, Page, PageRequest } from "./ports.js";
+import type { EventSink } from "./ports.js";
+import { listingOf, type Opener, opener, useCaseOn } from "./resources.js";
 import type { NewTopicMessage, SubscriptionStats, TopicStats, TopicStore } from "./topic-ports.js";
 
 export { makeOverdueCopies, makePendingCopies } from "./fan-out.js";
@@ -59,35 +60,20 @@ export async function createTopic(
   });
 }
 
-/**
- * Loads a topic of the caller's tenant and checks the grant. Another
- * tenant's topic is not found (404, never 403), as for queues.
- */
-export async function openTopic(
-  context: TopicContext,
-  principal: Principal,
-  name: string,
-  grant: TopicGrant,
-): Promise<Result<Topic>> {
-  const topic = await context.topics.getTopic(principal.tenantId, name);
-  if (!topic) return fail("topic_not_found", `no topic named "${name}"`);
-  if (!holdsTopicGrant(principal, topic, grant)) {
-    return fail("forbidden", `this credential lacks the "${grant}" grant on topic "${name}"`);
-  }
-  return ok(topic);
-}
+/** Opens a topic of the caller's tenant with a grant (see `Opener`: another tenant's is not found, as for queues). */
+export const openTopic: Opener<TopicContext, Topic, TopicGrant> = opener(
+  "topic",
+  (context: TopicContext, tenantId, name) => context.topics.getTopic(tenantId, name),
+  holdsTopicGrant,
+);
+
+const topicUseCase = useCaseOn(openTopic);
 
 /** The tenant's topics on which the caller holds any grant (all of them for an admin). */
-export async function listTopics(
-  context: TopicContext,
-  principal: Principal,
-  page: PageRequest,
-): Promise<Result<Page<Topic>>> {
-  const listed = await context.topics.listTopics(principal.tenantId, page);
-  if (!listed.ok || isAdmin(principal)) return listed;
-  const visible = (topic: Topic) => TOPIC_GRANTS.some((grant) => holdsTopicGrant(principal, topic, grant));
-  return ok({ ...listed.value, items: listed.value.items.filter(visible) });
-}
+export const listTopics = listingOf(
+  (context: TopicContext, tenantId, page) => context.topics.listTopics(tenantId, page),
+  (principal, topic: Topic) => TOPIC_GRANTS.some((grant) => holdsTopicGrant(principal, topic, grant)),
+);
 
 export interface SubscriptionView {
   subscription: Subscription;
@@ -101,41 +87,35 @@ export interface TopicView {
   grants: TopicGrant[];
 }
 
+const subscriptionNotFound = (name: string) =>
+  fail("subscription_not_found", `no subscription named "${name}" on this topic`);
+
 const NO_STATS: SubscriptionStats = { deliveredTotal: 0, undeliverableTotal: 0, lastError: null };
 
-export async function getTopic(
-  context: TopicContext,
-  principal: Principal,
-  name: string,
-): Promise<Result<TopicView>> {
-  const topic = await openTopic(context, principal, name, "read");
-  if (!topic.ok) return topic;
-  const [subscriptions, counters] = await Promise.all([
-    context.topics.listSubscriptions(topic.value),
-    context.topics.stats(topic.value),
-  ]);
-  return ok({
-    topic: topic.value,
-    stats: counters.topic,
-    subscriptions: subscriptions.map((subscription) => ({
-      subscription,
-      stats: counters.subscriptions.get(subscription.id) ?? NO_STATS,
-    })),
-    grants: TOPIC_GRANTS.filter((grant) => holdsTopicGrant(principal, topic.value, grant)),
-  });
-}
+export const getTopic = topicUseCase(
+  "read",
+  async (topic, { context, principal }): Promise<Result<TopicView>> => {
+    const [subscriptions, counters] = await Promise.all([
+      context.topics.listSubscriptions(topic),
+      context.topics.stats(topic),
+    ]);
+    return ok({
+      topic,
+      stats: counters.topic,
+      subscriptions: subscriptions.map((subscription) => ({
+        subscription,
+        stats: counters.subscriptions.get(subscription.id) ?? NO_STATS,
+      })),
+      grants: TOPIC_GRANTS.filter((grant) => holdsTopicGrant(principal, topic, grant)),
+    });
+  },
+);
 
 /** Removes the topic and its subscriptions; the subscribed queues keep what they hold. */
-export async function deleteTopic(
-  context: TopicContext,
-  principal: Principal,
-  name: string,
-): Promise<Result<void>> {
-  const topic = await openTopic(context, principal, name, "manage");
-  if (!topic.ok) return topic;
-  await context.topics.deleteTopic(topic.value);
+export const deleteTopic = topicUseCase("manage", async (topic, { context }): Promise<Result<void>> => {
+  await context.topics.deleteTopic(topic);
   return ok(undefined);
-}
+});
 
 export interface PutSubscriptionInput {
   queue: string;
@@ -189,19 +169,15 @@ export async function putSubscription(
   });
 }
 
-export async function getSubscription(
-  context: TopicContext,
-  principal: Principal,
-  topicName: string,
-  name: string,
-): Promise<Result<SubscriptionView>> {
-  const topic = await openTopic(context, principal, topicName, "read");
-  if (!topic.ok) return topic;
-  const subscription = await context.topics.getSubscription(topic.value, name);
-  if (!subscription) return fail("subscription_not_found", `no subscription named "${name}" on this topic`);
-  const counters = await context.topics.stats(topic.value);
-  return ok({ subscription, stats: counters.subscriptions.get(subscription.id) ?? NO_STATS });
-}
+export const getSubscription = topicUseCase(
+  "read",
+  async (topic, { context }, subscriptionName: string): Promise<Result<SubscriptionView>> => {
+    const subscription = await context.topics.getSubscription(topic, subscriptionName);
+    if (!subscription) return subscriptionNotFound(subscriptionName);
+    const counters = await context.topics.stats(topic);
+    return ok({ subscription, stats: counters.subscriptions.get(subscription.id) ?? NO_STATS });
+  },
+);
 
 export async function listSubscriptions(
   context: TopicContext,
@@ -213,19 +189,13 @@ export async function listSubscriptions(
 }
 
 /** Messages published afterwards no longer reach the queue; copies an earlier publish owes are still made. */
-export async function deleteSubscription(
-  context: TopicContext,
-  principal: Principal,
-  topicName: string,
-  name: string,
-): Promise<Result<void>> {
-  const topic = await openTopic(context, principal, topicName, "manage");
-  if (!topic.ok) return topic;
-  const deleted = await context.topics.deleteSubscription(topic.value, name);
-  return deleted
-    ? ok(undefined)
-    : fail("subscription_not_found", `no subscription named "${name}" on this topic`);
-}
+export const deleteSubscription = topicUseCase(
+  "manage",
+  async (topic, { context }, subscriptionName: string): Promise<Result<void>> =>
+    (await context.topics.deleteSubscription(topic, subscriptionName))
+      ? ok(undefined)
+      : subscriptionNotFound(subscriptionName),
+);
 
 export interface PublishOutcome {
   messageId: string;
@@ -242,38 +212,38 @@ export interface PublishOutcome {
  * transaction (SQLite) or right after, here (Cosmos DB, where the change feed
  * and the safety net make whatever this attempt could not).
  */
-export async function publish(
-  context: TopicContext,
-  principal: Principal,
-  topicName: string,
-  inputs: EnqueueInput[],
-  idempotencyKey?: string,
-): Promise<Result<Result<PublishOutcome>[]>> {
-  const topic = await openTopic(context, principal, topicName, "publish");
-  if (!topic.ok) return topic;
-  const subscriptions = await context.topics.listSubscriptions(topic.value);
-  const now = context.service.clock.now();
-  const drafts = inputs.map((input) =>
-    draftTopicMessage(input, subscriptions, now, inputs.length === 1 ? idempotencyKey : undefined),
-  );
-  const valid = drafts.flatMap((draft) => (draft.ok ? [draft.value] : []));
-  const stored = valid.length > 0 ? await context.topics.publish(topic.value, valid) : [];
-  let pending = false;
-  for (const { message, duplicate, made } of stored) {
-    if (duplicate) continue;
-    announce(context, topic.value, message, made);
-    pending ||= message.pending.length > 0;
-  }
-  if (pending) await makeCopiesInline(context, topic.value);
-  let next = 0;
-  return ok(
-    drafts.map((draft) => {
-      if (!draft.ok) return draft;
-      const { message, duplicate } = stored[next++] as (typeof stored)[number];
-      return ok({ messageId: message.id, subscriptions: message.copies.length, duplicate });
-    }),
-  );
-}
+export const publish = topicUseCase(
+  "publish",
+  async (
+    topic,
+    { context },
+    inputs: EnqueueInput[],
+    idempotencyKey?: string,
+  ): Promise<Result<Result<PublishOutcome>[]>> => {
+    const subscriptions = await context.topics.listSubscriptions(topic);
+    const now = context.service.clock.now();
+    const drafts = inputs.map((input) =>
+      draftTopicMessage(input, subscriptions, now, inputs.length === 1 ? idempotencyKey : undefined),
+    );
+    const valid = drafts.flatMap((draft) => (draft.ok ? [draft.value] : []));
+    const stored = valid.length > 0 ? await context.topics.publish(topic, valid) : [];
+    let pending = false;
+    for (const { message, duplicate, made } of stored) {
+      if (duplicate) continue;
+      announce(context, topic, message, made);
+      pending ||= message.pending.length > 0;
+    }
+    if (pending) await makeCopiesInline(context, topic);
+    let next = 0;
+    return ok(
+      drafts.map((draft) => {
+        if (!draft.ok) return draft;
+        const { message, duplicate } = stored[next++] as (typeof stored)[number];
+        return ok({ messageId: message.id, subscriptions: message.copies.length, duplicate });
+      }),
+    );
+  },
+);
 
 function draftTopicMessage(
   input: EnqueueInput,
