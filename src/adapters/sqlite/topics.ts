@@ -5,7 +5,6 @@ import type { Queue } from "../../domain/queue.js";
 import { addSeconds } from "../../domain/time.js";
 import { copyDraft, type PendingCopy, type Subscription, type Topic } from "../../domain/topic.js";
 import type { Page, PageRequest } from "../../service/ports.js";
-import { decodeCursor, pageOf } from "../../service/ports.js";
 import type {
   CopyOutcome,
   NewTopicMessage,
@@ -15,6 +14,7 @@ import type {
   TopicMessage,
   TopicStore,
 } from "../../service/topic-ports.js";
+import { BY_NAME, readPage } from "../shared/pages.js";
 import type { SqliteStore } from "./store.js";
 import {
   type SubscriptionRow,
@@ -71,11 +71,10 @@ export class SqliteTopicStore implements TopicStore {
     return row && toTopic(row);
   }
 
-  async listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>> {
-    const after = decodeCursor(page.cursor, 1);
-    if (!after.ok) return after;
-    const rows = this.sql.listTopics.all(tenantId, after.value?.[0] ?? "", page.limit + 1) as TopicRow[];
-    return ok(pageOf(rows.map(toTopic), page.limit, (topic) => [topic.name]));
+  listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>> {
+    return readPage(page, BY_NAME, ([after], count) =>
+      (this.sql.listTopics.all(tenantId, after, count) as TopicRow[]).map(toTopic),
+    );
   }
 
   async deleteTopic(topic: Topic): Promise<void> {
