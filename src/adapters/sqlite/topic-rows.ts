@@ -1,6 +1,6 @@
 import type { TopicAccessEntry } from "../../domain/access.js";
 import type { PendingCopy, Subscription, Topic } from "../../domain/topic.js";
-import type { TopicMessage } from "../../service/topic-ports.js";
+import type { SubscriptionStats, TopicMessage } from "../../service/topic-ports.js";
 import { storedFilter } from "../shared/subscriptions.js";
 
 /** The rows of the topic tables as SQLite returns them, and the domain values they map to. */
@@ -30,6 +30,11 @@ export interface SubscriptionRow {
   delivered_total: number;
   undeliverable_total: number;
   last_error: string | null;
+}
+
+/** A subscription's counters, selected under the port's names. */
+export interface SubscriptionCountersRow extends SubscriptionStats {
+  id: string;
 }
 
 export interface TopicMessageRow {

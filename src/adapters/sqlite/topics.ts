@@ -9,14 +9,15 @@ import type {
   CopyOutcome,
   NewTopicMessage,
   Published,
-  SubscriptionStats,
   TopicCounters,
   TopicMessage,
+  TopicStats,
   TopicStore,
 } from "../../service/topic-ports.js";
 import { BY_NAME, readPage } from "../shared/pages.js";
 import type { SqliteStore } from "./store.js";
 import {
+  type SubscriptionCountersRow,
   type SubscriptionRow,
   type TopicMessageRow,
   type TopicRow,
@@ -136,23 +137,13 @@ export class SqliteTopicStore implements TopicStore {
     );
   }
 
+  /** The statements name the counters as the port does; a topic deleted meanwhile counts zeros. */
   async stats(topic: Topic): Promise<TopicCounters> {
-    const row = this.sql.topicById.get(topic.id, topic.tenantId) as TopicRow | undefined;
-    const subscriptions = new Map<string, SubscriptionStats>();
-    for (const sub of this.sql.subscriptions.all(topic.id, topic.tenantId) as SubscriptionRow[]) {
-      subscriptions.set(sub.id, {
-        deliveredTotal: sub.delivered_total,
-        undeliverableTotal: sub.undeliverable_total,
-        lastError: sub.last_error,
-      });
-    }
+    const totals = this.sql.topicTotals.get(topic.id, topic.tenantId) as TopicStats | undefined;
+    const counters = this.sql.subscriptionCounters.all(topic.id, topic.tenantId) as SubscriptionCountersRow[];
     return {
-      topic: {
-        publishedTotal: row?.published_total ?? 0,
-        deliveredTotal: row?.delivered_total ?? 0,
-        filteredTotal: row?.filtered_total ?? 0,
-      },
-      subscriptions,
+      topic: totals ?? { publishedTotal: 0, deliveredTotal: 0, filteredTotal: 0 },
+      subscriptions: new Map(counters.map(({ id, ...counts }) => [id, counts])),
     };
   }
 
@@ -291,6 +282,14 @@ function prepare(db: Database) {
     subscription: db.prepare("SELECT * FROM subscriptions WHERE topic_id = ? AND name = ? AND tenant_id = ?"),
     subscriptions: db.prepare(
       "SELECT * FROM subscriptions WHERE topic_id = ? AND tenant_id = ? ORDER BY name",
+    ),
+    topicTotals: db.prepare(
+      `SELECT published_total AS publishedTotal, delivered_total AS deliveredTotal, filtered_total AS filteredTotal
+       FROM topics WHERE id = ? AND tenant_id = ?`,
+    ),
+    subscriptionCounters: db.prepare(
+      `SELECT id, delivered_total AS deliveredTotal, undeliverable_total AS undeliverableTotal, last_error AS lastError
+       FROM subscriptions WHERE topic_id = ? AND tenant_id = ? ORDER BY name`,
     ),
     insertSubscription: db.prepare(
       `INSERT INTO subscriptions (topic_id, name, id, tenant_id, queue_id, queue_name, filter, created_at, updated_at)
