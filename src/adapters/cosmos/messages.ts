@@ -1,12 +1,11 @@
 import type { Container } from "@azure/cosmos";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
 import { type DraftMessage, enqueuedMessage } from "../../domain/enqueue.js";
-import type { Result } from "../../domain/errors.js";
 import type { Availability, Message } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import { partitionOfMessageId } from "../../domain/partition.js";
 import type { Queue } from "../../domain/queue.js";
-import type { Enqueued, MessageWrite, Page, PageRequest, StoredMessage } from "../../service/ports.js";
+import type { Enqueued, MessageWrite, QueueStore, StoredMessage } from "../../service/ports.js";
 import { BY_ID, readPage } from "../shared/pages.js";
 import {
   type DedupDocument,
@@ -305,13 +304,8 @@ export class CosmosMessages {
     return due.length > 0 ? new Date(Math.min(...due)) : undefined;
   }
 
-  listMessages(
-    queue: Queue,
-    view: Availability,
-    now: Date,
-    page: PageRequest,
-  ): Promise<Result<Page<Message>>> {
-    return readPage(page, BY_ID, async ([id], count) => {
+  readonly listMessages: QueueStore["listMessages"] = (queue, view, now, page) =>
+    readPage(page, BY_ID, async ([id], count) => {
       const documents = await queryEach<MessageDocument>(
         this.messages,
         queue,
@@ -322,7 +316,6 @@ export class CosmosMessages {
       const sorted = documents.map(toMessage).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       return sorted.slice(0, count);
     });
-  }
 
   countInFlight(queue: Queue, now: Date): Promise<number> {
     return countMessages(

@@ -1,14 +1,13 @@
 import type { Database, Statement } from "better-sqlite3";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
 import { type DraftMessage, enqueuedMessage } from "../../domain/enqueue.js";
-import type { Result } from "../../domain/errors.js";
 import { LIMITS } from "../../domain/limits.js";
-import type { Availability, Message } from "../../domain/message.js";
+import type { Message } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import { partitionOfMessageId } from "../../domain/partition.js";
 import type { Queue } from "../../domain/queue.js";
 import { addTotals, NO_TOTALS, type TotalsDelta } from "../../domain/transition.js";
-import type { Enqueued, MessageWrite, Page, PageRequest, StoredMessage } from "../../service/ports.js";
+import type { Enqueued, MessageWrite, QueueStore, StoredMessage } from "../../service/ports.js";
 import { BY_ID, readPage } from "../shared/pages.js";
 import type { Committer } from "./group-commit.js";
 import { type MessageRow, toMessage } from "./rows.js";
@@ -283,13 +282,8 @@ export class SqliteMessages {
     return row.at === null ? undefined : new Date(row.at);
   }
 
-  listMessages(
-    queue: Queue,
-    view: Availability,
-    now: Date,
-    page: PageRequest,
-  ): Promise<Result<Page<Message>>> {
-    return readPage(page, BY_ID, ([id], count) => {
+  readonly listMessages: QueueStore["listMessages"] = (queue, view, now, page) =>
+    readPage(page, BY_ID, ([id], count) => {
       const rows = this.sql.browse[view].all({
         queue: queue.id,
         tenant: queue.tenantId,
@@ -299,7 +293,6 @@ export class SqliteMessages {
       }) as MessageRow[];
       return rows.map(toMessage);
     });
-  }
 
   async countInFlight(queue: Queue, now: Date): Promise<number> {
     return (this.sql.countInFlight.get(queue.id, now.getTime()) as { n: number }).n;
