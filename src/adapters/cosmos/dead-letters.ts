@@ -1,31 +1,21 @@
 import type { Container } from "@azure/cosmos";
-import { ok, type Result } from "../../domain/errors.js";
+import type { Result } from "../../domain/errors.js";
 import type { Message } from "../../domain/message.js";
 import type { Queue } from "../../domain/queue.js";
 import { redriveProgress } from "../../domain/redrive.js";
 import { applyChange } from "../../domain/transition.js";
 import {
-  decodeCursor,
   FINISHED_TASK_RETENTION_SECONDS,
   type Page,
   type PageRequest,
-  pageOf,
   type RedriveSelection,
   type RedriveTaskClaim,
   type RedriveTaskRecord,
 } from "../../service/ports.js";
+import { BY_DEAD_LETTERED_AT, readPage } from "../shared/pages.js";
 import { type MessageDocument, newWriteId, type TaskDocument, toMessage, toTask } from "./documents.js";
 import type { CosmosMessages } from "./messages.js";
-import {
-  countMessages,
-  deleteAll,
-  params,
-  partitionKeys,
-  query,
-  queryEach,
-  readItem,
-  retried,
-} from "./queries.js";
+import { countMessages, deleteWhere, params, queryEach, readItem, retried } from "./queries.js";
 import { createOnce, replaceOnce } from "./resilience.js";
 import type { HybridLogicalClock } from "./sequence.js";
 
@@ -62,23 +52,18 @@ export class CosmosDeadLetters {
     return countMessages(this.messages, queue, "c.state = 'dead'", {});
   }
 
-  async listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>> {
-    const after = decodeCursor(page.cursor, 2);
-    if (!after.ok) return after;
-    const [at, id] = after.value ?? [-1, ""];
-    const documents = await queryEach<MessageDocument>(
-      this.messages,
-      queue,
-      `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'dead' AND c.tenantId = @tenant
-         AND (c.deadLetteredAt > @at OR (c.deadLetteredAt = @at AND c.id > @id))
-       ORDER BY c.deadLetteredAt ASC, c.id ASC`,
-      { n: page.limit + 1, tenant: queue.tenantId, at, id },
-    );
-    const sorted = documents
-      .map(toMessage)
-      .sort(DEAD_LETTER_ORDER)
-      .slice(0, page.limit + 1);
-    return ok(pageOf(sorted, page.limit, (message) => [message.deadLetteredAt?.getTime() ?? 0, message.id]));
+  listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>> {
+    return readPage(page, BY_DEAD_LETTERED_AT, async ([at, id], count) => {
+      const documents = await queryEach<MessageDocument>(
+        this.messages,
+        queue,
+        `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'dead' AND c.tenantId = @tenant
+           AND (c.deadLetteredAt > @at OR (c.deadLetteredAt = @at AND c.id > @id))
+         ORDER BY c.deadLetteredAt ASC, c.id ASC`,
+        { n: count, tenant: queue.tenantId, at, id },
+      );
+      return documents.map(toMessage).sort(DEAD_LETTER_ORDER).slice(0, count);
+    });
   }
 
   /** The oldest dead letters over every partition (with a sequence below `cutoff`, when given). */
@@ -135,22 +120,7 @@ export class CosmosDeadLetters {
   }
 
   async purgeDeadLetters(queue: Queue): Promise<number> {
-    let purged = 0;
-    for (const pk of partitionKeys(queue)) {
-      const dead = await query<{ id: string }>(
-        this.messages,
-        pk,
-        "SELECT c.id FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'dead'",
-        {},
-      );
-      await deleteAll(
-        this.messages,
-        pk,
-        dead.map((item) => item.id),
-      );
-      purged += dead.length;
-    }
-    return purged;
+    return (await deleteWhere(this.messages, queue, "AND c.kind = 'message' AND c.state = 'dead'")).length;
   }
 
   async createRedriveTask(queue: Queue, id: string, claim: RedriveTaskClaim): Promise<RedriveTaskRecord> {

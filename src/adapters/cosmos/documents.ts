@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { LIMITS } from "../../domain/limits.js";
-import type { DeadLetterReason, Message, MessageState } from "../../domain/message.js";
+import type { Message } from "../../domain/message.js";
 import type { Ordering, Queue, QueueSettings } from "../../domain/queue.js";
 import type { ApiKeyRecord, QueueStats, RedriveTaskRecord } from "../../service/ports.js";
 
@@ -42,29 +42,15 @@ export interface QueueDocument extends Omit<QueueSettings, "partitions"> {
   writeId: string;
 }
 
-export interface MessageDocument {
-  id: string;
+/** A domain value's fields as a document holds them: each instant as epoch milliseconds. */
+export type InEpochMs<T> = {
+  [K in keyof T]: T[K] extends Date ? number : T[K] extends Date | null ? number | null : T[K];
+};
+
+export interface MessageDocument extends InEpochMs<Message> {
   kind: "message";
   /** The partition key: the queue's, with the message's partition (see `partitionKeyOf`). */
   queueId: string;
-  tenantId: string;
-  body: string;
-  attributes: Record<string, string>;
-  priority: number;
-  groupId: string | null;
-  sequence: number;
-  dedupKey: string | null;
-  state: MessageState;
-  visibleAt: number;
-  enqueuedAt: number;
-  expiresAt: number;
-  deliveryCount: number;
-  leaseToken: string | null;
-  leaseExpiresAt: number | null;
-  lastError: string | null;
-  reason: DeadLetterReason | null;
-  deadLetteredAt: number | null;
-  ackedAt: number | null;
   removeAt: number | null;
   writeId: string;
   ttl?: number;
@@ -106,20 +92,8 @@ export interface GroupDocument {
 }
 
 /** A redrive task, in its queue's partition 0: deleted with the queue, read with one point read. */
-export interface TaskDocument {
-  id: string;
+export interface TaskDocument extends InEpochMs<RedriveTaskRecord> {
   kind: "task";
-  queueId: string;
-  tenantId: string;
-  status: RedriveTaskRecord["status"];
-  redriven: number;
-  remaining: number;
-  cutoff: number;
-  owner: string;
-  leaseExpiresAt: number;
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
   writeId: string;
   ttl?: number;
   _etag?: string;
@@ -135,14 +109,7 @@ export interface SampleDocument extends QueueStats {
   ttl: number;
 }
 
-export interface KeyDocument {
-  id: string;
-  tenantId: string;
-  name: string;
-  secretHash: string;
-  roles: string[];
-  grants: ApiKeyRecord["grants"];
-  createdAt: number;
+export interface KeyDocument extends InEpochMs<ApiKeyRecord> {
   writeId: string;
 }
 

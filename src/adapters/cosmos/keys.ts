@@ -1,13 +1,7 @@
 import type { Container } from "@azure/cosmos";
-import { ok, type Result } from "../../domain/errors.js";
-import {
-  type ApiKeyRecord,
-  decodeCursor,
-  type KeyStore,
-  type Page,
-  type PageRequest,
-  pageOf,
-} from "../../service/ports.js";
+import type { Result } from "../../domain/errors.js";
+import type { ApiKeyRecord, KeyStore, Page, PageRequest } from "../../service/ports.js";
+import { BY_CREATED_AT, readPage } from "../shared/pages.js";
 import { type KeyDocument, newWriteId, toKey } from "./documents.js";
 import { params, readItem, retried, statusOf } from "./queries.js";
 import { createOnce } from "./resilience.js";
@@ -28,22 +22,19 @@ export class CosmosKeys implements KeyStore {
   }
 
   /** Crosses partitions (keys are partitioned by id for the hot-path look-up); an admin's listing, not the hot path. */
-  async listKeys(tenantId: string, page: PageRequest): Promise<Result<Page<ApiKeyRecord>>> {
-    const after = decodeCursor(page.cursor, 2);
-    if (!after.ok) return after;
-    const [at, id] = after.value ?? [-1, ""];
-    const { resources } = await retried(() =>
-      this.keys.items
-        .query<KeyDocument>({
-          query: `SELECT * FROM c WHERE c.tenantId = @tenant AND (c.createdAt > @at OR (c.createdAt = @at AND c.id > @id))`,
-          parameters: params({ tenant: tenantId, at, id }),
-        })
-        .fetchAll(),
-    );
-    const sorted = resources
-      .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
-      .slice(0, page.limit + 1);
-    return ok(pageOf(sorted.map(toKey), page.limit, (key) => [key.createdAt.getTime(), key.id]));
+  listKeys(tenantId: string, page: PageRequest): Promise<Result<Page<ApiKeyRecord>>> {
+    return readPage(page, BY_CREATED_AT, async ([at, id], count) => {
+      const { resources } = await retried(() =>
+        this.keys.items
+          .query<KeyDocument>({
+            query: `SELECT * FROM c WHERE c.tenantId = @tenant AND (c.createdAt > @at OR (c.createdAt = @at AND c.id > @id))`,
+            parameters: params({ tenant: tenantId, at, id }),
+          })
+          .fetchAll(),
+      );
+      const sorted = resources.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+      return sorted.slice(0, count).map(toKey);
+    });
   }
 
   async deleteKey(tenantId: string, id: string): Promise<boolean> {

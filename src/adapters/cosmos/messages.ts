@@ -1,20 +1,12 @@
 import type { Container } from "@azure/cosmos";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
 import { type DraftMessage, enqueuedMessage } from "../../domain/enqueue.js";
-import { ok, type Result } from "../../domain/errors.js";
 import type { Availability, Message } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import { partitionOfMessageId } from "../../domain/partition.js";
 import type { Queue } from "../../domain/queue.js";
-import {
-  decodeCursor,
-  type Enqueued,
-  type MessageWrite,
-  type Page,
-  type PageRequest,
-  pageOf,
-  type StoredMessage,
-} from "../../service/ports.js";
+import type { Enqueued, MessageWrite, QueueStore, StoredMessage } from "../../service/ports.js";
+import { BY_ID, readPage } from "../shared/pages.js";
 import {
   type DedupDocument,
   dedupDocumentId,
@@ -29,9 +21,8 @@ import {
 import {
   addToTotals,
   countMessages,
-  deleteAll,
   deleteIfMatch,
-  partitionKeys,
+  deleteWhere,
   query,
   queryEach,
   readItem,
@@ -292,23 +283,14 @@ export class CosmosMessages {
     }
   }
 
+  /** Ready messages go with their fifo groups' places in the service order; only the messages count. */
   async purge(queue: Queue): Promise<number> {
-    let purged = 0;
-    for (const pk of partitionKeys(queue)) {
-      const ready = await query<{ id: string }>(
-        this.messages,
-        pk,
-        "SELECT c.id FROM c WHERE c.queueId = @pk AND ((c.kind = 'message' AND c.state = 'ready') OR c.kind = 'group')",
-        {},
-      );
-      await deleteAll(
-        this.messages,
-        pk,
-        ready.map((item) => item.id),
-      );
-      purged += ready.filter((item) => !item.id.startsWith("group-")).length;
-    }
-    return purged;
+    const deleted = await deleteWhere(
+      this.messages,
+      queue,
+      "AND ((c.kind = 'message' AND c.state = 'ready') OR c.kind = 'group')",
+    );
+    return deleted.filter((id) => !id.startsWith("group-")).length;
   }
 
   async nextVisibleAt(queue: Queue, now: Date): Promise<Date | undefined> {
@@ -322,25 +304,18 @@ export class CosmosMessages {
     return due.length > 0 ? new Date(Math.min(...due)) : undefined;
   }
 
-  async listMessages(
-    queue: Queue,
-    view: Availability,
-    now: Date,
-    page: PageRequest,
-  ): Promise<Result<Page<Message>>> {
-    const after = decodeCursor(page.cursor, 1);
-    if (!after.ok) return after;
-    const [id] = after.value ?? [""];
-    const documents = await queryEach<MessageDocument>(
-      this.messages,
-      queue,
-      `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.tenantId = @tenant
-         AND c.id > @id AND ${VIEW_FILTERS[view]} ORDER BY c.id ASC`,
-      { n: page.limit + 1, tenant: queue.tenantId, id, now: now.getTime() },
-    );
-    const sorted = documents.map(toMessage).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return ok(pageOf(sorted.slice(0, page.limit + 1), page.limit, (message) => [message.id]));
-  }
+  readonly listMessages: QueueStore["listMessages"] = (queue, view, now, page) =>
+    readPage(page, BY_ID, async ([id], count) => {
+      const documents = await queryEach<MessageDocument>(
+        this.messages,
+        queue,
+        `SELECT TOP @n * FROM c WHERE c.queueId = @pk AND c.kind = 'message' AND c.state = 'ready' AND c.tenantId = @tenant
+           AND c.id > @id AND ${VIEW_FILTERS[view]} ORDER BY c.id ASC`,
+        { n: count, tenant: queue.tenantId, id, now: now.getTime() },
+      );
+      const sorted = documents.map(toMessage).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return sorted.slice(0, count);
+    });
 
   countInFlight(queue: Queue, now: Date): Promise<number> {
     return countMessages(

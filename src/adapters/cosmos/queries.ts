@@ -68,25 +68,28 @@ export const partitionKeys = (queue: Queue): string[] =>
   Array.from({ length: queue.partitions }, (_, partition) => partitionKeyOf(queue.id, partition));
 
 /**
- * A query inside one logical partition. The partition key is both the
- * request's scope and, as `@pk`, a condition every query text must state:
- * the local test server ignores the scope, and naming the tenant or queue in
- * the filter keeps isolation from resting on one request option.
+ * A query inside one logical partition, sent once (the topic store's
+ * requests are not retried). The partition key is both the request's scope
+ * and, as `@pk`, a condition every query text must state: the local test
+ * server ignores the scope, and naming the tenant or queue in the filter
+ * keeps isolation from resting on one request option.
  */
-export async function query<T>(
+export async function queryPartition<T>(
   container: Container,
   partitionKey: string,
   text: string,
   values: Record<string, unknown>,
 ): Promise<T[]> {
   if (!text.includes("= @pk")) throw new Error(`query does not filter on its partition: ${text}`);
-  const { resources } = await retried(() =>
-    container.items
-      .query<T>({ query: text, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
-      .fetchAll(),
-  );
+  const { resources } = await container.items
+    .query<T>({ query: text, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
+    .fetchAll();
   return resources;
 }
+
+/** `queryPartition`, retried within the store's budget (a query may be repeated as it is). */
+export const query = <T>(...args: Parameters<typeof queryPartition>): Promise<T[]> =>
+  retried(() => queryPartition<T>(...args));
 
 /** The same query in every partition of the queue, one request each, in parallel; results concatenated. */
 export async function queryEach<T>(
@@ -115,15 +118,20 @@ export async function countMessages(
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
-/** Deletes if the etag still matches; true when it is gone (deleted now, or already: a retry after a lost answer). */
+/**
+ * Deletes if the etag still matches; true when it is gone (deleted now, or
+ * already: a retry after a lost answer). `send` makes the request: retried
+ * by default; the topic store, which retries nothing, sends it once.
+ */
 export async function deleteIfMatch(
   container: Container,
   partitionKey: string,
   id: string,
   etag: string | undefined,
+  send: <T>(request: () => Promise<T>) => Promise<T> = retried,
 ): Promise<boolean> {
   try {
-    await retried(() =>
+    await send(() =>
       container
         .item(id, partitionKey)
         .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } }),
@@ -145,6 +153,26 @@ export async function deleteAll(container: Container, partitionKey: string, ids:
     // Deleting again what is gone is a 404 in the results, not an error: the whole chunk may be repeated.
     await retried(() => container.items.executeBulkOperations(operations));
   }
+}
+
+/**
+ * Deletes the queue's documents that `where` selects (it continues the
+ * filter: `AND ...`; empty for all of them), one partition after another;
+ * returns the ids it deleted.
+ */
+export async function deleteWhere(container: Container, queue: Queue, where: string): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const pk of partitionKeys(queue)) {
+    const ids = await query<string>(
+      container,
+      pk,
+      `SELECT VALUE c.id FROM c WHERE c.queueId = @pk ${where}`,
+      {},
+    );
+    await deleteAll(container, pk, ids);
+    deleted.push(...ids);
+  }
+  return deleted;
 }
 
 /**

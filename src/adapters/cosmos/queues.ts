@@ -2,14 +2,13 @@ import type { Container } from "@azure/cosmos";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import type { Queue } from "../../domain/queue.js";
 import {
-  decodeCursor,
   type Page,
   type PageRequest,
-  pageOf,
   type QueueStats,
   SAMPLE_RETENTION_MS,
   type StatsSample,
 } from "../../service/ports.js";
+import { BY_NAME, readPage } from "../shared/pages.js";
 import {
   META_ID,
   type MetaDocument,
@@ -22,7 +21,7 @@ import {
 import {
   countMessages,
   deleteAll,
-  partitionKeys,
+  deleteWhere,
   query,
   queryEach,
   readItem,
@@ -76,16 +75,16 @@ export class CosmosQueues {
     return document && toQueue(document);
   }
 
-  async listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>> {
-    const after = decodeCursor(page.cursor, 1);
-    if (!after.ok) return after;
-    const documents = await query<QueueDocument>(
-      this.queues,
-      tenantId,
-      "SELECT TOP @n * FROM c WHERE c.tenantId = @pk AND c.id > @after ORDER BY c.id",
-      { n: page.limit + 1, after: after.value?.[0] ?? "" },
-    );
-    return ok(pageOf(documents.map(toQueue), page.limit, (queue) => [queue.name]));
+  listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>> {
+    return readPage(page, BY_NAME, async ([after], count) => {
+      const documents = await query<QueueDocument>(
+        this.queues,
+        tenantId,
+        "SELECT TOP @n * FROM c WHERE c.tenantId = @pk AND c.id > @after ORDER BY c.id",
+        { n: count, after },
+      );
+      return documents.map(toQueue);
+    });
   }
 
   async updateQueue(queue: Queue): Promise<void> {
@@ -100,19 +99,7 @@ export class CosmosQueues {
       // A retry after a lost answer finds it gone: deleted all the same (the messages still go below).
       if (statusOf(error) !== 404) throw error;
     }
-    for (const pk of partitionKeys(queue)) {
-      const ids = await query<{ id: string }>(
-        this.messages,
-        pk,
-        "SELECT c.id FROM c WHERE c.queueId = @pk",
-        {},
-      );
-      await deleteAll(
-        this.messages,
-        pk,
-        ids.map((item) => item.id),
-      );
-    }
+    await deleteWhere(this.messages, queue, "");
   }
 
   /** Crosses partitions: only the push dispatcher's sweep calls it, never a request. */

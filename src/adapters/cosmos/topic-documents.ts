@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { filterJson, parseFilter } from "../../domain/filter.js";
+import { filterJson } from "../../domain/filter.js";
 import type { PendingCopy, Subscription, Topic, TopicMessageContent } from "../../domain/topic.js";
 import type { TopicMessage } from "../../service/topic-ports.js";
+import { storedFilter } from "../shared/subscriptions.js";
 
 /**
  * The documents of the Cosmos DB topic store (src/adapters/cosmos/topics.ts)
@@ -142,20 +143,18 @@ export function toTopicDocument(topic: Topic): TopicDocument {
 }
 
 export function toSubscription(document: SubscriptionDocument): Subscription {
-  const filter = document.filter === null ? null : parseFilter(document.filter);
-  if (filter !== null && !filter.ok) {
-    throw new Error(`subscription ${document.subscriptionId} holds a filter it was never given`);
-  }
+  const { subscriptionId, tenantId, topicId, name, queueId, queueName, filter, createdAt, updatedAt } =
+    document;
   return {
-    id: document.subscriptionId,
-    tenantId: document.tenantId,
-    topicId: document.topicId,
-    name: document.name,
-    queueId: document.queueId,
-    queueName: document.queueName,
-    filter: filter === null ? null : filter.value,
-    createdAt: new Date(document.createdAt),
-    updatedAt: new Date(document.updatedAt),
+    id: subscriptionId,
+    tenantId,
+    topicId,
+    name,
+    queueId,
+    queueName,
+    filter: storedFilter(filter, subscriptionId),
+    createdAt: new Date(createdAt),
+    updatedAt: new Date(updatedAt),
   };
 }
 

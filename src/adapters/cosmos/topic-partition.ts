@@ -1,6 +1,6 @@
 import type { Container, PatchOperation } from "@azure/cosmos";
 import type { Topic } from "../../domain/topic.js";
-import { params, statusOf } from "./queries.js";
+import { deleteIfMatch, queryPartition, statusOf } from "./queries.js";
 import {
   emptyMeta,
   META_ID,
@@ -11,20 +11,6 @@ import {
 
 /** How often a compare-and-set on a topic's documents is tried before the caller is told to retry (503). */
 export const MAX_CAS_RETRIES = 5;
-
-/** A query inside one logical partition, which its text must also name (`= @pk`): the local test server ignores the scope. */
-export async function queryPartition<T>(
-  container: Container,
-  partitionKey: string,
-  query: string,
-  values: Record<string, unknown>,
-): Promise<T[]> {
-  if (!query.includes("= @pk")) throw new Error(`query does not filter on its partition: ${query}`);
-  const { resources } = await container.items
-    .query<T>({ query, parameters: params({ ...values, pk: partitionKey }) }, { partitionKey })
-    .fetchAll();
-  return resources;
-}
 
 /**
  * The reads and writes both halves of the topic store make in a topic's
@@ -70,18 +56,9 @@ export class TopicPartitions {
     return resource?.kind === "message" ? resource : undefined;
   }
 
-  async deleteIfMatch(topicId: string, id: string, etag: string | undefined): Promise<boolean> {
-    try {
-      await this.items
-        .item(id, topicId)
-        .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } });
-      return true;
-    } catch (error) {
-      const status = statusOf(error);
-      if (status === 412) return false;
-      if (status === 404) return true;
-      throw error;
-    }
+  /** Sent once, as every request of the topic store. */
+  deleteIfMatch(topicId: string, id: string, etag: string | undefined): Promise<boolean> {
+    return deleteIfMatch(this.items, topicId, id, etag, (request) => request());
   }
 
   /** False when it was already gone. */

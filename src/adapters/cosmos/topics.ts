@@ -2,17 +2,9 @@ import { BulkOperationType, type Container, type CosmosClient } from "@azure/cos
 import { fail, ok, type Result } from "../../domain/errors.js";
 import type { Subscription, Topic } from "../../domain/topic.js";
 import type { Page, PageRequest } from "../../service/ports.js";
-import { decodeCursor, pageOf } from "../../service/ports.js";
-import type {
-  CopyOutcome,
-  NewTopicMessage,
-  Published,
-  SubscriptionStats,
-  TopicCounters,
-  TopicMessage,
-  TopicStore,
-} from "../../service/topic-ports.js";
-import { statusOf } from "./queries.js";
+import type { SubscriptionStats, TopicCounters, TopicStore } from "../../service/topic-ports.js";
+import { BY_NAME, readPage } from "../shared/pages.js";
+import { queryPartition, statusOf } from "./queries.js";
 import {
   type CountsDocument,
   countsDocumentId,
@@ -27,7 +19,7 @@ import {
   toTopicDocument,
 } from "./topic-documents.js";
 import { CosmosTopicMessages } from "./topic-messages.js";
-import { MAX_CAS_RETRIES, queryPartition, TopicPartitions } from "./topic-partition.js";
+import { MAX_CAS_RETRIES, TopicPartitions } from "./topic-partition.js";
 
 export interface CosmosTopicStoreOptions {
   client: CosmosClient;
@@ -91,16 +83,16 @@ export class CosmosTopicStore implements TopicStore {
     return document && toTopic(document);
   }
 
-  async listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>> {
-    const after = decodeCursor(page.cursor, 1);
-    if (!after.ok) return after;
-    const documents = await queryPartition<TopicDocument>(
-      this.topics,
-      tenantId,
-      "SELECT TOP @n * FROM c WHERE c.tenantId = @pk AND c.kind = 'topic' AND c.id > @after ORDER BY c.id",
-      { n: page.limit + 1, after: after.value?.[0] ?? "" },
-    );
-    return ok(pageOf(documents.map(toTopic), page.limit, (topic) => [topic.name]));
+  listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>> {
+    return readPage(page, BY_NAME, async ([after], count) => {
+      const documents = await queryPartition<TopicDocument>(
+        this.topics,
+        tenantId,
+        "SELECT TOP @n * FROM c WHERE c.tenantId = @pk AND c.kind = 'topic' AND c.id > @after ORDER BY c.id",
+        { n: count, after },
+      );
+      return documents.map(toTopic);
+    });
   }
 
   /** The topic document first: once it is gone no route finds the topic, so a crash midway leaves nothing reachable. */
@@ -222,25 +214,14 @@ export class CosmosTopicStore implements TopicStore {
     };
   }
 
-  // Messages (topic-messages.ts)
-
-  publish(topic: Topic, messages: NewTopicMessage[]): Promise<Published[]> {
-    return this.messages.publish(topic, messages);
-  }
-
-  pendingMessages(topic: Topic, limit: number): Promise<TopicMessage[]> {
-    return this.messages.pendingMessages(topic, limit);
-  }
-
-  recordCopies(topic: Topic, messageId: string, outcomes: CopyOutcome[]): Promise<void> {
-    return this.messages.recordCopies(topic, messageId, outcomes);
-  }
-
-  topicsWithPendingCopies(before: Date, limit: number): Promise<Topic[]> {
-    return this.messages.topicsWithPendingCopies(before, limit);
-  }
-
-  removeExpiredTopicMessages(now: Date): Promise<number> {
-    return this.messages.removeExpiredTopicMessages(now);
-  }
+  // Messages, delegated to their module (topic-messages.ts).
+  readonly publish: TopicStore["publish"] = (topic, messages) => this.messages.publish(topic, messages);
+  readonly pendingMessages: TopicStore["pendingMessages"] = (topic, limit) =>
+    this.messages.pendingMessages(topic, limit);
+  readonly recordCopies: TopicStore["recordCopies"] = (topic, messageId, outcomes) =>
+    this.messages.recordCopies(topic, messageId, outcomes);
+  readonly topicsWithPendingCopies: TopicStore["topicsWithPendingCopies"] = (before, limit) =>
+    this.messages.topicsWithPendingCopies(before, limit);
+  readonly removeExpiredTopicMessages: TopicStore["removeExpiredTopicMessages"] = (now) =>
+    this.messages.removeExpiredTopicMessages(now);
 }

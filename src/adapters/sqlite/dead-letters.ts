@@ -1,19 +1,18 @@
 import type { Database, Statement } from "better-sqlite3";
-import { ok, type Result } from "../../domain/errors.js";
+import type { Result } from "../../domain/errors.js";
 import type { Message } from "../../domain/message.js";
 import type { Queue } from "../../domain/queue.js";
 import { redriveProgress } from "../../domain/redrive.js";
 import { applyChange } from "../../domain/transition.js";
 import {
-  decodeCursor,
   FINISHED_TASK_RETENTION_SECONDS,
   type Page,
   type PageRequest,
-  pageOf,
   type RedriveSelection,
   type RedriveTaskClaim,
   type RedriveTaskRecord,
 } from "../../service/ports.js";
+import { BY_DEAD_LETTERED_AT, readPage } from "../shared/pages.js";
 import type { Committer } from "./group-commit.js";
 import type { SqliteMessages } from "./messages.js";
 import { type MessageRow, type TaskRow, toMessage, toTask } from "./rows.js";
@@ -81,24 +80,11 @@ export class SqliteDeadLetters {
     return (this.sql.countDead.get(queue.id) as { n: number }).n;
   }
 
-  async listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>> {
-    const after = decodeCursor(page.cursor, 2);
-    if (!after.ok) return after;
-    const [at, id] = after.value ?? [-1, ""];
-    const rows = this.sql.deadLetters.all(
-      queue.id,
-      queue.tenantId,
-      at,
-      at,
-      id,
-      page.limit + 1,
-    ) as MessageRow[];
-    return ok(
-      pageOf(rows.map(toMessage), page.limit, (message) => [
-        message.deadLetteredAt?.getTime() ?? 0,
-        message.id,
-      ]),
-    );
+  listDeadLetters(queue: Queue, page: PageRequest): Promise<Result<Page<Message>>> {
+    return readPage(page, BY_DEAD_LETTERED_AT, ([at, id], count) => {
+      const rows = this.sql.deadLetters.all(queue.id, queue.tenantId, at, at, id, count) as MessageRow[];
+      return rows.map(toMessage);
+    });
   }
 
   redrive(

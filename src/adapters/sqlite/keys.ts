@@ -1,14 +1,8 @@
 import type { Database, Statement } from "better-sqlite3";
-import { ok, type Result } from "../../domain/errors.js";
+import type { Result } from "../../domain/errors.js";
 import type { Message } from "../../domain/message.js";
-import {
-  type ApiKeyRecord,
-  decodeCursor,
-  type KeyStore,
-  type Page,
-  type PageRequest,
-  pageOf,
-} from "../../service/ports.js";
+import type { ApiKeyRecord, KeyStore, Page, PageRequest } from "../../service/ports.js";
+import { BY_CREATED_AT, readPage } from "../shared/pages.js";
 import type { Committer } from "./group-commit.js";
 import { type KeyRow, toKey } from "./rows.js";
 
@@ -57,12 +51,10 @@ export class SqliteKeys implements KeyStore {
     return row && toKey(row);
   }
 
-  async listKeys(tenantId: string, page: PageRequest): Promise<Result<Page<ApiKeyRecord>>> {
-    const after = decodeCursor(page.cursor, 2);
-    if (!after.ok) return after;
-    const [at, id] = after.value ?? [-1, ""];
-    const rows = this.sql.listKeys.all(tenantId, at, at, id, page.limit + 1) as KeyRow[];
-    return ok(pageOf(rows.map(toKey), page.limit, (key) => [key.createdAt.getTime(), key.id]));
+  listKeys(tenantId: string, page: PageRequest): Promise<Result<Page<ApiKeyRecord>>> {
+    return readPage(page, BY_CREATED_AT, ([at, id], count) =>
+      (this.sql.listKeys.all(tenantId, at, at, id, count) as KeyRow[]).map(toKey),
+    );
   }
 
   deleteKey(tenantId: string, id: string): Promise<boolean> {

@@ -1,22 +1,14 @@
 import type { Database, Statement } from "better-sqlite3";
 import { isDuplicateOf, tombstoneExpiresAt } from "../../domain/dedup.js";
 import { type DraftMessage, enqueuedMessage } from "../../domain/enqueue.js";
-import { ok, type Result } from "../../domain/errors.js";
 import { LIMITS } from "../../domain/limits.js";
-import type { Availability, Message } from "../../domain/message.js";
+import type { Message } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import { partitionOfMessageId } from "../../domain/partition.js";
 import type { Queue } from "../../domain/queue.js";
 import { addTotals, NO_TOTALS, type TotalsDelta } from "../../domain/transition.js";
-import {
-  decodeCursor,
-  type Enqueued,
-  type MessageWrite,
-  type Page,
-  type PageRequest,
-  pageOf,
-  type StoredMessage,
-} from "../../service/ports.js";
+import type { Enqueued, MessageWrite, QueueStore, StoredMessage } from "../../service/ports.js";
+import { BY_ID, readPage } from "../shared/pages.js";
 import type { Committer } from "./group-commit.js";
 import { type MessageRow, toMessage } from "./rows.js";
 
@@ -290,24 +282,17 @@ export class SqliteMessages {
     return row.at === null ? undefined : new Date(row.at);
   }
 
-  async listMessages(
-    queue: Queue,
-    view: Availability,
-    now: Date,
-    page: PageRequest,
-  ): Promise<Result<Page<Message>>> {
-    const after = decodeCursor(page.cursor, 1);
-    if (!after.ok) return after;
-    const [id] = after.value ?? [""];
-    const rows = this.sql.browse[view].all({
-      queue: queue.id,
-      tenant: queue.tenantId,
-      after: id,
-      now: now.getTime(),
-      limit: page.limit + 1,
-    }) as MessageRow[];
-    return ok(pageOf(rows.map(toMessage), page.limit, (message) => [message.id]));
-  }
+  readonly listMessages: QueueStore["listMessages"] = (queue, view, now, page) =>
+    readPage(page, BY_ID, ([id], count) => {
+      const rows = this.sql.browse[view].all({
+        queue: queue.id,
+        tenant: queue.tenantId,
+        after: id,
+        now: now.getTime(),
+        limit: count,
+      }) as MessageRow[];
+      return rows.map(toMessage);
+    });
 
   async countInFlight(queue: Queue, now: Date): Promise<number> {
     return (this.sql.countInFlight.get(queue.id, now.getTime()) as { n: number }).n;

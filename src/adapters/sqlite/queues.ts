@@ -2,7 +2,8 @@ import type { Database, Statement } from "better-sqlite3";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import type { Message } from "../../domain/message.js";
 import type { Queue } from "../../domain/queue.js";
-import { decodeCursor, type Page, type PageRequest, pageOf } from "../../service/ports.js";
+import type { Page, PageRequest } from "../../service/ports.js";
+import { BY_NAME, readPage } from "../shared/pages.js";
 import type { Committer } from "./group-commit.js";
 import { type QueueRow, settingsOf, toQueue } from "./rows.js";
 
@@ -100,11 +101,10 @@ export class SqliteQueues {
     }
   }
 
-  async listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>> {
-    const after = decodeCursor(page.cursor, 1);
-    if (!after.ok) return after;
-    const rows = this.sql.listQueues.all(tenantId, after.value?.[0] ?? "", page.limit + 1) as QueueRow[];
-    return ok(pageOf(rows.map(toQueue), page.limit, (queue) => [queue.name]));
+  listQueues(tenantId: string, page: PageRequest): Promise<Result<Page<Queue>>> {
+    return readPage(page, BY_NAME, ([after], count) =>
+      (this.sql.listQueues.all(tenantId, after, count) as QueueRow[]).map(toQueue),
+    );
   }
 
   updateQueue(queue: Queue): Promise<void> {

@@ -1,7 +1,7 @@
 import type { TopicAccessEntry } from "../../domain/access.js";
-import { parseFilter } from "../../domain/filter.js";
 import type { PendingCopy, Subscription, Topic } from "../../domain/topic.js";
-import type { TopicMessage } from "../../service/topic-ports.js";
+import type { SubscriptionStats, TopicMessage } from "../../service/topic-ports.js";
+import { storedFilter } from "../shared/subscriptions.js";
 
 /** The rows of the topic tables as SQLite returns them, and the domain values they map to. */
 
@@ -30,6 +30,11 @@ export interface SubscriptionRow {
   delivered_total: number;
   undeliverable_total: number;
   last_error: string | null;
+}
+
+/** A subscription's counters, selected under the port's names. */
+export interface SubscriptionCountersRow extends SubscriptionStats {
+  id: string;
 }
 
 export interface TopicMessageRow {
@@ -64,9 +69,6 @@ export const toTopic = (row: TopicRow): Topic => {
 };
 
 export function toSubscription(row: SubscriptionRow): Subscription {
-  const filter = row.filter === null ? null : parseFilter(JSON.parse(row.filter));
-  if (filter !== null && !filter.ok)
-    throw new Error(`subscription ${row.id} holds a filter it was never given`);
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -74,7 +76,7 @@ export function toSubscription(row: SubscriptionRow): Subscription {
     name: row.name,
     queueId: row.queue_id,
     queueName: row.queue_name,
-    filter: filter === null ? null : filter.value,
+    filter: storedFilter(row.filter === null ? null : JSON.parse(row.filter), row.id),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };

@@ -5,18 +5,19 @@ import type { Queue } from "../../domain/queue.js";
 import { addSeconds } from "../../domain/time.js";
 import { copyDraft, type PendingCopy, type Subscription, type Topic } from "../../domain/topic.js";
 import type { Page, PageRequest } from "../../service/ports.js";
-import { decodeCursor, pageOf } from "../../service/ports.js";
 import type {
   CopyOutcome,
   NewTopicMessage,
   Published,
-  SubscriptionStats,
   TopicCounters,
   TopicMessage,
+  TopicStats,
   TopicStore,
 } from "../../service/topic-ports.js";
+import { BY_NAME, readPage } from "../shared/pages.js";
 import type { SqliteStore } from "./store.js";
 import {
+  type SubscriptionCountersRow,
   type SubscriptionRow,
   type TopicMessageRow,
   type TopicRow,
@@ -71,11 +72,10 @@ export class SqliteTopicStore implements TopicStore {
     return row && toTopic(row);
   }
 
-  async listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>> {
-    const after = decodeCursor(page.cursor, 1);
-    if (!after.ok) return after;
-    const rows = this.sql.listTopics.all(tenantId, after.value?.[0] ?? "", page.limit + 1) as TopicRow[];
-    return ok(pageOf(rows.map(toTopic), page.limit, (topic) => [topic.name]));
+  listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>> {
+    return readPage(page, BY_NAME, ([after], count) =>
+      (this.sql.listTopics.all(tenantId, after, count) as TopicRow[]).map(toTopic),
+    );
   }
 
   async deleteTopic(topic: Topic): Promise<void> {
@@ -137,23 +137,13 @@ export class SqliteTopicStore implements TopicStore {
     );
   }
 
+  /** The statements name the counters as the port does; a topic deleted meanwhile counts zeros. */
   async stats(topic: Topic): Promise<TopicCounters> {
-    const row = this.sql.topicById.get(topic.id, topic.tenantId) as TopicRow | undefined;
-    const subscriptions = new Map<string, SubscriptionStats>();
-    for (const sub of this.sql.subscriptions.all(topic.id, topic.tenantId) as SubscriptionRow[]) {
-      subscriptions.set(sub.id, {
-        deliveredTotal: sub.delivered_total,
-        undeliverableTotal: sub.undeliverable_total,
-        lastError: sub.last_error,
-      });
-    }
+    const totals = this.sql.topicTotals.get(topic.id, topic.tenantId) as TopicStats | undefined;
+    const counters = this.sql.subscriptionCounters.all(topic.id, topic.tenantId) as SubscriptionCountersRow[];
     return {
-      topic: {
-        publishedTotal: row?.published_total ?? 0,
-        deliveredTotal: row?.delivered_total ?? 0,
-        filteredTotal: row?.filtered_total ?? 0,
-      },
-      subscriptions,
+      topic: totals ?? { publishedTotal: 0, deliveredTotal: 0, filteredTotal: 0 },
+      subscriptions: new Map(counters.map(({ id, ...counts }) => [id, counts])),
     };
   }
 
@@ -292,6 +282,14 @@ function prepare(db: Database) {
     subscription: db.prepare("SELECT * FROM subscriptions WHERE topic_id = ? AND name = ? AND tenant_id = ?"),
     subscriptions: db.prepare(
       "SELECT * FROM subscriptions WHERE topic_id = ? AND tenant_id = ? ORDER BY name",
+    ),
+    topicTotals: db.prepare(
+      `SELECT published_total AS publishedTotal, delivered_total AS deliveredTotal, filtered_total AS filteredTotal
+       FROM topics WHERE id = ? AND tenant_id = ?`,
+    ),
+    subscriptionCounters: db.prepare(
+      `SELECT id, delivered_total AS deliveredTotal, undeliverable_total AS undeliverableTotal, last_error AS lastError
+       FROM subscriptions WHERE topic_id = ? AND tenant_id = ? ORDER BY name`,
     ),
     insertSubscription: db.prepare(
       `INSERT INTO subscriptions (topic_id, name, id, tenant_id, queue_id, queue_name, filter, created_at, updated_at)
