@@ -32,11 +32,6 @@ export const pageQuery = z.strictObject({
   cursor: z.string().max(512).optional(),
 });
 
-export const queueParams = z.strictObject({ queue: z.string() });
-export const messageParams = z.strictObject({ queue: z.string(), messageId: z.string() });
-export const taskParams = z.strictObject({ queue: z.string(), taskId: z.string() });
-export const keyParams = z.strictObject({ id: z.string() });
-
 export const listOf = <T extends z.ZodType>(item: T, id: string) =>
   z.object({ items: z.array(item), nextCursor: z.string().optional() }).meta({ id });
 

@@ -25,9 +25,6 @@ export const putSubscriptionBody = z
   .strictObject({ queue: queueName, filter: filter.optional() })
   .meta({ id: "PutSubscription" });
 
-export const topicParams = z.strictObject({ topic: z.string() });
-export const subscriptionParams = z.strictObject({ topic: z.string(), name: z.string() });
-
 export const topicResponse = z
   .object({
     id: z.string(),
