@@ -1,3 +1,4 @@
+import { LIMITS } from "../../domain/limits.js";
 import * as deadLetters from "../../service/dead-letters.js";
 import { presentMessage } from "../present.js";
 import * as s from "../schemas/index.js";
@@ -11,7 +12,10 @@ const redrive = deadLetterRoute("POST /v1/queues/{queue}/messages/retry", {
   body: s.redriveBody,
   responses: {
     200: { description: "Redriven", schema: s.redriveResponse },
-    202: { description: "The first 1000 redriven; the rest continues as a task", schema: s.redriveResponse },
+    202: {
+      description: `The first ${LIMITS.redriveChunk} redriven; the rest continues as a task`,
+      schema: s.redriveResponse,
+    },
     ...queueErrors,
   },
   async handle({ principal, params, body }, { redriver }, reply) {
