@@ -6,11 +6,9 @@ import { type ProblemDocument, problemOf, statusOf } from "../problem.js";
 import type { BatchItem, enqueueBody, MessageInput } from "../schemas/index.js";
 import { respond } from "./route.js";
 
-/**
- * What enqueue and publish share: a body of one message or a batch, sent
- * through one use case call, and its answer. `plain` says the request's
- * bytes hold no escapes, so a body's JSON text can be cut from them as sent.
- */
+// What enqueue and publish share: a body of one message or a batch, sent
+// through one use case call, and its answer. `plain` says the request's
+// bytes hold no escapes, so a body's JSON text can be cut from them as sent.
 
 /** A use case that takes messages together: enqueue into a queue, or publish to a topic. */
 export type Send<T> = (inputs: EnqueueInput[], idempotencyKey?: string) => Promise<Result<Result<T>[]>>;
