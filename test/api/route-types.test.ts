@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { problems, route } from "../../src/api/routes/route.js";
+import { type PathParams, problems, routesNamed, taggedRoute } from "../../src/api/routes/route.js";
 import { ok } from "../../src/domain/errors.js";
 
 /**
@@ -17,18 +17,13 @@ const declared = {
   ...problems(404),
 } as const;
 
+const serviceRoute = taggedRoute("Service");
+
 const sample = (
-  handle: Parameters<typeof route<unknown, unknown, unknown, unknown, typeof declared>>[0]["handle"],
-) =>
-  route({
-    name: "sample",
-    method: "GET",
-    path: "/sample",
-    summary: "s",
-    tag: "Service",
-    responses: declared,
-    handle,
-  });
+  handle: Parameters<
+    typeof serviceRoute<"GET /sample", unknown, unknown, unknown, typeof declared>
+  >[1]["handle"],
+) => serviceRoute("GET /sample", { summary: "s", responses: declared, handle });
 
 describe("a route's declared responses type its handler", () => {
   it("accepts the declared bodies", async () => {
@@ -51,5 +46,56 @@ describe("a route's declared responses type its handler", () => {
     // @ts-expect-error: an answer built by hand still has to match
     sample(async () => ok({ status: 200 as const, headers: {}, body: { id: 1 } }));
     expect(true).toBe(true);
+  });
+});
+
+describe("a route's path parameters come from its endpoint", () => {
+  const part = serviceRoute("GET /things/{thing}/parts/{part}", {
+    summary: "s",
+    responses: { 204: { description: "Nothing" } },
+    async handle({ params }, _services, reply) {
+      return ok(reply(204, { "x-thing": params.thing, "x-part": params.part }));
+    },
+  });
+  const named: PathParams<"GET /things/{thing}/parts/{part}"> = { thing: "a", part: "b" };
+  // @ts-expect-error: a parameter the path does not name
+  const unnamed: PathParams<"GET /things/{thing}/parts/{part}"> = { thing: "a", part: "b", other: "c" };
+
+  it("validates each {param} as a string, and nothing else", async () => {
+    expect({ method: part.method, path: part.path }).toEqual({
+      method: "GET",
+      path: "/things/{thing}/parts/{part}",
+    });
+    expect(part.params?.parse(named)).toEqual(named);
+    expect(part.params?.safeParse(unnamed).success).toBe(false);
+    expect(part.params?.safeParse({ thing: "a" }).success).toBe(false);
+    expect(Object.keys(part.responses)).toContain("400");
+    const answer = await part.handle({ params: named } as never, {} as never);
+    expect(answer).toEqual({ ok: true, value: { status: 204, headers: { "x-thing": "a", "x-part": "b" } } });
+  });
+
+  it("takes none on a path without any, so there is no input to refuse", () => {
+    const things = serviceRoute("GET /things", {
+      summary: "s",
+      public: true,
+      responses: { 204: { description: "Nothing" } },
+      async handle(_input, _services, reply) {
+        return ok(reply(204));
+      },
+    });
+    expect(things.params).toBeUndefined();
+    expect(Object.keys(things.responses).sort()).toEqual(["204", "500", "503"]);
+  });
+});
+
+describe("a file's list names its routes", () => {
+  it("by the consts they are declared as, in order", () => {
+    const noAnswer = async () => ok({ status: 204 as const, headers: {} });
+    const first = sample(noAnswer);
+    const second = sample(noAnswer);
+    expect(routesNamed({ first, second }).map(({ name, path }) => ({ name, path }))).toEqual([
+      { name: "first", path: "/sample" },
+      { name: "second", path: "/sample" },
+    ]);
   });
 });

@@ -1,18 +1,15 @@
 import { fail, ok, type Result } from "../../domain/errors.js";
 import type { ReadStaticFile } from "../../service/ports.js";
 import * as s from "../schemas/index.js";
-import { problem, type Route, route } from "./route.js";
+import { problem, routesNamed, taggedRoute } from "./route.js";
 
 // The web console: static files, no credentials needed (the page asks for them and calls the API).
 
+const consoleRoute = taggedRoute("Console");
 const FILE = { description: "A file", contentType: "*/*" } as const;
 
-export const consoleIndex = route({
-  name: "consoleIndex",
-  method: "GET",
-  path: "/",
+const consoleIndex = consoleRoute("GET /", {
   summary: "The web console",
-  tag: "Console",
   public: true,
   responses: {
     200: { description: "The console's page", contentType: "text/html" },
@@ -23,12 +20,8 @@ export const consoleIndex = route({
   },
 });
 
-export const consoleAsset = route({
-  name: "consoleAsset",
-  method: "GET",
-  path: "/console/{*asset}",
+const consoleAsset = consoleRoute("GET /console/{*asset}", {
   summary: "The web console's files",
-  tag: "Console",
   public: true,
   params: s.assetParams,
   responses: { 200: FILE, 404: problem("No such file") },
@@ -39,7 +32,7 @@ export const consoleAsset = route({
   },
 });
 
-export const consoleRoutes: Route[] = [consoleIndex, consoleAsset];
+export const consoleRoutes = routesNamed({ consoleIndex, consoleAsset });
 
 function serveFile<A>(
   files: ReadStaticFile,

@@ -1,21 +1,21 @@
+import { LIMITS } from "../../domain/limits.js";
 import * as deadLetters from "../../service/dead-letters.js";
 import { presentMessage } from "../present.js";
 import * as s from "../schemas/index.js";
-import { cursorOf, problems, type Route, respond, route } from "./route.js";
+import { cursorOf, problems, respond, routesNamed, taggedRoute } from "./route.js";
 
+const deadLetterRoute = taggedRoute("Dead letters");
 const queueErrors = problems(403, 404);
 
-export const redrive = route({
-  name: "redrive",
-  method: "POST",
-  path: "/v1/queues/{queue}/messages/retry",
+const redrive = deadLetterRoute("POST /v1/queues/{queue}/messages/retry", {
   summary: "Return dead letters to the queue (by id, or all)",
-  tag: "Dead letters",
-  params: s.queueParams,
   body: s.redriveBody,
   responses: {
     200: { description: "Redriven", schema: s.redriveResponse },
-    202: { description: "The first 1000 redriven; the rest continues as a task", schema: s.redriveResponse },
+    202: {
+      description: `The first ${LIMITS.redriveChunk} redriven; the rest continues as a task`,
+      schema: s.redriveResponse,
+    },
     ...queueErrors,
   },
   async handle({ principal, params, body }, { redriver }, reply) {
@@ -31,13 +31,8 @@ export const redrive = route({
   },
 });
 
-export const redriveTask = route({
-  name: "redriveTask",
-  method: "GET",
-  path: "/v1/queues/{queue}/tasks/{taskId}",
+const redriveTask = deadLetterRoute("GET /v1/queues/{queue}/tasks/{taskId}", {
   summary: "Progress of a background redrive",
-  tag: "Dead letters",
-  params: s.taskParams,
   responses: { 200: { description: "The task", schema: s.redriveResponse }, ...queueErrors },
   async handle({ principal, params }, { redriver }, reply) {
     return respond(await redriver.task(principal, params.queue, params.taskId), (task) =>
@@ -51,13 +46,8 @@ export const redriveTask = route({
   },
 });
 
-export const listDeadLetters = route({
-  name: "listDeadLetters",
-  method: "GET",
-  path: "/v1/queues/{queue}/dlq",
+const listDeadLetters = deadLetterRoute("GET /v1/queues/{queue}/dlq", {
   summary: "Browse dead letters, oldest first",
-  tag: "Dead letters",
-  params: s.queueParams,
   query: s.pageQuery,
   responses: { 200: { description: "A page", schema: s.deadLettersResponse }, ...queueErrors },
   async handle({ principal, params, query }, { context }, reply) {
@@ -71,13 +61,8 @@ export const listDeadLetters = route({
   },
 });
 
-export const purgeDeadLetters = route({
-  name: "purgeDeadLetters",
-  method: "DELETE",
-  path: "/v1/queues/{queue}/dlq",
+const purgeDeadLetters = deadLetterRoute("DELETE /v1/queues/{queue}/dlq", {
   summary: "Delete every dead letter",
-  tag: "Dead letters",
-  params: s.queueParams,
   responses: { 200: { description: "How many were deleted", schema: s.purgedResponse }, ...queueErrors },
   async handle({ principal, params }, { context }, reply) {
     return respond(await deadLetters.purgeDeadLetters(context, principal, params.queue), (purged) =>
@@ -86,4 +71,4 @@ export const purgeDeadLetters = route({
   },
 });
 
-export const deadLetterRoutes: Route[] = [redrive, redriveTask, listDeadLetters, purgeDeadLetters];
+export const deadLetterRoutes = routesNamed({ redrive, redriveTask, listDeadLetters, purgeDeadLetters });

@@ -1,69 +1,40 @@
-import type { Result } from "../../domain/errors.js";
 import * as explorer from "../../service/explorer.js";
 import * as messages from "../../service/messages.js";
-import type { Enqueued } from "../../service/ports.js";
-import { hasNoEscapes } from "../json-text.js";
 import { presentEnqueued, presentMessage, presentReceived } from "../present.js";
 import { problemOf, statusOf } from "../problem.js";
 import * as s from "../schemas/index.js";
-import { batchResults, messageInput, validInputs } from "./batch.js";
-import { cursorOf, problems, type Route, respond, route } from "./route.js";
+import { sendMessages, sentResponses } from "./batch.js";
+import { cursorOf, problems, respond, routesNamed, taggedRoute } from "./route.js";
 
+const messageRoute = taggedRoute("Messages");
 const queueErrors = problems(403, 404);
 const leaseErrors = problems(403, 404, 409);
+// Declared outside the route: spread inline into `responses`, a call's result is lost to tsc's inference of
+// the route's answers, and `reply` would take no status.
+const enqueueResponses = {
+  ...sentResponses("Enqueued", s.enqueueResponse, s.enqueueOkResponse),
+  ...queueErrors,
+};
 
-export const enqueue = route({
-  name: "enqueue",
-  method: "POST",
-  path: "/v1/queues/{queue}/messages",
+const enqueue = messageRoute("POST /v1/queues/{queue}/messages", {
   summary: "Send one message, or a batch of up to 100 as { messages: [...] }",
-  tag: "Messages",
-  params: s.queueParams,
   headers: s.idempotencyHeaders,
   body: s.enqueueBody,
-  responses: {
-    201: { description: "Enqueued", schema: s.enqueueResponse },
-    200: {
-      description: "A duplicate inside the window (single), or the batch's per-item results",
-      schema: s.enqueueOkResponse,
-    },
-    ...queueErrors,
-  },
+  responses: enqueueResponses,
   async handle({ principal, params, headers, body, rawBody }, { context }, reply) {
-    const plain = hasNoEscapes(rawBody);
-    if ("messages" in body) {
-      const enqueued = await messages.enqueue(
-        context,
-        principal,
-        params.queue,
-        validInputs(body.messages, plain),
-      );
-      return respond(enqueued, (outcomes) =>
-        reply(200, {
-          results: batchResults(body.messages, outcomes, ({ message, duplicate }) =>
-            presentEnqueued(message, duplicate),
-          ),
-        }),
-      );
-    }
-    const input = messageInput(body, plain);
-    const idempotencyKey = headers["idempotency-key"];
-    const result = await messages.enqueue(context, principal, params.queue, [input], idempotencyKey);
-    if (!result.ok) return result;
-    const [item] = result.value as [Result<Enqueued>];
-    return respond(item, ({ message, duplicate }) =>
-      reply(duplicate ? 200 : 201, presentEnqueued(message, duplicate)),
+    const sent = await sendMessages(
+      { body, rawBody, idempotencyKey: headers["idempotency-key"] },
+      (inputs, idempotencyKey) => messages.enqueue(context, principal, params.queue, inputs, idempotencyKey),
+      ({ message, duplicate }) => presentEnqueued(message, duplicate),
+    );
+    return respond(sent, (answer) =>
+      answer.status === 201 ? reply(201, answer.body) : reply(200, answer.body),
     );
   },
 });
 
-export const receive = route({
-  name: "receive",
-  method: "GET",
-  path: "/v1/queues/{queue}/messages",
+const receive = messageRoute("GET /v1/queues/{queue}/messages", {
   summary: "Receive (lease) up to max messages, waiting up to wait seconds for the first",
-  tag: "Messages",
-  params: s.queueParams,
   query: s.receiveQuery,
   responses: {
     200: { description: "Leased messages, maybe none", schema: s.receivedResponse },
@@ -81,13 +52,8 @@ export const receive = route({
   },
 });
 
-export const purgeMessages = route({
-  name: "purgeMessages",
-  method: "DELETE",
-  path: "/v1/queues/{queue}/messages",
+const purgeMessages = messageRoute("DELETE /v1/queues/{queue}/messages", {
   summary: "Delete every message that is not dead-lettered",
-  tag: "Messages",
-  params: s.queueParams,
   responses: { 200: { description: "How many were deleted", schema: s.purgedResponse }, ...queueErrors },
   async handle({ principal, params }, { context }, reply) {
     return respond(await messages.purge(context, principal, params.queue), (purged) =>
@@ -96,13 +62,8 @@ export const purgeMessages = route({
   },
 });
 
-export const settle = route({
-  name: "settle",
-  method: "POST",
-  path: "/v1/queues/{queue}/messages/settle",
+const settle = messageRoute("POST /v1/queues/{queue}/messages/settle", {
   summary: "Ack and nack many messages; each item reports its own status",
-  tag: "Messages",
-  params: s.queueParams,
   body: s.settleBody,
   responses: { 200: { description: "Per-item results", schema: s.settleResponse }, ...queueErrors },
   async handle({ principal, params, body }, { context }, reply) {
@@ -118,13 +79,8 @@ export const settle = route({
   },
 });
 
-export const peekMessage = route({
-  name: "peekMessage",
-  method: "GET",
-  path: "/v1/queues/{queue}/messages/{messageId}",
+const peekMessage = messageRoute("GET /v1/queues/{queue}/messages/{messageId}", {
   summary: "A message and its state, without leasing it",
-  tag: "Messages",
-  params: s.messageParams,
   responses: { 200: { description: "The message", schema: s.messageResponse }, ...queueErrors },
   async handle({ principal, params }, { context }, reply) {
     return respond(await messages.peek(context, principal, params.queue, params.messageId), (message) =>
@@ -133,13 +89,8 @@ export const peekMessage = route({
   },
 });
 
-export const ack = route({
-  name: "ack",
-  method: "POST",
-  path: "/v1/queues/{queue}/messages/{messageId}/ack",
+const ack = messageRoute("POST /v1/queues/{queue}/messages/{messageId}/ack", {
   summary: "Acknowledge (delete) a received message",
-  tag: "Messages",
-  params: s.messageParams,
   body: s.ackBody,
   responses: { 204: { description: "Acked (again: still 204)" }, ...leaseErrors },
   async handle({ principal, params, body }, { context }, reply) {
@@ -148,13 +99,8 @@ export const ack = route({
   },
 });
 
-export const nack = route({
-  name: "nack",
-  method: "POST",
-  path: "/v1/queues/{queue}/messages/{messageId}/nack",
+const nack = messageRoute("POST /v1/queues/{queue}/messages/{messageId}/nack", {
   summary: "Give a message back: redelivered after the backoff, or dead-lettered",
-  tag: "Messages",
-  params: s.messageParams,
   body: s.nackBody,
   responses: { 204: { description: "Released or dead-lettered" }, ...leaseErrors },
   async handle({ principal, params, body }, { context }, reply) {
@@ -171,13 +117,8 @@ export const nack = route({
   },
 });
 
-export const extendLease = route({
-  name: "extendLease",
-  method: "POST",
-  path: "/v1/queues/{queue}/messages/{messageId}/lease",
+const extendLease = messageRoute("POST /v1/queues/{queue}/messages/{messageId}/lease", {
   summary: "Extend or shorten a lease (0 releases the message)",
-  tag: "Messages",
-  params: s.messageParams,
   body: s.leaseBody,
   responses: { 200: { description: "The new lease expiry", schema: s.leaseResponse }, ...leaseErrors },
   async handle({ principal, params, body }, { context }, reply) {
@@ -194,13 +135,8 @@ export const extendLease = route({
   },
 });
 
-export const browseMessages = route({
-  name: "browseMessages",
-  method: "GET",
-  path: "/v1/queues/{queue}/browse",
+const browseMessages = messageRoute("GET /v1/queues/{queue}/browse", {
   summary: "Messages that are available, delayed or in flight, with their leases; nothing is leased",
-  tag: "Messages",
-  params: s.queueParams,
   query: s.browseQuery,
   responses: { 200: { description: "A page", schema: s.browseResponse }, ...queueErrors },
   async handle({ principal, params, query }, { context }, reply) {
@@ -216,7 +152,7 @@ export const browseMessages = route({
   },
 });
 
-export const messageRoutes: Route[] = [
+export const messageRoutes = routesNamed({
   enqueue,
   receive,
   purgeMessages,
@@ -226,4 +162,4 @@ export const messageRoutes: Route[] = [
   nack,
   extendLease,
   browseMessages,
-];
+});

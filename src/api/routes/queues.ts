@@ -5,16 +5,13 @@ import * as metrics from "../../service/metrics.js";
 import * as queues from "../../service/queues.js";
 import { presentQueue } from "../present.js";
 import * as s from "../schemas/index.js";
-import { pageOf, problem, problems, type Route, respond, route } from "./route.js";
+import { pageOf, problem, problems, respond, routesNamed, taggedRoute } from "./route.js";
 
+const queueRoute = taggedRoute("Queues");
 const queueErrors = problems(403, 404);
 
-export const createQueue = route({
-  name: "createQueue",
-  method: "POST",
-  path: "/v1/queues",
+const createQueue = queueRoute("POST /v1/queues", {
   summary: "Create a queue",
-  tag: "Queues",
   body: s.createQueueBody,
   responses: { 201: { description: "Created", schema: s.queueResponse }, ...problems(403, 409) },
   async handle({ principal, body }, { context }, reply) {
@@ -24,12 +21,8 @@ export const createQueue = route({
   },
 });
 
-export const listQueues = route({
-  name: "listQueues",
-  method: "GET",
-  path: "/v1/queues",
+const listQueues = queueRoute("GET /v1/queues", {
   summary: "List the tenant's queues the caller holds a grant on",
-  tag: "Queues",
   query: s.pageQuery,
   responses: { 200: { description: "A page", schema: s.queuePageResponse } },
   async handle({ principal, query }, { context }, reply) {
@@ -42,13 +35,8 @@ export const listQueues = route({
   },
 });
 
-export const getQueue = route({
-  name: "getQueue",
-  method: "GET",
-  path: "/v1/queues/{queue}",
+const getQueue = queueRoute("GET /v1/queues/{queue}", {
   summary: "A queue with its stats and what the caller may do on it",
-  tag: "Queues",
-  params: s.queueParams,
   responses: { 200: { description: "The queue", schema: s.queueDetailResponse }, ...queueErrors },
   async handle({ principal, params }, { context }, reply) {
     return respond(await queues.getQueue(context, principal, params.queue), ({ queue, stats, grants }) =>
@@ -57,13 +45,8 @@ export const getQueue = route({
   },
 });
 
-export const updateQueue = route({
-  name: "updateQueue",
-  method: "PATCH",
-  path: "/v1/queues/{queue}",
+const updateQueue = queueRoute("PATCH /v1/queues/{queue}", {
   summary: "Change a queue's settings (not its name or ordering)",
-  tag: "Queues",
-  params: s.queueParams,
   body: s.updateQueueBody,
   responses: { 200: { description: "The updated queue", schema: s.queueResponse }, ...queueErrors },
   async handle({ principal, params, body }, { context }, reply) {
@@ -74,26 +57,16 @@ export const updateQueue = route({
   },
 });
 
-export const deleteQueue = route({
-  name: "deleteQueue",
-  method: "DELETE",
-  path: "/v1/queues/{queue}",
+const deleteQueue = queueRoute("DELETE /v1/queues/{queue}", {
   summary: "Delete a queue with its messages and dead letters",
-  tag: "Queues",
-  params: s.queueParams,
   responses: { 204: { description: "Deleted" }, ...queueErrors },
   async handle({ principal, params }, { context }, reply) {
     return respond(await queues.deleteQueue(context, principal, params.queue), () => reply(204));
   },
 });
 
-export const queueEvents = route({
-  name: "queueEvents",
-  method: "GET",
-  path: "/v1/queues/{queue}/events",
+const queueEvents = queueRoute("GET /v1/queues/{queue}/events", {
   summary: "Server-Sent Events: message.dead_lettered, queue.stats and queue.backlog (local host)",
-  tag: "Queues",
-  params: s.queueParams,
   responses: {
     200: { description: "The queue's live events", contentType: "text/event-stream" },
     501: problem("This host carries live events through Web PubSub: see .../events/negotiate"),
@@ -110,13 +83,8 @@ export const queueEvents = route({
   },
 });
 
-export const negotiateQueueEvents = route({
-  name: "negotiateQueueEvents",
-  method: "GET",
-  path: "/v1/queues/{queue}/events/negotiate",
+const negotiateQueueEvents = queueRoute("GET /v1/queues/{queue}/events/negotiate", {
   summary: "Where to connect for the queue's live events (SSE locally, Web PubSub on Azure)",
-  tag: "Queues",
-  params: s.queueParams,
   responses: { 200: { description: "Where to connect", schema: s.negotiateResponse }, ...queueErrors },
   async handle({ principal, params }, { context, events }, reply) {
     const opened = await openQueue(context, principal, params.queue, "read");
@@ -126,26 +94,16 @@ export const negotiateQueueEvents = route({
   },
 });
 
-export const queueStats = route({
-  name: "queueStats",
-  method: "GET",
-  path: "/v1/queues/{queue}/stats",
+const queueStats = queueRoute("GET /v1/queues/{queue}/stats", {
   summary: "Message counts and totals",
-  tag: "Queues",
-  params: s.queueParams,
   responses: { 200: { description: "Stats", schema: s.statsResponse }, ...queueErrors },
   async handle({ principal, params }, { context }, reply) {
     return respond(await queues.queueStats(context, principal, params.queue), (stats) => reply(200, stats));
   },
 });
 
-export const queueMetrics = route({
-  name: "queueMetrics",
-  method: "GET",
-  path: "/v1/queues/{queue}/metrics",
+const queueMetrics = queueRoute("GET /v1/queues/{queue}/metrics", {
   summary: "The queue's stats over the last hour at most, for charts: samples kept by the store, then now",
-  tag: "Queues",
-  params: s.queueParams,
   query: s.metricsQuery,
   responses: { 200: { description: "The history", schema: s.metricsResponse }, ...queueErrors },
   async handle({ principal, params, query }, { context }, reply) {
@@ -158,7 +116,7 @@ export const queueMetrics = route({
   },
 });
 
-export const queueRoutes: Route[] = [
+export const queueRoutes = routesNamed({
   createQueue,
   listQueues,
   getQueue,
@@ -168,4 +126,4 @@ export const queueRoutes: Route[] = [
   negotiateQueueEvents,
   queueStats,
   queueMetrics,
-];
+});

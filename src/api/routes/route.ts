@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import type { Principal } from "../../domain/access.js";
 import { ok, type Result } from "../../domain/errors.js";
 import type { ServiceContext } from "../../service/context.js";
@@ -21,6 +21,16 @@ export interface Services {
 }
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** A method and a path, as api.md writes them: `"GET /v1/queues/{queue}"`. */
+export type Endpoint = `${HttpMethod} /${string}`;
+
+type ParamNames<Path extends string> = Path extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | ParamNames<Rest>
+  : never;
+
+/** The path parameters an endpoint's `{param}` segments name, each a string. */
+export type PathParams<E extends string> = { [K in ParamNames<E>]: string };
 
 /**
  * One status a route can answer. With `schema`, a JSON body the contract
@@ -88,19 +98,17 @@ export interface HandlerInput<P, Q, H, B> {
 export type Tag = "Queues" | "Messages" | "Dead letters" | "Topics" | "Keys" | "Service" | "Console";
 
 interface RouteHead {
-  /** Unique; the Azure Functions function name. */
-  name: string;
-  method: HttpMethod;
-  /** With `{param}` segments, as Azure Functions route templates write them. */
-  path: string;
   summary: string;
-  tag: Tag;
   /** Public routes take no credentials and are not rate limited. */
   public?: boolean;
 }
 
-/** A route as written: its parts' schemas type its handler, its responses type the handler's answers. */
+/**
+ * A route as written, after its endpoint: its parts' schemas type its
+ * handler, its responses type the handler's answers.
+ */
 export interface RouteDefinition<P, Q, H, B, R extends Responses> extends RouteHead {
+  /** Only where a path parameter is more than a string; otherwise read from the endpoint's `{param}` segments. */
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   /** Request headers the route reads; the handler sees no others. */
@@ -112,6 +120,12 @@ export interface RouteDefinition<P, Q, H, B, R extends Responses> extends RouteH
 
 /** A route in the registry, as the pipeline, both hosts and the OpenAPI renderer see it. */
 export interface Route extends RouteHead {
+  /** Unique; the Azure Functions function name and the OpenAPI operationId. */
+  name: string;
+  method: HttpMethod;
+  /** With `{param}` segments, as Azure Functions route templates write them. */
+  path: string;
+  tag: Tag;
   params?: z.ZodType;
   query?: z.ZodType;
   headers?: z.ZodType;
@@ -134,31 +148,61 @@ export const problem = (description: string) => ({ ...PROBLEM, description });
 export const problems = <const S extends readonly number[]>(...statuses: S) =>
   Object.fromEntries(statuses.map((status) => [status, PROBLEM])) as { [K in S[number]]: typeof PROBLEM };
 
+/** A route as its builder returns it, before its file's list names it. */
+export type UnnamedRoute = Omit<Route, "name">;
+
 /**
- * A route with the problems the pipeline itself may answer added to what it
- * declares, so OpenAPI lists every status a route can give: 500 and 503
+ * A file's routes, in order, each named by the const it is declared as
+ * (`routesNamed({ createQueue, listQueues })`), so a route's function name is
+ * the name a reader finds it by.
+ */
+export const routesNamed = (routes: Record<string, UnnamedRoute>): Route[] =>
+  Object.entries(routes).map(([name, route]) => ({ name, ...route }));
+
+/**
+ * The route builder of one resource's file: every route it builds carries
+ * `tag` (its OpenAPI group), takes the path parameters its endpoint names,
+ * and answers, besides what it declares, the problems the pipeline itself
+ * may answer, so OpenAPI lists every status a route can give: 500 and 503
  * anywhere; 401 and 429 where credentials are checked; 400 where there is
  * input to validate; 413 and 415 where there is a body.
  */
-export function route<P, Q, H, B, const R extends Responses>(
-  definition: RouteDefinition<P, Q, H, B, R>,
-): Route {
-  const reply = replyFor(definition.responses);
-  const hasInput = definition.params || definition.query || definition.headers || definition.body;
-  return {
-    ...definition,
-    responses: {
-      ...problems(
-        500,
-        503,
-        ...(definition.public ? [] : [401, 429]),
-        ...(hasInput ? [400] : []),
-        ...(definition.body ? [413, 415] : []),
-      ),
-      ...definition.responses,
-    },
-    handle: (input, services) => definition.handle(input, services, reply),
+export const taggedRoute =
+  (tag: Tag) =>
+  <const E extends Endpoint, Q, H, B, const R extends Responses, P = PathParams<E>>(
+    endpoint: E,
+    definition: RouteDefinition<P, Q, H, B, R>,
+  ): UnnamedRoute => {
+    const [method, path] = endpoint.split(" ") as [HttpMethod, string];
+    const params = definition.params ?? pathParams(path);
+    const reply = replyFor(definition.responses);
+    const hasInput = params || definition.query || definition.headers || definition.body;
+    return {
+      ...definition,
+      method,
+      path,
+      tag,
+      ...(params ? { params } : {}),
+      responses: {
+        ...problems(
+          500,
+          503,
+          ...(definition.public ? [] : [401, 429]),
+          ...(hasInput ? [400] : []),
+          ...(definition.body ? [413, 415] : []),
+        ),
+        ...definition.responses,
+      },
+      handle: (input, services) => definition.handle(input, services, reply),
+    };
   };
+
+/** A strict object of the path's `{param}` segments, each a string; none for a path without any. */
+function pathParams(path: string): z.ZodType | undefined {
+  const names = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name as string);
+  return names.length
+    ? z.strictObject(Object.fromEntries(names.map((name) => [name, z.string()])))
+    : undefined;
 }
 
 function replyFor<R extends Responses>(responses: R): Reply<R> {

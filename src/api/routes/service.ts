@@ -1,14 +1,12 @@
 import type { z } from "zod";
 import { ok } from "../../domain/errors.js";
 import * as s from "../schemas/index.js";
-import { type Route, route } from "./route.js";
+import { routesNamed, taggedRoute } from "./route.js";
 
-export const health = route({
-  name: "health",
-  method: "GET",
-  path: "/v1/health",
+const serviceRoute = taggedRoute("Service");
+
+const health = serviceRoute("GET /v1/health", {
   summary: "Liveness and store reachability",
-  tag: "Service",
   public: true,
   responses: {
     200: { description: "Up", schema: s.healthResponse },
@@ -20,12 +18,8 @@ export const health = route({
   },
 });
 
-export const openapi = route({
-  name: "openapi",
-  method: "GET",
-  path: "/v1/openapi.json",
+const openapi = serviceRoute("GET /v1/openapi.json", {
   summary: "This API's OpenAPI 3.1 document",
-  tag: "Service",
   public: true,
   responses: { 200: { description: "The document", schema: s.openApiResponse } },
   async handle(_input, services, reply) {
@@ -34,4 +28,4 @@ export const openapi = route({
   },
 });
 
-export const serviceRoutes: Route[] = [health, openapi];
+export const serviceRoutes = routesNamed({ health, openapi });

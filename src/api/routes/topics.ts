@@ -1,14 +1,19 @@
-import type { Result } from "../../domain/errors.js";
 import { filterJson } from "../../domain/filter.js";
 import type { Topic } from "../../domain/topic.js";
 import * as topics from "../../service/topics.js";
-import { hasNoEscapes } from "../json-text.js";
 import * as q from "../schemas/index.js";
 import * as s from "../schemas/topics.js";
-import { batchResults, messageInput, validInputs } from "./batch.js";
-import { pageOf, problems, type Route, respond, route } from "./route.js";
+import { sendMessages, sentResponses } from "./batch.js";
+import { pageOf, problems, respond, routesNamed, taggedRoute } from "./route.js";
 
+const topicRoute = taggedRoute("Topics");
 const topicErrors = problems(403, 404);
+// Declared outside the route: spread inline into `responses`, a call's result is lost to tsc's inference of
+// the route's answers, and `reply` would take no status.
+const publishResponses = {
+  ...sentResponses("Published", s.publishResponse, s.publishOkResponse),
+  ...topicErrors,
+};
 
 export function presentTopic(topic: Topic) {
   const { id, name, access, deduplicationWindowSeconds, createdAt, updatedAt } = topic;
@@ -33,12 +38,8 @@ export function presentSubscription({ subscription, stats }: topics.Subscription
   };
 }
 
-export const createTopic = route({
-  name: "createTopic",
-  method: "POST",
-  path: "/v1/topics",
+const createTopic = topicRoute("POST /v1/topics", {
   summary: "Create a topic (admin)",
-  tag: "Topics",
   body: s.createTopicBody,
   responses: { 201: { description: "Created", schema: s.topicResponse }, ...problems(403, 409) },
   async handle({ principal, body }, { topics: context }, reply) {
@@ -48,12 +49,8 @@ export const createTopic = route({
   },
 });
 
-export const listTopics = route({
-  name: "listTopics",
-  method: "GET",
-  path: "/v1/topics",
+const listTopics = topicRoute("GET /v1/topics", {
   summary: "List the tenant's topics the caller holds a grant on",
-  tag: "Topics",
   query: q.pageQuery,
   responses: { 200: { description: "A page", schema: q.listOf(s.topicResponse, "TopicPage") } },
   async handle({ principal, query }, { topics: context }, reply) {
@@ -63,13 +60,8 @@ export const listTopics = route({
   },
 });
 
-export const getTopic = route({
-  name: "getTopic",
-  method: "GET",
-  path: "/v1/topics/{topic}",
+const getTopic = topicRoute("GET /v1/topics/{topic}", {
   summary: "A topic with its subscriptions and stats",
-  tag: "Topics",
-  params: s.topicParams,
   responses: { 200: { description: "The topic", schema: s.topicDetailResponse }, ...topicErrors },
   async handle({ principal, params }, { topics: context }, reply) {
     return respond(await topics.getTopic(context, principal, params.topic), (view) =>
@@ -83,26 +75,16 @@ export const getTopic = route({
   },
 });
 
-export const deleteTopic = route({
-  name: "deleteTopic",
-  method: "DELETE",
-  path: "/v1/topics/{topic}",
+const deleteTopic = topicRoute("DELETE /v1/topics/{topic}", {
   summary: "Delete a topic and its subscriptions (never the subscribed queues)",
-  tag: "Topics",
-  params: s.topicParams,
   responses: { 204: { description: "Deleted" }, ...topicErrors },
   async handle({ principal, params }, { topics: context }, reply) {
     return respond(await topics.deleteTopic(context, principal, params.topic), () => reply(204));
   },
 });
 
-export const listSubscriptions = route({
-  name: "listSubscriptions",
-  method: "GET",
-  path: "/v1/topics/{topic}/subscriptions",
+const listSubscriptions = topicRoute("GET /v1/topics/{topic}/subscriptions", {
   summary: "The topic's subscriptions with their filters and counts",
-  tag: "Topics",
-  params: s.topicParams,
   responses: { 200: { description: "The list", schema: s.subscriptionListResponse }, ...topicErrors },
   async handle({ principal, params }, { topics: context }, reply) {
     return respond(await topics.listSubscriptions(context, principal, params.topic), (views) =>
@@ -111,13 +93,8 @@ export const listSubscriptions = route({
   },
 });
 
-export const putSubscription = route({
-  name: "putSubscription",
-  method: "PUT",
-  path: "/v1/topics/{topic}/subscriptions/{name}",
+const putSubscription = topicRoute("PUT /v1/topics/{topic}/subscriptions/{name}", {
   summary: "Create (201) or replace (200) a subscription: manage on the topic and on the queue",
-  tag: "Topics",
-  params: s.subscriptionParams,
   body: s.putSubscriptionBody,
   responses: {
     201: { description: "Created", schema: s.subscriptionResponse },
@@ -132,13 +109,8 @@ export const putSubscription = route({
   },
 });
 
-export const getSubscription = route({
-  name: "getSubscription",
-  method: "GET",
-  path: "/v1/topics/{topic}/subscriptions/{name}",
+const getSubscription = topicRoute("GET /v1/topics/{topic}/subscriptions/{name}", {
   summary: "A subscription with its filter and counts",
-  tag: "Topics",
-  params: s.subscriptionParams,
   responses: { 200: { description: "The subscription", schema: s.subscriptionResponse }, ...topicErrors },
   async handle({ principal, params }, { topics: context }, reply) {
     return respond(await topics.getSubscription(context, principal, params.topic, params.name), (view) =>
@@ -147,13 +119,8 @@ export const getSubscription = route({
   },
 });
 
-export const deleteSubscription = route({
-  name: "deleteSubscription",
-  method: "DELETE",
-  path: "/v1/topics/{topic}/subscriptions/{name}",
+const deleteSubscription = topicRoute("DELETE /v1/topics/{topic}/subscriptions/{name}", {
   summary: "Unsubscribe: messages published afterwards no longer reach the queue",
-  tag: "Topics",
-  params: s.subscriptionParams,
   responses: { 204: { description: "Deleted" }, ...topicErrors },
   async handle({ principal, params }, { topics: context }, reply) {
     return respond(await topics.deleteSubscription(context, principal, params.topic, params.name), () =>
@@ -162,53 +129,26 @@ export const deleteSubscription = route({
   },
 });
 
-export const publish = route({
-  name: "publish",
-  method: "POST",
-  path: "/v1/topics/{topic}/messages",
+const publish = topicRoute("POST /v1/topics/{topic}/messages", {
   summary:
     "Publish one message, or a batch of up to 100 as { messages: [...] }, to every matching subscription",
-  tag: "Topics",
-  params: s.topicParams,
   headers: q.idempotencyHeaders,
   body: q.enqueueBody,
-  responses: {
-    201: { description: "Published", schema: s.publishResponse },
-    200: {
-      description: "A duplicate inside the window (single), or the batch's per-item results",
-      schema: s.publishOkResponse,
-    },
-    ...topicErrors,
-  },
+  responses: publishResponses,
   async handle({ principal, params, headers, body, rawBody }, { topics: context }, reply) {
-    const plain = hasNoEscapes(rawBody);
-    if ("messages" in body) {
-      const published = await topics.publish(
-        context,
-        principal,
-        params.topic,
-        validInputs(body.messages, plain),
-      );
-      return respond(published, (outcomes) =>
-        reply(200, { results: batchResults(body.messages, outcomes, (outcome) => outcome) }),
-      );
-    }
-    const idempotencyKey = headers["idempotency-key"];
-    const result = await topics.publish(
-      context,
-      principal,
-      params.topic,
-      [messageInput(body, plain)],
-      idempotencyKey,
+    const sent = await sendMessages(
+      { body, rawBody, idempotencyKey: headers["idempotency-key"] },
+      (inputs, idempotencyKey) => topics.publish(context, principal, params.topic, inputs, idempotencyKey),
+      (outcome) => outcome,
     );
-    if (!result.ok) return result;
-    const [item] = result.value as [Result<topics.PublishOutcome>];
-    return respond(item, (outcome) => reply(outcome.duplicate ? 200 : 201, outcome));
+    return respond(sent, (answer) =>
+      answer.status === 201 ? reply(201, answer.body) : reply(200, answer.body),
+    );
   },
 });
 
 /** The routes of docs/api.md "Topics and subscriptions". */
-export const topicRoutes: Route[] = [
+export const topicRoutes = routesNamed({
   createTopic,
   listTopics,
   getTopic,
@@ -218,4 +158,4 @@ export const topicRoutes: Route[] = [
   getSubscription,
   deleteSubscription,
   publish,
-];
+});

@@ -14,6 +14,13 @@ export const grant = z.enum(GRANTS as ["send", "receive", "read", "manage"]);
 
 export const timestamp = z.string().meta({ format: "date-time" });
 
+/** Who may do what on a queue or a topic: a principal and the grants it holds there. */
+export const accessEntryOf = <G extends z.ZodType>(grants: G) =>
+  z.strictObject({
+    principal: z.string().min(1).max(256).meta({ description: "A subject id, an API key id or an app role" }),
+    grants: z.array(grants).min(1),
+  });
+
 /**
  * A query number: parsed from the query string's text, typed as the number
  * a client sends (zod would type a coerced input as `unknown`).
@@ -24,11 +31,6 @@ export const pageQuery = z.strictObject({
   limit: queryInt().min(1).max(LIMITS.pageSize.max).default(LIMITS.pageSize.default),
   cursor: z.string().max(512).optional(),
 });
-
-export const queueParams = z.strictObject({ queue: z.string() });
-export const messageParams = z.strictObject({ queue: z.string(), messageId: z.string() });
-export const taskParams = z.strictObject({ queue: z.string(), taskId: z.string() });
-export const keyParams = z.strictObject({ id: z.string() });
 
 export const listOf = <T extends z.ZodType>(item: T, id: string) =>
   z.object({ items: z.array(item), nextCursor: z.string().optional() }).meta({ id });

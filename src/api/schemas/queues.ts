@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "../../domain/limits.js";
-import { grant, listOf, queryInt, queueName, seconds, timestamp } from "./common.js";
+import { accessEntryOf, grant, listOf, queryInt, queueName, seconds, timestamp } from "./common.js";
 
 const retryPolicy = z.strictObject({
   initialDelaySeconds: seconds(LIMITS.retry.initialDelaySeconds).optional(),
@@ -9,10 +9,7 @@ const retryPolicy = z.strictObject({
   jitter: z.boolean().optional(),
 });
 
-const accessEntry = z.strictObject({
-  principal: z.string().min(1).max(256).meta({ description: "A subject id, an API key id or an app role" }),
-  grants: z.array(grant).min(1),
-});
+const accessEntry = accessEntryOf(grant);
 
 const pushInput = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048),

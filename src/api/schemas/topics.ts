@@ -1,27 +1,18 @@
 import { z } from "zod";
 import { TOPIC_GRANTS } from "../../domain/access.js";
 import { LIMITS } from "../../domain/limits.js";
-import { batchResultOf, queueName } from "./common.js";
+import { accessEntryOf, batchResultOf, queueName, seconds, timestamp } from "./common.js";
 
 /** The topic routes' request and response shapes (see `./common.ts` for the conventions). */
 
-const timestamp = z.string().meta({ format: "date-time" });
 const grant = z.enum(TOPIC_GRANTS as ["publish", "read", "manage"]);
-
-const accessEntry = z.strictObject({
-  principal: z.string().min(1).max(256).meta({ description: "A subject id, an API key id or an app role" }),
-  grants: z.array(grant).min(1),
-});
+const accessEntry = accessEntryOf(grant);
 
 export const createTopicBody = z
   .strictObject({
     name: queueName,
     access: z.array(accessEntry).max(LIMITS.accessEntries).optional(),
-    deduplicationWindowSeconds: z
-      .int()
-      .min(LIMITS.deduplicationWindowSeconds.min)
-      .max(LIMITS.deduplicationWindowSeconds.max)
-      .optional(),
+    deduplicationWindowSeconds: seconds(LIMITS.deduplicationWindowSeconds).optional(),
   })
   .meta({ id: "CreateTopic" });
 
@@ -33,9 +24,6 @@ const filter = z.unknown().meta({
 export const putSubscriptionBody = z
   .strictObject({ queue: queueName, filter: filter.optional() })
   .meta({ id: "PutSubscription" });
-
-export const topicParams = z.strictObject({ topic: z.string() });
-export const subscriptionParams = z.strictObject({ topic: z.string(), name: z.string() });
 
 export const topicResponse = z
   .object({
