@@ -1,6 +1,7 @@
+import type { ChildProcess } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parseWrkOutput } from "../src/tools/bench/loaders.js";
-import { type BenchRow, ratios, table, topicRatios } from "../src/tools/bench/report.js";
+import { type BenchRow, producerConsumerRow, ratios, table, topicRatios } from "../src/tools/bench/report.js";
 import { parseProcStat, sumTree } from "../src/tools/peers/processes.js";
 import { rotation } from "../src/tools/peers/run.js";
 import { compare, cpuTable, peerTable, percentile, type Sample, spread } from "../src/tools/peers/stats.js";
@@ -103,6 +104,56 @@ describe("the report", () => {
     expect(lines[2]).toMatch(
       /^\| steady state \(offered 2,609\/s, sent 2,611\/s\) \| Conveyor \| 80 \| 2,611 \|/,
     );
+  });
+});
+
+describe("a producer beside a consumer", () => {
+  const produced = {
+    requestsPerSecond: 100,
+    p50Ms: 1,
+    p99Ms: 2,
+    errors: 1,
+    wrkCpuSeconds: 0.5,
+    settled: 990,
+  };
+  const consumed = {
+    requestsPerSecond: 50,
+    p50Ms: 9,
+    p99Ms: 9,
+    errors: 2,
+    wrkCpuSeconds: 0.25,
+    measured: { count: 980, p50Ms: 3, p99Ms: 7 },
+  };
+  const target = { name: "Conveyor", url: "", child: { pid: process.pid } as ChildProcess };
+  const run = {
+    connections: 80,
+    seconds: 10,
+    produced,
+    consumed,
+    serverCpuSeconds: 4.9,
+    offeredPerSecond: 100,
+  };
+
+  it("is one row: messages and latency from the consumer, requests, errors and wrk's CPU of both", () => {
+    expect(producerConsumerRow("steady state", target, { ...run, delivered: 980 })).toMatchObject({
+      scenario: "steady state",
+      target: "Conveyor",
+      connections: 80,
+      requestsPerSecond: 150,
+      messagesPerSecond: 98,
+      p50Ms: 3,
+      p99Ms: 7,
+      errors: 3,
+      wrkCpuSeconds: 0.75,
+      serverCpuSecondsPer1000: 5,
+      offeredPerSecond: 100,
+      producedPerSecond: 99,
+    });
+  });
+
+  it("has no server CPU per message when nothing was delivered", () => {
+    const row = producerConsumerRow("steady state", target, { ...run, delivered: 0 });
+    expect([row.messagesPerSecond, row.serverCpuSecondsPer1000]).toEqual([0, Number.NaN]);
   });
 });
 

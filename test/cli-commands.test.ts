@@ -51,31 +51,17 @@ describe("ack, nack and peek", () => {
     }[];
     expect(leased).toHaveLength(2);
     const [first, second] = leased as [(typeof leased)[0], (typeof leased)[0]];
-    expect((await conveyor(["ack", "work", first.messageId, "--lease", first.leaseToken])).code).toBe(0);
-    const nacked = await conveyor([
-      "nack",
-      "work",
-      second.messageId,
-      "--lease",
-      second.leaseToken,
-      "--delay",
-      "600",
-      "--error",
-      "not yet",
-    ]);
+    /** `conveyor <command> work <id> --lease <token>` for one leased message, then `flags`. */
+    const settle = (command: "ack" | "nack", message: typeof first, ...flags: string[]) =>
+      conveyor([command, "work", message.messageId, "--lease", message.leaseToken, ...flags]);
+    expect((await settle("ack", first)).code).toBe(0);
+    const nacked = await settle("nack", second, "--delay", "600", "--error", "not yet");
     expect(nacked).toMatchObject({ code: 0, stderr: `released ${second.messageId}\n` });
     const peeked = jsonLines((await conveyor(["peek", "work", second.messageId])).stdout)[0];
     expect(peeked).toMatchObject({ messageId: second.messageId, state: "delayed", lastError: "not yet" });
     // An ack is idempotent for its own lease, as SQS's DeleteMessage is.
-    expect((await conveyor(["ack", "work", first.messageId, "--lease", first.leaseToken])).code).toBe(0);
-    const dead = await conveyor([
-      "nack",
-      "work",
-      second.messageId,
-      "--lease",
-      second.leaseToken,
-      "--dead-letter",
-    ]);
+    expect((await settle("ack", first)).code).toBe(0);
+    const dead = await settle("nack", second, "--dead-letter");
     expect([dead.code, dead.stderr]).toEqual([
       1,
       expect.stringMatching(/lease_lost \(HTTP 409\): .*spent by a nack/),

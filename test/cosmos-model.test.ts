@@ -1,8 +1,8 @@
-import { BulkOperationType, type Container, CosmosClient, type ErrorResponse } from "@azure/cosmos";
+import { BulkOperationType, type Container, type ErrorResponse } from "@azure/cosmos";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { QUERY_BASE_RU, readCharge, writeCharge } from "../src/tools/cosmos-model/charges.js";
 import { type CosmosModel, modelOptionsFromEnv, startCosmosModel } from "../src/tools/cosmos-model/model.js";
-import { cosmosTestEndpoint } from "./cosmos-server.js";
+import { cosmosModelClient, cosmosTestEndpoint } from "./cosmos-server.js";
 
 /**
  * The Cosmos DB model (src/tools/cosmos-model) seen through the real
@@ -13,18 +13,6 @@ import { cosmosTestEndpoint } from "./cosmos-server.js";
 let model: CosmosModel;
 let container: Container;
 let noRetry: Container;
-
-function clientFor(url: string, maxRetryAttemptCount?: number): CosmosClient {
-  return new CosmosClient({
-    endpoint: url,
-    key: "local-test-server-accepts-any-key",
-    connectionPolicy: {
-      enableEndpointDiscovery: false,
-      requestTimeout: 5_000,
-      ...(maxRetryAttemptCount === undefined ? {} : { retryOptions: { maxRetryAttemptCount } }),
-    },
-  });
-}
 
 /** A document of about `bytes` bytes of JSON, as the SDK sends it. */
 const sized = (id: string, pk: string, bytes: number) => {
@@ -43,13 +31,13 @@ const failure = async (promise: Promise<unknown>): Promise<ErrorResponse> => {
 
 beforeAll(async () => {
   model = await startCosmosModel({ target: await cosmosTestEndpoint() });
-  const client = clientFor(model.url);
+  const client = cosmosModelClient(model.url);
   const { database } = await client.databases.createIfNotExists({ id: `model-${process.pid}` });
   ({ container } = await database.containers.createIfNotExists({
     id: "items",
     partitionKey: { paths: ["/pk"] },
   }));
-  noRetry = clientFor(model.url, 0).database(database.id).container("items");
+  noRetry = cosmosModelClient(model.url, 0).database(database.id).container("items");
 });
 
 afterAll(() => model.close());

@@ -1,4 +1,4 @@
-import { type Container, CosmosClient } from "@azure/cosmos";
+import type { Container } from "@azure/cosmos";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   classify,
@@ -9,7 +9,7 @@ import {
   withRetry,
 } from "../src/adapters/cosmos/resilience.js";
 import { type CosmosModel, startCosmosModel } from "../src/tools/cosmos-model/model.js";
-import { cosmosTestEndpoint } from "./cosmos-server.js";
+import { cosmosModelClient, cosmosTestEndpoint } from "./cosmos-server.js";
 
 /**
  * The Cosmos DB store's retry and exactly-once helpers, against the Cosmos
@@ -30,15 +30,7 @@ interface Item {
 
 beforeAll(async () => {
   model = await startCosmosModel({ target: await cosmosTestEndpoint() });
-  const client = new CosmosClient({
-    endpoint: model.url,
-    key: "local-test-server-accepts-any-key",
-    connectionPolicy: {
-      enableEndpointDiscovery: false,
-      requestTimeout: 5_000,
-      retryOptions: { maxRetryAttemptCount: 0 },
-    },
-  });
+  const client = cosmosModelClient(model.url, 0);
   const { database } = await client.databases.createIfNotExists({ id: `resilience-${process.pid}` });
   ({ container } = await database.containers.createIfNotExists({
     id: "items",
@@ -177,21 +169,12 @@ describe("exactly once across a lost answer", () => {
     const created = await container.items.create<Item>({ id: "x", pk: "replace", writeId: "w0", n: 0 });
     const etag = created.etag as string;
     model.inject({ fault: "lost-answer", times: 1, kinds: ["replace"] });
-    const once = await replaceOnce(
-      container,
-      { id: "x", pk: "replace", writeId: "w1", n: 1 },
-      etag,
-      "replace",
-      FAST,
-    );
+    /** Replaces x, written as w0, with `writeId` and `n`, if it is still at the etag of w0. */
+    const replaceW0 = (writeId: string, n: number) =>
+      replaceOnce(container, { id: "x", pk: "replace", writeId, n }, etag, "replace", FAST);
+    const once = await replaceW0("w1", 1);
     expect(once).toMatchObject({ ok: true, recovered: true, resource: { writeId: "w1", n: 1 } });
-    const stale = await replaceOnce(
-      container,
-      { id: "x", pk: "replace", writeId: "w2", n: 2 },
-      etag,
-      "replace",
-      FAST,
-    );
+    const stale = await replaceW0("w2", 2);
     expect(stale).toMatchObject({ ok: false, current: { writeId: "w1" } });
   });
 

@@ -41,6 +41,23 @@ export function cosmosClientOf(env: Record<string, string>): CosmosClient {
   });
 }
 
+/**
+ * A client on the Cosmos DB model (src/tools/cosmos-model) at `url`, with the
+ * SDK's default retries, or `maxRetryAttemptCount` of them (0: the test sees
+ * each throttled answer itself).
+ */
+export function cosmosModelClient(url: string, maxRetryAttemptCount?: number): CosmosClient {
+  return new CosmosClient({
+    endpoint: url,
+    key: "local-test-server-accepts-any-key",
+    connectionPolicy: {
+      enableEndpointDiscovery: false,
+      requestTimeout: 5_000,
+      ...(maxRetryAttemptCount === undefined ? {} : { retryOptions: { maxRetryAttemptCount } }),
+    },
+  });
+}
+
 /** Every document of a container of `env`'s database as stored: what its change feed would deliver. */
 export async function storedDocuments(env: Record<string, string>, container: string): Promise<unknown[]> {
   const { resources } = await cosmosClientOf(env)

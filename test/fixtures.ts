@@ -1,3 +1,4 @@
+import { type DraftMessage, enqueuedMessage } from "../src/domain/enqueue.js";
 import type { Message } from "../src/domain/message.js";
 import { DEFAULT_SETTINGS, type Queue } from "../src/domain/queue.js";
 
@@ -17,28 +18,27 @@ export function aQueue(overrides: Partial<Queue> = {}): Queue {
   };
 }
 
-export function aMessage(overrides: Partial<Message> = {}): Message {
+/** The `n`th of a run of empty messages as the service drafts them, available from `available` until `expiresAt`. */
+export function plainDraft(n: number, available: Date, expiresAt: Date): DraftMessage {
   return {
-    id: "m1",
-    tenantId: "tenant-a",
-    queueId: "q_test",
-    body: '"hello"',
+    id: `m_${n}`,
+    body: "{}",
     attributes: {},
     priority: 0,
     groupId: null,
-    sequence: 1,
     dedupKey: null,
-    state: "ready",
-    visibleAt: T0,
-    enqueuedAt: T0,
-    expiresAt: at(3600),
-    deliveryCount: 0,
-    leaseToken: null,
-    leaseExpiresAt: null,
-    lastError: null,
-    reason: null,
-    deadLetteredAt: null,
-    ackedAt: null,
-    ...overrides,
+    enqueuedAt: available,
+    visibleAt: available,
+    expiresAt,
   };
+}
+
+/** A message "hello" as the service drafts it for `aQueue()`: due at T0, for an hour. */
+export function aDraft(overrides: Partial<DraftMessage> = {}): DraftMessage {
+  return { ...plainDraft(1, T0, at(3600)), id: "m1", body: '"hello"', ...overrides };
+}
+
+/** `aDraft()` as its store keeps it once enqueued in `aQueue()` (sequence 1, ready), then `overrides`. */
+export function aMessage(overrides: Partial<Message> = {}): Message {
+  return { ...enqueuedMessage(aQueue(), aDraft(), 1), ...overrides };
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type FaultProxy, startFaultProxy } from "../src/tools/fault-proxy.js";
 import { cosmosHostEnv, storedDocuments } from "./cosmos-server.js";
 import { adminToken } from "./dev-token.js";
+import { CHANGE_FEED_SOURCE } from "./functions-recorder.js";
 
 /**
  * The Azure push path as the Functions host runs it: Cosmos DB through the
@@ -141,13 +142,10 @@ const fn = (name: string) => {
   return registration;
 };
 
-async function http(
-  name: string,
-  method: string,
-  path: string,
-  params: Record<string, string>,
-  body?: unknown,
-) {
+type Params = Record<string, string>;
+
+/** Calls an HTTP function as the host would, as the tenant's admin: its status and JSON answer. */
+async function http(name: string, method: string, path: string, params: Params, body?: unknown) {
   const request = new HttpRequest({
     method,
     url: `http://localhost${path}`,
@@ -164,6 +162,28 @@ async function http(
     json: typeof response.body === "string" ? JSON.parse(response.body) : undefined,
   };
 }
+
+/** A GET of a queue's resource: the handler reads the route's parameters, not the path. */
+const get = (name: string, params: Params) => http(name, "GET", "", params);
+
+/** Creates a queue that pushes to the receiver and sends it `message`: the enqueue's answer. */
+async function pushQueueWith(queue: string, message: Record<string, unknown>, settings = {}) {
+  await http(
+    "createQueue",
+    "POST",
+    "/v1/queues",
+    {},
+    { name: queue, ...settings, push: { url: receiver.url } },
+  );
+  return (await http("enqueue", "POST", `/v1/queues/${queue}/messages`, { queue }, message)).json;
+}
+
+/** Invokes a function that is not HTTP with its trigger's input, as the host would. */
+const trigger = (name: string, input: unknown, triggerMetadata?: Record<string, unknown>) =>
+  fn(name).options.handler(
+    input,
+    new InvocationContext({ functionName: name, ...(triggerMetadata ? { triggerMetadata } : {}) }),
+  );
 
 /** What the change feed would deliver: the documents of `messages` as stored. */
 const changeFeed = () => storedDocuments(env, "messages");
@@ -203,11 +223,8 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
   it("registers the change-feed, Service Bus and timer functions on the right sources", () => {
     const byName = Object.fromEntries(registrations.map((r) => [r.name, r]));
     expect(byName.messageChanges?.options).toMatchObject({
-      connection: "COSMOS",
-      databaseName: "%COSMOS_DATABASE%",
+      ...CHANGE_FEED_SOURCE,
       containerName: "messages",
-      leaseContainerName: "leases",
-      createLeaseContainerIfNotExists: false,
     });
     expect(byName.deliverPush?.options).toMatchObject({
       connection: "ServiceBusConnection",
@@ -237,13 +254,12 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
     expect(sent.status).toBe(201);
 
     const documents = await changeFeed();
-    const context = new InvocationContext({ functionName: "messageChanges" });
-    await fn("messageChanges").options.handler(documents, context);
-    await fn("messageChanges").options.handler(documents, context); // the feed is at-least-once
+    await trigger("messageChanges", documents);
+    await trigger("messageChanges", documents); // the feed is at-least-once
     const jobs = jobsFor(sent.json.messageId);
     expect(jobs.length).toBeGreaterThanOrEqual(1);
     // The change feed also keeps the queue's stats history in Cosmos DB, for GET .../metrics.
-    const history = await http("queueMetrics", "GET", "", { queue: "pushed" });
+    const history = await get("queueMetrics", { queue: "pushed" });
     expect(history.json.points.length).toBeGreaterThanOrEqual(2);
     expect(history.json.points[0]).toMatchObject({ enqueuedTotal: 1 });
     const ids = new Set(jobs.map((job) => job.message.messageId));
@@ -252,64 +268,44 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
     expect(jobs[0]?.message.scheduledEnqueueTimeUtc?.toISOString()).toBe(sent.json.visibleAt);
 
     const job = jobs[0]?.message.body;
-    await fn("deliverPush").options.handler(
-      job,
-      new InvocationContext({
-        functionName: "deliverPush",
-        triggerMetadata: { messageId: jobs[0]?.message.messageId, deliveryCount: 1 },
-      }),
-    );
+    await trigger("deliverPush", job, { messageId: jobs[0]?.message.messageId, deliveryCount: 1 });
     const delivery = receiver.deliveries.at(-1);
     expect(
       new Webhook(secret).verify(delivery?.body ?? "", delivery?.headers as Record<string, string>),
     ).toEqual({ n: 1 });
-    const peeked = await http("peekMessage", "GET", "", { queue: "pushed", messageId: sent.json.messageId });
+    const peeked = await get("peekMessage", { queue: "pushed", messageId: sent.json.messageId });
     expect(peeked.json.state).toBe("acked");
 
     // The same job delivered again by Service Bus changes nothing.
     const before = receiver.deliveries.length;
-    await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
+    await trigger("deliverPush", job);
     expect(receiver.deliveries.length).toBe(before);
   });
 
   it("defers a job that arrives before its message is due", async () => {
-    await http("createQueue", "POST", "/v1/queues", {}, { name: "later", push: { url: receiver.url } });
-    const sent = await http(
-      "enqueue",
-      "POST",
-      "/v1/queues/later/messages",
-      { queue: "later" },
-      { body: 2, delaySeconds: 60 },
-    );
+    const sent = await pushQueueWith("later", { body: 2, delaySeconds: 60 });
     const early = {
       tenantId: "azure-tenant",
       queueId: "",
-      messageId: sent.json.messageId,
+      messageId: sent.messageId,
       deliveryCount: 0,
       dueAt: new Date().toISOString(),
     };
-    const queue = await http("getQueue", "GET", "", { queue: "later" });
+    const queue = await get("getQueue", { queue: "later" });
     early.queueId = queue.json.id;
-    await fn("deliverPush").options.handler(early, new InvocationContext({ functionName: "deliverPush" }));
-    const deferred = jobsFor(sent.json.messageId).at(-1);
-    expect(deferred?.message.scheduledEnqueueTimeUtc?.toISOString()).toBe(sent.json.visibleAt);
+    await trigger("deliverPush", early);
+    const deferred = jobsFor(sent.messageId).at(-1);
+    expect(deferred?.message.scheduledEnqueueTimeUtc?.toISOString()).toBe(sent.visibleAt);
   });
 
   it("dead-letters the message when Service Bus dead-letters its job, with the broker's reason", async () => {
-    await http("createQueue", "POST", "/v1/queues", {}, { name: "crashing", push: { url: receiver.url } });
-    const sent = await http(
-      "enqueue",
-      "POST",
-      "/v1/queues/crashing/messages",
-      { queue: "crashing" },
-      { body: 3 },
-    );
-    const queue = await http("getQueue", "GET", "", { queue: "crashing" });
-    const job = firstAttempt(queue.json.id, sent.json);
+    const sent = await pushQueueWith("crashing", { body: 3 });
+    const queue = await get("getQueue", { queue: "crashing" });
+    const job = firstAttempt(queue.json.id, sent);
     // The binding data the Service Bus extension (v5) gives a dead-lettered message: the broker's
     // reason is an application property, not a top-level field.
     const bindingData = {
-      MessageId: `${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`,
+      MessageId: `${sent.messageId}:0:${Date.parse(sent.visibleAt)}`,
       DeliveryCount: 1,
       DeadLetterSource: null,
       ApplicationProperties: {
@@ -321,16 +317,10 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
         DeadLetterErrorDescription: "Message could not be consumed after 10 delivery attempts.",
       },
     };
-    await fn("deadLetterPush").options.handler(
-      job,
-      new InvocationContext({
-        functionName: "deadLetterPush",
-        triggerMetadata: asWorkerSeesIt(bindingData) as Record<string, unknown>,
-      }),
-    );
-    const dlq = await http("listDeadLetters", "GET", "", { queue: "crashing" });
+    await trigger("deadLetterPush", job, asWorkerSeesIt(bindingData) as Record<string, unknown>);
+    const dlq = await get("listDeadLetters", { queue: "crashing" });
     expect(dlq.json.messages[0]).toMatchObject({
-      messageId: sent.json.messageId,
+      messageId: sent.messageId,
       reason: "push_failed",
       lastError:
         "the push job was dead-lettered by the broker: MaxDeliveryCountExceeded: Message could not be consumed after 10 delivery attempts.",
@@ -338,158 +328,90 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
   });
 
   it("the safety net gives a due message without a job one", async () => {
-    await http("createQueue", "POST", "/v1/queues", {}, { name: "missed", push: { url: receiver.url } });
-    const sent = await http(
-      "enqueue",
-      "POST",
-      "/v1/queues/missed/messages",
-      { queue: "missed" },
-      { body: 4 },
-    );
-    expect(jobsFor(sent.json.messageId)).toEqual([]);
-    await fn("pushSafetyNet").options.handler(
-      { isPastDue: false },
-      new InvocationContext({ functionName: "pushSafetyNet" }),
-    );
-    expect(jobsFor(sent.json.messageId)).toHaveLength(1);
-    expect(jobsFor(sent.json.messageId)[0]?.message.body).toMatchObject({
-      messageId: sent.json.messageId,
+    const sent = await pushQueueWith("missed", { body: 4 });
+    expect(jobsFor(sent.messageId)).toEqual([]);
+    await trigger("pushSafetyNet", { isPastDue: false });
+    expect(jobsFor(sent.messageId)).toHaveLength(1);
+    expect(jobsFor(sent.messageId)[0]?.message.body).toMatchObject({
+      messageId: sent.messageId,
       deliveryCount: 0,
     });
   });
 
   it("a job that arrives early is deferred under an id Service Bus keeps, once however often it is redelivered", async () => {
-    await http("createQueue", "POST", "/v1/queues", {}, { name: "skewed", push: { url: receiver.url } });
-    const sent = await http(
-      "enqueue",
-      "POST",
-      "/v1/queues/skewed/messages",
-      { queue: "skewed" },
-      { body: 6, delaySeconds: 60 },
-    );
-    await fn("messageChanges").options.handler(
-      await changeFeed(),
-      new InvocationContext({ functionName: "messageChanges" }),
-    );
-    const [first] = jobsFor(sent.json.messageId);
-    expect(first?.message.messageId).toBe(`${sent.json.messageId}:0:${Date.parse(sent.json.visibleAt)}`);
+    const sent = await pushQueueWith("skewed", { body: 6, delaySeconds: 60 });
+    await trigger("messageChanges", await changeFeed());
+    const [first] = jobsFor(sent.messageId);
+    expect(first?.message.messageId).toBe(`${sent.messageId}:0:${Date.parse(sent.visibleAt)}`);
 
     // Service Bus hands the job over before the message is due by this host's clock (clock skew),
     // twice: the second delivery is Service Bus retrying the invocation.
     for (let delivery = 0; delivery < 2; delivery++) {
-      await fn("deliverPush").options.handler(
-        first?.message.body,
-        new InvocationContext({ functionName: "deliverPush" }),
-      );
+      await trigger("deliverPush", first?.message.body);
     }
-    const jobs = jobsFor(sent.json.messageId);
+    const jobs = jobsFor(sent.messageId);
     expect(jobs).toHaveLength(2);
     const deferred = jobs[1]?.message;
     expect(deferred?.messageId).not.toBe(first?.message.messageId);
-    expect(deferred?.scheduledEnqueueTimeUtc?.getTime()).toBeGreaterThanOrEqual(
-      Date.parse(sent.json.visibleAt),
-    );
+    expect(deferred?.scheduledEnqueueTimeUtc?.getTime()).toBeGreaterThanOrEqual(Date.parse(sent.visibleAt));
 
     // Early again: the next deferral's id is new too, and never an earlier one of the chain.
-    await fn("deliverPush").options.handler(
-      deferred?.body,
-      new InvocationContext({ functionName: "deliverPush" }),
-    );
-    expect(new Set(jobsFor(sent.json.messageId).map((job) => job.message.messageId)).size).toBe(3);
+    await trigger("deliverPush", deferred?.body);
+    expect(new Set(jobsFor(sent.messageId).map((job) => job.message.messageId)).size).toBe(3);
   });
 
   it("the safety net's job is kept even when the change feed's job for the attempt was already taken", async () => {
-    await http("createQueue", "POST", "/v1/queues", {}, { name: "netted", push: { url: receiver.url } });
-    const sent = await http(
-      "enqueue",
-      "POST",
-      "/v1/queues/netted/messages",
-      { queue: "netted" },
-      { body: 7 },
-    );
-    await fn("messageChanges").options.handler(
-      await changeFeed(),
-      new InvocationContext({ functionName: "messageChanges" }),
-    );
-    expect(jobsFor(sent.json.messageId)).toHaveLength(1);
+    const sent = await pushQueueWith("netted", { body: 7 });
+    await trigger("messageChanges", await changeFeed());
+    expect(jobsFor(sent.messageId)).toHaveLength(1);
     // That job was received and lost (say its instance died after a deferral the broker dropped):
     // the message is still due, with no job.
-    const timer = () =>
-      fn("pushSafetyNet").options.handler(
-        { isPastDue: false },
-        new InvocationContext({ functionName: "pushSafetyNet" }),
-      );
+    const timer = () => trigger("pushSafetyNet", { isPastDue: false });
     await timer();
-    expect(jobsFor(sent.json.messageId)).toHaveLength(2);
+    expect(jobsFor(sent.messageId)).toHaveLength(2);
     // A second run in the same period does not pile up jobs: it repeats the first one's id.
     await timer();
-    expect(jobsFor(sent.json.messageId)).toHaveLength(2);
-    expect(duplicates.map((job) => job.messageId)).toContain(
-      jobsFor(sent.json.messageId)[1]?.message.messageId,
-    );
+    expect(jobsFor(sent.messageId)).toHaveLength(2);
+    expect(duplicates.map((job) => job.messageId)).toContain(jobsFor(sent.messageId)[1]?.message.messageId);
   });
 
   it("a failing webhook nacks with backoff, and the last attempt dead-letters with push_failed", async () => {
     status = 500;
-    await http(
-      "createQueue",
-      "POST",
-      "/v1/queues",
-      {},
-      { name: "failing", maxDeliveries: 1, push: { url: receiver.url } },
-    );
-    const sent = await http(
-      "enqueue",
-      "POST",
-      "/v1/queues/failing/messages",
-      { queue: "failing" },
-      { body: 5 },
-    );
-    const queue = await http("getQueue", "GET", "", { queue: "failing" });
-    const job = firstAttempt(queue.json.id, sent.json);
-    await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
+    const sent = await pushQueueWith("failing", { body: 5 }, { maxDeliveries: 1 });
+    const queue = await get("getQueue", { queue: "failing" });
+    const job = firstAttempt(queue.json.id, sent);
+    await trigger("deliverPush", job);
     status = 200;
-    const dlq = await http("listDeadLetters", "GET", "", { queue: "failing" });
+    const dlq = await get("listDeadLetters", { queue: "failing" });
     expect(dlq.json.messages[0]).toMatchObject({
-      messageId: sent.json.messageId,
+      messageId: sent.messageId,
       reason: "push_failed",
       lastError: "HTTP 500",
     });
 
     // The change feed turns the dead letter into a live event in the queue's Web PubSub group.
-    await fn("messageChanges").options.handler(
-      await changeFeed(),
-      new InvocationContext({ functionName: "messageChanges" }),
-    );
+    await trigger("messageChanges", await changeFeed());
     const event = published.find(
       (entry) =>
-        entry.message.type === "message.dead_lettered" &&
-        entry.message.data.messageId === sent.json.messageId,
+        entry.message.type === "message.dead_lettered" && entry.message.data.messageId === sent.messageId,
     );
     expect(event).toMatchObject({ hub: "conveyor", group: `azure-tenant.${queue.json.id}` });
     expect(event?.message.data).toMatchObject({ queue: "failing", reason: "push_failed" });
   });
 
   it("a store outage reschedules the job with a growing backoff instead of spending Service Bus's deliveries", async () => {
-    await http("createQueue", "POST", "/v1/queues", {}, { name: "outage", push: { url: receiver.url } });
-    const sent = await http(
-      "enqueue",
-      "POST",
-      "/v1/queues/outage/messages",
-      { queue: "outage" },
-      { body: 8 },
-    );
-    const queue = await http("getQueue", "GET", "", { queue: "outage" });
-    let job: unknown = firstAttempt(queue.json.id, sent.json);
+    const sent = await pushQueueWith("outage", { body: 8 });
+    const queue = await get("getQueue", { queue: "outage" });
+    let job: unknown = firstAttempt(queue.json.id, sent);
     const waits: number[] = [];
     await storeProxy.setMode("unavailable");
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const before = jobsFor(sent.json.messageId).length;
+        const before = jobsFor(sent.messageId).length;
         const started = Date.now();
         // Resolves, so Service Bus completes this delivery instead of redelivering it at once.
-        await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
-        const retries = jobsFor(sent.json.messageId);
+        await trigger("deliverPush", job);
+        const retries = jobsFor(sent.messageId);
         expect(retries).toHaveLength(before + 1);
         const retry = retries.at(-1)?.message;
         waits.push((retry?.scheduledEnqueueTimeUtc?.getTime() ?? 0) - started);
@@ -501,18 +423,18 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
     expect(waits[0]).toBeGreaterThanOrEqual(400);
     expect(waits[1]).toBeGreaterThan(waits[0] as number);
     expect(waits[2]).toBeGreaterThan(waits[1] as number);
-    expect(new Set(jobsFor(sent.json.messageId).map((entry) => entry.message.messageId)).size).toBe(3);
+    expect(new Set(jobsFor(sent.messageId).map((entry) => entry.message.messageId)).size).toBe(3);
 
     // The store is back: the rescheduled job delivers the message.
-    await fn("deliverPush").options.handler(job, new InvocationContext({ functionName: "deliverPush" }));
-    const peeked = await http("peekMessage", "GET", "", { queue: "outage", messageId: sent.json.messageId });
+    await trigger("deliverPush", job);
+    const peeked = await get("peekMessage", { queue: "outage", messageId: sent.messageId });
     expect(peeked.json.state).toBe("acked");
   });
 
   it("hands dashboards a Web PubSub connection for one queue's group, and does not stream itself", async () => {
     await http("createQueue", "POST", "/v1/queues", {}, { name: "dashboard" });
-    const queue = await http("getQueue", "GET", "", { queue: "dashboard" });
-    const negotiated = await http("negotiateQueueEvents", "GET", "", { queue: "dashboard" });
+    const queue = await get("getQueue", { queue: "dashboard" });
+    const negotiated = await get("negotiateQueueEvents", { queue: "dashboard" });
     expect(negotiated).toMatchObject({
       status: 200,
       json: { transport: "webpubsub", url: expect.stringMatching(/^wss:/) },
@@ -522,7 +444,7 @@ describe("push delivery on Azure (Functions, Cosmos DB, Service Bus at its SDK b
       groups: [group],
       roles: [`webpubsub.joinLeaveGroup.${group}`],
     });
-    const streamed = await http("queueEvents", "GET", "", { queue: "dashboard" });
+    const streamed = await get("queueEvents", { queue: "dashboard" });
     expect(streamed).toMatchObject({ status: 501, json: { code: "not_implemented" } });
   });
 });

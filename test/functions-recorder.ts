@@ -28,3 +28,15 @@ export function recordingFunctions(
     },
   };
 }
+
+/**
+ * What both Cosmos DB change-feed triggers (`messageChanges`, `topicChanges`)
+ * bind to: the account through the identity-based `COSMOS` connection, the
+ * app's database, and the `leases` container they share, which infra creates.
+ */
+export const CHANGE_FEED_SOURCE = {
+  connection: "COSMOS",
+  databaseName: "%COSMOS_DATABASE%",
+  leaseContainerName: "leases",
+  createLeaseContainerIfNotExists: false,
+};

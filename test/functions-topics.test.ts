@@ -11,6 +11,7 @@ import type { TopicContext } from "../src/service/topics.js";
 import { publish } from "../src/service/topics.js";
 import { cosmosHostEnv, storedDocuments } from "./cosmos-server.js";
 import { aQueue } from "./fixtures.js";
+import { CHANGE_FEED_SOURCE } from "./functions-recorder.js";
 
 /**
  * The topic fan-out on Azure as the Functions host runs it: Cosmos DB
@@ -158,12 +159,9 @@ describe("topic fan-out on Azure (Functions, Cosmos DB change feed and timer)", 
     expect(fn("topicChanges")).toMatchObject({
       kind: "cosmosDB",
       options: {
-        connection: "COSMOS",
-        databaseName: "%COSMOS_DATABASE%",
+        ...CHANGE_FEED_SOURCE,
         containerName: "topicMessages",
-        leaseContainerName: "leases",
         leaseContainerPrefix: "topicChanges-",
-        createLeaseContainerIfNotExists: false,
         startFromBeginning: true,
       },
     });

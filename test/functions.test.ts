@@ -58,13 +58,15 @@ const pathOf = (route = "") => `/${route.replace(/^\//, "")}`;
 
 async function invoke(
   name: string,
-  init: { method: string; path: string; params?: Record<string, string>; body?: unknown; token?: string },
+  method: string,
+  path: string,
+  init: { params?: Record<string, string>; body?: unknown; token?: string } = {},
 ): Promise<HttpResponseInit & { json: unknown }> {
   const registration = http().find((candidate) => candidate.name === name);
   if (!registration) throw new Error(`no function ${name}`);
   const request = new HttpRequest({
-    method: init.method,
-    url: `http://localhost:7071${init.path}`,
+    method,
+    url: `http://localhost:7071${path}`,
     headers: {
       ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
       ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
@@ -103,52 +105,34 @@ describe("Azure Functions registrations", () => {
 
   it("serve a whole message round trip through HttpRequest and InvocationContext", async () => {
     const token = await adminToken(dataDir, "functions-tenant", "tester");
-    const created = await invoke("createQueue", {
-      method: "POST",
-      path: "/v1/queues",
-      body: { name: "fq" },
-      token,
-    });
+    const created = await invoke("createQueue", "POST", "/v1/queues", { body: { name: "fq" }, token });
     expect(created.status).toBe(201);
     expect((created.headers as Record<string, string>)["x-request-id"]).toBeTruthy();
 
     const params = { queue: "fq" };
-    const sent = await invoke("enqueue", {
-      method: "POST",
-      path: "/v1/queues/fq/messages",
+    const sent = await invoke("enqueue", "POST", "/v1/queues/fq/messages", {
       params,
       body: { body: { hello: "functions" } },
       token,
     });
     expect(sent.status).toBe(201);
 
-    const received = await invoke("receive", {
-      method: "GET",
-      path: "/v1/queues/fq/messages?max=5",
-      params,
-      token,
-    });
+    const received = await invoke("receive", "GET", "/v1/queues/fq/messages?max=5", { params, token });
     const [message] = (
       received.json as { messages: { messageId: string; leaseToken: string; body: unknown }[] }
     ).messages;
     expect(message?.body).toEqual({ hello: "functions" });
 
-    const acked = await invoke("ack", {
-      method: "POST",
-      path: `/v1/queues/fq/messages/${message?.messageId}/ack`,
+    const acked = await invoke("ack", "POST", `/v1/queues/fq/messages/${message?.messageId}/ack`, {
       params: { queue: "fq", messageId: message?.messageId ?? "" },
       body: { leaseToken: message?.leaseToken },
       token,
     });
     expect(acked.status).toBe(204);
 
-    const unauthenticated = await invoke("queueStats", {
-      method: "GET",
-      path: "/v1/queues/fq/stats",
-      params,
-    });
+    const unauthenticated = await invoke("queueStats", "GET", "/v1/queues/fq/stats", { params });
     expect(unauthenticated.status).toBe(401);
-    const stats = await invoke("queueStats", { method: "GET", path: "/v1/queues/fq/stats", params, token });
+    const stats = await invoke("queueStats", "GET", "/v1/queues/fq/stats", { params, token });
     expect(stats.json).toMatchObject({ enqueuedTotal: 1, ackedTotal: 1 });
   });
 
@@ -156,7 +140,7 @@ describe("Azure Functions registrations", () => {
     const consoleIndex = http().find((registration) => registration.name === "consoleIndex");
     // An empty or blank template becomes the function's name (ScriptHost.ValidateHttpFunction).
     expect(consoleIndex?.options.route).toBe("/");
-    const page = await invoke("consoleIndex", { method: "GET", path: "/" });
+    const page = await invoke("consoleIndex", "GET", "/");
     expect(page.status).toBe(200);
     expect((page.headers as Record<string, string>)["content-type"]).toMatch(/^text\/html/);
     const host = JSON.parse(readFileSync(join(ROOT, "host.json"), "utf8")) as {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { loadOrCreateSigningKey, signDevToken } from "../src/adapters/files/local-secrets.js";
 import { createLocalConveyor, type LocalConveyor } from "../src/app.js";
 import { ConveyorApiError, ConveyorClient } from "../src/client/index.js";
@@ -11,6 +11,7 @@ import { startLocalHost } from "../src/local/server.js";
 import { createLogger } from "../src/logger.js";
 import type { Clock } from "../src/service/ports.js";
 import { checkAnswers } from "./contract-check.js";
+import { cosmosHostEnv } from "./cosmos-server.js";
 
 /** Real time plus an offset that a test can move forward, for TTLs and lease expiry without sleeping. */
 export class OffsetClock implements Clock {
@@ -34,6 +35,8 @@ export interface TestHost {
   client(token?: string): ConveyorClient;
   /** An admin client of a fresh tenant. */
   admin(tenant?: string): Promise<ConveyorClient>;
+  /** A development token of an admin of `tenant`, and a client that sends it. */
+  adminSession(tenant: string): Promise<{ token: string; client: ConveyorClient }>;
   close(): Promise<void>;
 }
 
@@ -71,6 +74,10 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
       audience: config.jwt.audience,
     });
   const client = (bearer?: string) => new ConveyorClient({ baseUrl: host.url, token: bearer });
+  const adminSession: TestHost["adminSession"] = async (tenant) => {
+    const bearer = await token(tenant, { roles: ["admin"] });
+    return { token: bearer, client: client(bearer) };
+  };
   return {
     url: host.url,
     routeTable: host.routeTable,
@@ -80,8 +87,9 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
     token,
     client,
     async admin(tenant = `tenant-${++tenants}-${process.pid}`) {
-      return client(await token(tenant, { roles: ["admin"] }));
+      return (await adminSession(tenant)).client;
     },
+    adminSession,
     async close() {
       await host.close();
       if (answers.violations.length > 0) {
@@ -92,6 +100,28 @@ export async function startTestHost(env: Record<string, string> = {}): Promise<T
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A test host on SQLite or on the Cosmos DB test server, with an admin client of a fresh tenant. */
+export async function startHostOn(
+  store: "sqlite" | "cosmos",
+): Promise<{ host: TestHost; client: ConveyorClient }> {
+  const host = await startTestHost(store === "cosmos" ? await cosmosHostEnv() : {});
+  return { host, client: await host.admin() };
+}
+
+/**
+ * A test host on `store` for the tests of the `describe` block that calls
+ * this: started before them, with an admin client of a fresh tenant, and
+ * closed after. Its fields are set once the tests run.
+ */
+export function hostForSuite(store: "sqlite" | "cosmos"): { host: TestHost; client: ConveyorClient } {
+  const suite = {} as { host: TestHost; client: ConveyorClient };
+  beforeAll(async () => {
+    Object.assign(suite, await startHostOn(store));
+  });
+  afterAll(() => suite.host.close());
+  return suite;
 }
 
 /** The `ConveyorApiError` a client call fails with; the test fails if it succeeds or throws anything else. */

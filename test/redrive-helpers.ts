@@ -5,6 +5,7 @@ import type { Message } from "../src/domain/message.js";
 import type { Queue } from "../src/domain/queue.js";
 import type { QueueStore } from "../src/service/ports.js";
 import { settleMessages } from "../src/service/settle.js";
+import { plainDraft } from "./fixtures.js";
 
 export type TaskView = Awaited<ReturnType<ConveyorClient["redriveTask"]>>;
 
@@ -39,15 +40,5 @@ export function deadLetterAll(store: QueueStore, queue: Queue, leased: Message[]
 
 /** `count` empty messages, available from `available` until `expiresAt`, to fill a queue straight through its store. */
 export function plainMessages(count: number, available: Date, expiresAt: Date): DraftMessage[] {
-  return Array.from({ length: count }, (_, n) => ({
-    id: `m_${n}`,
-    body: "{}",
-    attributes: {},
-    priority: 0,
-    groupId: null,
-    dedupKey: null,
-    enqueuedAt: available,
-    visibleAt: available,
-    expiresAt,
-  }));
+  return Array.from({ length: count }, (_, n) => plainDraft(n, available, expiresAt));
 }

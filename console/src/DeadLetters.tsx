@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import type { ConveyorClient, MessageView, RedriveView } from "../../src/client/index.js";
-import { MessageId, needs, Pager, Polled, Status, Table, useCursorPages } from "./components.js";
-import { describeError, formatTime, plural, preview, REFRESH_MS, usePolling } from "./lib.js";
+import { MessageId, needs, PagedTable, Status, useCursorPages } from "./components.js";
+import { formatTime, plural, preview, REFRESH_MS, useOutcome, usePolling } from "./lib.js";
 
 export function DeadLetters(props: {
   client: ConveyorClient;
@@ -16,7 +16,7 @@ export function DeadLetters(props: {
   const { client, name } = props;
   const pages = useCursorPages();
   const [selected, setSelected] = useState(new Set<string>());
-  const [result, setResult] = useState<{ error?: string; done?: string }>({});
+  const { outcome, run } = useOutcome();
   const [confirming, setConfirming] = useState<"purge" | "redriveAll" | undefined>();
   const { cursor } = pages;
   const page = usePolling(() => client.deadLetters(name, { limit: 20, cursor }), REFRESH_MS * 2, [
@@ -27,15 +27,11 @@ export function DeadLetters(props: {
   ]);
   const messages: MessageView[] = page.value?.messages ?? [];
   const act = async (action: () => Promise<string>) => {
-    try {
-      setResult({ done: await action() });
-      setSelected(new Set());
-      pages.restart();
-      props.onChanged();
-      await page.reload();
-    } catch (error) {
-      setResult({ error: describeError(error) });
-    }
+    if (!(await run(action))) return;
+    setSelected(new Set());
+    pages.restart();
+    props.onChanged();
+    await page.reload();
   };
   return (
     <section class="card" aria-labelledby="dlq-title">
@@ -98,65 +94,63 @@ export function DeadLetters(props: {
           </button>
         </div>
       )}
-      <Status {...result} />
-      <Polled
+      <Status {...outcome} />
+      <PagedTable
         state={page}
         loading="Loading dead letters…"
         isEmpty={messages.length === 0}
         empty="No dead letters."
+        pages={pages}
+        nextCursor={page.value?.nextCursor}
+        head={
+          <>
+            <th scope="col">
+              <input
+                type="checkbox"
+                aria-label="Select all on this page"
+                checked={messages.every((m) => selected.has(m.messageId))}
+                onChange={(e) =>
+                  setSelected(new Set(e.currentTarget.checked ? messages.map((m) => m.messageId) : []))
+                }
+              />
+            </th>
+            <th scope="col">Message</th>
+            <th scope="col">Dead-lettered</th>
+            <th scope="col">Reason</th>
+            <th scope="col" class="num">
+              Deliveries
+            </th>
+            <th scope="col">Last error</th>
+            <th scope="col">Body</th>
+          </>
+        }
       >
-        <Table
-          head={
-            <>
-              <th scope="col">
-                <input
-                  type="checkbox"
-                  aria-label="Select all on this page"
-                  checked={messages.every((m) => selected.has(m.messageId))}
-                  onChange={(e) =>
-                    setSelected(new Set(e.currentTarget.checked ? messages.map((m) => m.messageId) : []))
-                  }
-                />
-              </th>
-              <th scope="col">Message</th>
-              <th scope="col">Dead-lettered</th>
-              <th scope="col">Reason</th>
-              <th scope="col" class="num">
-                Deliveries
-              </th>
-              <th scope="col">Last error</th>
-              <th scope="col">Body</th>
-            </>
-          }
-        >
-          {messages.map((message) => (
-            <tr key={message.messageId} data-message={message.messageId}>
-              <td>
-                <input
-                  type="checkbox"
-                  aria-label={`Select ${message.messageId}`}
-                  checked={selected.has(message.messageId)}
-                  onChange={(e) => {
-                    const next = new Set(selected);
-                    if (e.currentTarget.checked) next.add(message.messageId);
-                    else next.delete(message.messageId);
-                    setSelected(next);
-                  }}
-                />
-              </td>
-              <td>
-                <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
-              </td>
-              <td data-field="deadLetteredAt">{formatTime(message.deadLetteredAt)}</td>
-              <td>{message.reason}</td>
-              <td class="num">{message.deliveryCount}</td>
-              <td class="clip">{message.lastError ?? "—"}</td>
-              <td class="clip mono">{preview(message.body)}</td>
-            </tr>
-          ))}
-        </Table>
-      </Polled>
-      <Pager pages={pages} nextCursor={page.value?.nextCursor} />
+        {messages.map((message) => (
+          <tr key={message.messageId} data-message={message.messageId}>
+            <td>
+              <input
+                type="checkbox"
+                aria-label={`Select ${message.messageId}`}
+                checked={selected.has(message.messageId)}
+                onChange={(e) => {
+                  const next = new Set(selected);
+                  if (e.currentTarget.checked) next.add(message.messageId);
+                  else next.delete(message.messageId);
+                  setSelected(next);
+                }}
+              />
+            </td>
+            <td>
+              <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
+            </td>
+            <td data-field="deadLetteredAt">{formatTime(message.deadLetteredAt)}</td>
+            <td>{message.reason}</td>
+            <td class="num">{message.deliveryCount}</td>
+            <td class="clip">{message.lastError ?? "—"}</td>
+            <td class="clip mono">{preview(message.body)}</td>
+          </tr>
+        ))}
+      </PagedTable>
     </section>
   );
 }

@@ -1,6 +1,7 @@
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import type { BrowseRequest, ConveyorClient } from "../../src/client/index.js";
-import { MessageId, Pager, Polled, Table, Tabs, useCursorPages } from "./components.js";
+import { MessageId, PagedTable, Tabs, useCursorPages } from "./components.js";
 import { formatTime, preview, REFRESH_MS, usePolling } from "./lib.js";
 
 type View = NonNullable<BrowseRequest["view"]>;
@@ -9,6 +10,12 @@ const VIEWS: [View, string][] = [
   ["delayed", "Delayed"],
   ["inFlight", "In flight"],
 ];
+
+/** The filter's fields: an attribute's name, and the value it must equal (any, when empty). */
+const FILTER_FIELDS = [
+  ["attribute", "Attribute", "type"],
+  ["value", "equals", "any value"],
+] as const;
 
 /** The message explorer: messages available, delayed or in flight (with their leases), by attribute; nothing is leased. */
 export function Explorer(props: {
@@ -57,62 +64,57 @@ export function Explorer(props: {
           pages.restart();
         }}
       >
-        <label for="filter-attribute">Attribute</label>
-        <input
-          id="filter-attribute"
-          value={filter.attribute}
-          onInput={(e) => setFilter({ ...filter, attribute: e.currentTarget.value })}
-          placeholder="type"
-        />
-        <label for="filter-value">equals</label>
-        <input
-          id="filter-value"
-          value={filter.value}
-          onInput={(e) => setFilter({ ...filter, value: e.currentTarget.value })}
-          placeholder="any value"
-        />
+        {FILTER_FIELDS.map(([key, label, placeholder]) => (
+          <Fragment key={key}>
+            <label for={`filter-${key}`}>{label}</label>
+            <input
+              id={`filter-${key}`}
+              value={filter[key]}
+              onInput={(e) => setFilter({ ...filter, [key]: e.currentTarget.value })}
+              placeholder={placeholder}
+            />
+          </Fragment>
+        ))}
         <button type="submit">Filter</button>
       </form>
-      <Polled
+      <PagedTable
         state={page}
         loading="Loading messages…"
         isEmpty={messages.length === 0}
         empty={<>No {VIEWS.find(([key]) => key === view)?.[1].toLowerCase()} messages on this page.</>}
+        pages={pages}
+        nextCursor={page.value?.nextCursor}
+        attributes={{ "data-explorer": view }}
+        head={
+          <>
+            <th scope="col">Message</th>
+            <th scope="col">Enqueued</th>
+            <th scope="col">{view === "inFlight" ? "Lease expires" : "Visible at"}</th>
+            <th scope="col" class="num">
+              Deliveries
+            </th>
+            <th scope="col">Attributes</th>
+            <th scope="col">Body</th>
+          </>
+        }
       >
-        <Table
-          attributes={{ "data-explorer": view }}
-          head={
-            <>
-              <th scope="col">Message</th>
-              <th scope="col">Enqueued</th>
-              <th scope="col">{view === "inFlight" ? "Lease expires" : "Visible at"}</th>
-              <th scope="col" class="num">
-                Deliveries
-              </th>
-              <th scope="col">Attributes</th>
-              <th scope="col">Body</th>
-            </>
-          }
-        >
-          {messages.map((message) => (
-            <tr key={message.messageId} data-message={message.messageId}>
-              <td>
-                <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
-              </td>
-              <td>{formatTime(message.enqueuedAt)}</td>
-              <td data-field={view === "inFlight" ? "leaseExpiresAt" : "visibleAt"}>
-                {formatTime(view === "inFlight" ? message.leaseExpiresAt : message.visibleAt)}
-              </td>
-              <td class="num" data-field="deliveryCount">
-                {message.deliveryCount}
-              </td>
-              <td class="clip mono">{preview(message.attributes)}</td>
-              <td class="clip mono">{preview(message.body)}</td>
-            </tr>
-          ))}
-        </Table>
-      </Polled>
-      <Pager pages={pages} nextCursor={page.value?.nextCursor} />
+        {messages.map((message) => (
+          <tr key={message.messageId} data-message={message.messageId}>
+            <td>
+              <MessageId id={message.messageId} onOpen={() => props.onPeek(message.messageId)} />
+            </td>
+            <td>{formatTime(message.enqueuedAt)}</td>
+            <td data-field={view === "inFlight" ? "leaseExpiresAt" : "visibleAt"}>
+              {formatTime(view === "inFlight" ? message.leaseExpiresAt : message.visibleAt)}
+            </td>
+            <td class="num" data-field="deliveryCount">
+              {message.deliveryCount}
+            </td>
+            <td class="clip mono">{preview(message.attributes)}</td>
+            <td class="clip mono">{preview(message.body)}</td>
+          </tr>
+        ))}
+      </PagedTable>
     </section>
   );
 }

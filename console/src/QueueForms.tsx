@@ -1,7 +1,41 @@
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { ConveyorClient, QueueView } from "../../src/client/index.js";
 import { needs, Status } from "./components.js";
-import { describeError } from "./lib.js";
+import { useOutcome } from "./lib.js";
+
+/**
+ * A card's form under its heading, off (saying why) when the key lacks the
+ * grant it needs. On submit `action` runs and says what it did; then `onDone`
+ * lets the page re-read what changed.
+ */
+function CardForm(props: {
+  id: string;
+  title: string;
+  allowed: boolean;
+  /** Why the form is off, when it is: "Sending needs the send grant on this queue". */
+  refusal: string;
+  action: () => Promise<string>;
+  onDone: () => void;
+  children: ComponentChildren;
+}) {
+  const { outcome, run } = useOutcome();
+  return (
+    <form
+      class="card"
+      aria-labelledby={`${props.id}-title`}
+      onSubmit={async (event) => {
+        event.preventDefault();
+        if (await run(props.action)) props.onDone();
+      }}
+    >
+      <h2 id={`${props.id}-title`}>{props.title}</h2>
+      {!props.allowed && <p class="muted">{props.refusal}.</p>}
+      <fieldset disabled={!props.allowed}>{props.children}</fieldset>
+      <Status {...outcome} />
+    </form>
+  );
+}
 
 export function SendMessage(props: {
   client: ConveyorClient;
@@ -9,49 +43,41 @@ export function SendMessage(props: {
   allowed: boolean;
   onSent: () => void;
 }) {
-  const { client, name, onSent } = props;
+  const { client, name } = props;
   const [body, setBody] = useState('{\n  "hello": "conveyor"\n}');
   const [priority, setPriority] = useState(0);
-  const [status, setStatus] = useState<{ error?: string; done?: string }>({});
+  const send = async () => {
+    let parsed: unknown = body;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      // not JSON: sent as a string
+    }
+    const sent = await client.send(name, { body: parsed, ...(priority ? { priority } : {}) });
+    return `Sent ${sent.messageId}${sent.duplicate ? " (duplicate)" : ""}`;
+  };
   return (
-    <form
-      class="card"
-      aria-labelledby="send-title"
-      onSubmit={async (event) => {
-        event.preventDefault();
-        let parsed: unknown = body;
-        try {
-          parsed = JSON.parse(body);
-        } catch {
-          // not JSON: sent as a string
-        }
-        try {
-          const sent = await client.send(name, { body: parsed, ...(priority ? { priority } : {}) });
-          setStatus({ done: `Sent ${sent.messageId}${sent.duplicate ? " (duplicate)" : ""}` });
-          onSent();
-        } catch (error) {
-          setStatus({ error: describeError(error) });
-        }
-      }}
+    <CardForm
+      id="send"
+      title="Send a test message"
+      allowed={props.allowed}
+      refusal={`Sending ${needs("send")}`}
+      action={send}
+      onDone={props.onSent}
     >
-      <h2 id="send-title">Send a test message</h2>
-      {!props.allowed && <p class="muted">Sending {needs("send")}.</p>}
-      <fieldset disabled={!props.allowed}>
-        <label for="send-body">Body (JSON or text)</label>
-        <textarea id="send-body" rows={5} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
-        <label for="send-priority">Priority</label>
-        <input
-          id="send-priority"
-          type="number"
-          min={0}
-          max={9}
-          value={priority}
-          onInput={(e) => setPriority(Number(e.currentTarget.value))}
-        />
-        <button type="submit">Send</button>
-      </fieldset>
-      <Status {...status} />
-    </form>
+      <label for="send-body">Body (JSON or text)</label>
+      <textarea id="send-body" rows={5} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
+      <label for="send-priority">Priority</label>
+      <input
+        id="send-priority"
+        type="number"
+        min={0}
+        max={9}
+        value={priority}
+        onInput={(e) => setPriority(Number(e.currentTarget.value))}
+      />
+      <button type="submit">Send</button>
+    </CardForm>
   );
 }
 
@@ -74,40 +100,32 @@ export function Settings({
     ["maxMessageBytes", "Max message bytes"],
   ] as const;
   const [values, setValues] = useState(() => Object.fromEntries(fields.map(([key]) => [key, queue[key]])));
-  const [status, setStatus] = useState<{ error?: string; done?: string }>({});
+  const save = async () => {
+    await client.updateQueue(queue.name, values);
+    return "Saved";
+  };
   return (
-    <form
-      class="card"
-      aria-labelledby="settings-title"
-      onSubmit={async (event) => {
-        event.preventDefault();
-        try {
-          await client.updateQueue(queue.name, values);
-          setStatus({ done: "Saved" });
-          onSaved();
-        } catch (error) {
-          setStatus({ error: describeError(error) });
-        }
-      }}
+    <CardForm
+      id="settings"
+      title="Settings"
+      allowed={allowed}
+      refusal={`Changing settings ${needs("manage")}`}
+      action={save}
+      onDone={onSaved}
     >
-      <h2 id="settings-title">Settings</h2>
-      {!allowed && <p class="muted">Changing settings {needs("manage")}.</p>}
-      <fieldset disabled={!allowed}>
-        {fields.map(([key, label]) => (
-          <div key={key} class="field">
-            <label for={`setting-${key}`}>{label}</label>
-            <input
-              id={`setting-${key}`}
-              type="number"
-              value={values[key]}
-              onInput={(e) => setValues({ ...values, [key]: Number(e.currentTarget.value) })}
-            />
-          </div>
-        ))}
-        <button type="submit">Save settings</button>
-      </fieldset>
-      <Status {...status} />
-    </form>
+      {fields.map(([key, label]) => (
+        <div key={key} class="field">
+          <label for={`setting-${key}`}>{label}</label>
+          <input
+            id={`setting-${key}`}
+            type="number"
+            value={values[key]}
+            onInput={(e) => setValues({ ...values, [key]: Number(e.currentTarget.value) })}
+          />
+        </div>
+      ))}
+      <button type="submit">Save settings</button>
+    </CardForm>
   );
 }
 

@@ -1,7 +1,7 @@
 import { useRef, useState } from "preact/hooks";
 import type { ConveyorClient, QueueStatsView, QueueView } from "../../src/client/index.js";
-import { Polled, Table } from "./components.js";
-import { describeError, formatAge, formatRate, REFRESH_MS, usePolling } from "./lib.js";
+import { CreateByName, ListPage, Table } from "./components.js";
+import { formatAge, formatRate, REFRESH_MS, usePolling } from "./lib.js";
 
 interface QueueRow {
   queue: QueueView;
@@ -39,119 +39,84 @@ export function QueuesPage({ client }: { client: ConveyorClient }) {
     [client],
   );
   return (
-    <section aria-labelledby="queues-title">
-      <div class="section-head">
-        <h1 id="queues-title">Queues</h1>
-        <CreateQueue client={client} onCreated={() => void rows.reload()} />
-      </div>
-      <Polled
-        state={rows}
-        loading="Loading queues…"
-        isEmpty={rows.value?.length === 0}
-        empty={
+    <ListPage
+      kind="queues"
+      title="Queues"
+      createForm={<CreateQueue client={client} onCreated={() => void rows.reload()} />}
+      state={rows}
+      isEmpty={rows.value?.length === 0}
+    >
+      <Table
+        head={
           <>
-            No queues yet. Create one above, or with <code>conveyor queues create</code>.
+            <th scope="col">Queue</th>
+            <th scope="col" class="num">
+              Available
+            </th>
+            <th scope="col" class="num">
+              In flight
+            </th>
+            <th scope="col" class="num wide">
+              Delayed
+            </th>
+            <th scope="col" class="num">
+              Dead-lettered
+            </th>
+            <th scope="col" class="num">
+              Oldest age
+            </th>
+            <th scope="col" class="num wide">
+              Enqueue/s
+            </th>
+            <th scope="col" class="num wide">
+              Ack/s
+            </th>
           </>
         }
       >
-        <Table
-          head={
-            <>
-              <th scope="col">Queue</th>
-              <th scope="col" class="num">
-                Available
-              </th>
-              <th scope="col" class="num">
-                In flight
-              </th>
-              <th scope="col" class="num wide">
-                Delayed
-              </th>
-              <th scope="col" class="num">
-                Dead-lettered
-              </th>
-              <th scope="col" class="num">
-                Oldest age
-              </th>
-              <th scope="col" class="num wide">
-                Enqueue/s
-              </th>
-              <th scope="col" class="num wide">
-                Ack/s
-              </th>
-            </>
-          }
-        >
-          {rows.value?.map(({ queue, stats, enqueueRate, ackRate }) => (
-            <tr key={queue.name} data-queue={queue.name}>
-              <th scope="row">
-                <a href={`#/queues/${encodeURIComponent(queue.name)}`}>{queue.name}</a>
-                {queue.ordering === "fifo" && <span class="tag">fifo</span>}
-              </th>
-              <td class="num" data-stat="available">
-                {stats.available}
-              </td>
-              <td class="num" data-stat="inFlight">
-                {stats.inFlight}
-              </td>
-              <td class="num wide" data-stat="delayed">
-                {stats.delayed}
-              </td>
-              <td class={`num${stats.deadLettered > 0 ? " warn" : ""}`} data-stat="deadLettered">
-                {stats.deadLettered}
-              </td>
-              <td class="num">{formatAge(stats.oldestAvailableAgeSeconds)}</td>
-              <td class="num wide">{formatRate(enqueueRate)}</td>
-              <td class="num wide">{formatRate(ackRate)}</td>
-            </tr>
-          ))}
-        </Table>
-      </Polled>
-    </section>
+        {rows.value?.map(({ queue, stats, enqueueRate, ackRate }) => (
+          <tr key={queue.name} data-queue={queue.name}>
+            <th scope="row">
+              <a href={`#/queues/${encodeURIComponent(queue.name)}`}>{queue.name}</a>
+              {queue.ordering === "fifo" && <span class="tag">fifo</span>}
+            </th>
+            <td class="num" data-stat="available">
+              {stats.available}
+            </td>
+            <td class="num" data-stat="inFlight">
+              {stats.inFlight}
+            </td>
+            <td class="num wide" data-stat="delayed">
+              {stats.delayed}
+            </td>
+            <td class={`num${stats.deadLettered > 0 ? " warn" : ""}`} data-stat="deadLettered">
+              {stats.deadLettered}
+            </td>
+            <td class="num">{formatAge(stats.oldestAvailableAgeSeconds)}</td>
+            <td class="num wide">{formatRate(enqueueRate)}</td>
+            <td class="num wide">{formatRate(ackRate)}</td>
+          </tr>
+        ))}
+      </Table>
+    </ListPage>
   );
 }
 
 function CreateQueue({ client, onCreated }: { client: ConveyorClient; onCreated: () => void }) {
-  const [name, setName] = useState("");
   const [fifo, setFifo] = useState(false);
-  const [status, setStatus] = useState<{ error?: string; done?: string }>({});
   return (
-    <form
-      class="inline"
-      onSubmit={async (event) => {
-        event.preventDefault();
-        try {
-          await client.createQueue({ name, ordering: fifo ? "fifo" : "standard" });
-          setStatus({ done: `Created ${name}` });
-          setName("");
-          onCreated();
-        } catch (error) {
-          setStatus({ error: describeError(error) });
-        }
+    <CreateByName
+      id="new-queue"
+      label="New queue"
+      placeholder="orders"
+      create={async (name) => {
+        await client.createQueue({ name, ordering: fifo ? "fifo" : "standard" });
+        onCreated();
       }}
     >
-      <label for="new-queue">New queue</label>
-      <input
-        id="new-queue"
-        value={name}
-        onInput={(e) => setName(e.currentTarget.value)}
-        placeholder="orders"
-        required
-      />
       <label class="check">
         <input type="checkbox" checked={fifo} onChange={(e) => setFifo(e.currentTarget.checked)} /> fifo
       </label>
-      <button type="submit">Create</button>
-      {status.error && (
-        <span class="error" role="alert">
-          {status.error}
-        </span>
-      )}
-      {status.done && (
-        <span class="ok" role="status">
-          {status.done}
-        </span>
-      )}
-    </form>
+    </CreateByName>
   );
 }

@@ -1,78 +1,49 @@
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import type { ConveyorClient } from "../../src/client/index.js";
-import { Polled, Status, Table } from "./components.js";
-import { describeError, REFRESH_MS, usePolling } from "./lib.js";
+import { CreateByName, ListPage, Status, Table } from "./components.js";
+import { REFRESH_MS, useOutcome, usePolling } from "./lib.js";
 
 /** The topics of the tenant, and a form to create one. */
 export function TopicsPage({ client }: { client: ConveyorClient }) {
   const topics = usePolling(async () => (await client.topics.list({ limit: 1000 })).items, REFRESH_MS, [
     client,
   ]);
-  const [name, setName] = useState("");
-  const [status, setStatus] = useState<{ error?: string; done?: string }>({});
   return (
-    <section aria-labelledby="topics-title">
-      <div class="section-head">
-        <h1 id="topics-title">Topics</h1>
-        <form
-          class="inline"
-          onSubmit={async (event) => {
-            event.preventDefault();
-            try {
-              await client.topics.create({ name });
-              setStatus({ done: `Created ${name}` });
-              setName("");
-              void topics.reload();
-            } catch (error) {
-              setStatus({ error: describeError(error) });
-            }
+    <ListPage
+      kind="topics"
+      title="Topics"
+      createForm={
+        <CreateByName
+          id="new-topic"
+          label="New topic"
+          placeholder="events"
+          create={async (name) => {
+            await client.topics.create({ name });
+            void topics.reload();
           }}
-        >
-          <label for="new-topic">New topic</label>
-          <input
-            id="new-topic"
-            value={name}
-            onInput={(e) => setName(e.currentTarget.value)}
-            placeholder="events"
-            required
-          />
-          <button type="submit">Create</button>
-        </form>
-      </div>
-      <Status {...status} />
-      <Polled
-        state={topics}
-        loading="Loading topics…"
-        isEmpty={topics.value?.length === 0}
-        empty={
-          <>
-            No topics yet. Create one above, or with <code>conveyor topics create</code>.
-          </>
-        }
-      >
-        <ul class="plain">
-          {topics.value?.map((topic) => (
-            <li key={topic.name} data-topic={topic.name}>
-              <a href={`#/topics/${encodeURIComponent(topic.name)}`}>{topic.name}</a>
-            </li>
-          ))}
-        </ul>
-      </Polled>
-    </section>
+        />
+      }
+      state={topics}
+      isEmpty={topics.value?.length === 0}
+    >
+      <ul class="plain">
+        {topics.value?.map((topic) => (
+          <li key={topic.name} data-topic={topic.name}>
+            <a href={`#/topics/${encodeURIComponent(topic.name)}`}>{topic.name}</a>
+          </li>
+        ))}
+      </ul>
+    </ListPage>
   );
 }
 
 /** One topic: its counts, its subscriptions with their filters and counts, subscribe, unsubscribe, publish a test message. */
 export function TopicPage({ client, name }: { client: ConveyorClient; name: string }) {
   const topic = usePolling(() => client.topics.get(name), REFRESH_MS, [client, name]);
-  const [status, setStatus] = useState<{ error?: string; done?: string }>({});
+  const { outcome, run } = useOutcome();
   const act = async (work: () => Promise<string>) => {
-    try {
-      setStatus({ done: await work() });
-      void topic.reload();
-    } catch (error) {
-      setStatus({ error: describeError(error) });
-    }
+    if (await run(work)) void topic.reload();
   };
   if (topic.loading) return <p class="muted">Loading {name}…</p>;
   if (!topic.value) {
@@ -103,7 +74,7 @@ export function TopicPage({ client, name }: { client: ConveyorClient; name: stri
           </div>
         ))}
       </dl>
-      <Status {...status} />
+      <Status {...outcome} />
       <h2>Subscriptions</h2>
       {subscriptions.length === 0 ? (
         <p class="empty">No subscriptions: a published message reaches no queue.</p>
@@ -162,23 +133,29 @@ export function TopicPage({ client, name }: { client: ConveyorClient; name: stri
           ))}
         </Table>
       )}
-      <Subscribe
-        onSubmit={(sub, queue, filter) =>
+      <StackedForm
+        title="Subscribe a queue"
+        submit="Subscribe"
+        fields={SUBSCRIBE_FIELDS}
+        onSubmit={([sub = "", queue = "", filter = ""]) =>
           act(async () => {
             const made = await client.topics.subscribe(name, sub, {
               queue,
-              ...(filter ? { filter: JSON.parse(filter) } : {}),
+              ...(filter.trim() ? { filter: JSON.parse(filter) } : {}),
             });
             return `${made.created ? "Subscribed" : "Replaced"} ${sub}`;
           })
         }
       />
-      <Publish
-        onSubmit={(body, attributes) =>
+      <StackedForm
+        title="Publish a test message"
+        submit="Publish"
+        fields={PUBLISH_FIELDS}
+        onSubmit={([body = "", attributes = ""]) =>
           act(async () => {
             const published = await client.topics.publish(name, {
               body: parseLoose(body),
-              ...(attributes ? { attributes: JSON.parse(attributes) as Record<string, string> } : {}),
+              ...(attributes.trim() ? { attributes: JSON.parse(attributes) as Record<string, string> } : {}),
             });
             return `Published to ${published.subscriptions} subscription${published.subscriptions === 1 ? "" : "s"}`;
           })
@@ -197,63 +174,66 @@ const parseLoose = (text: string): unknown => {
   }
 };
 
-function Subscribe({
-  onSubmit,
-}: {
-  onSubmit: (name: string, queue: string, filter: string) => Promise<void>;
-}) {
-  const [name, setName] = useState("");
-  const [queue, setQueue] = useState("");
-  const [filter, setFilter] = useState("");
-  return (
-    <form
-      class="stacked"
-      aria-label="Subscribe a queue"
-      onSubmit={(event) => {
-        event.preventDefault();
-        void onSubmit(name, queue, filter.trim());
-      }}
-    >
-      <h2>Subscribe a queue</h2>
-      <label for="sub-name">Name</label>
-      <input id="sub-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
-      <label for="sub-queue">Queue</label>
-      <input id="sub-queue" value={queue} onInput={(e) => setQueue(e.currentTarget.value)} required />
-      <label for="sub-filter">Filter (JSON, empty for every message)</label>
-      <textarea
-        id="sub-filter"
-        value={filter}
-        onInput={(e) => setFilter(e.currentTarget.value)}
-        placeholder='{"attributes": {"type": ["order.created"]}}'
-      />
-      <button type="submit">Subscribe</button>
-    </form>
-  );
+/** One field of a `StackedForm`: its control's id and label; a textarea where `multiline`. */
+interface Field {
+  id: string;
+  label: string;
+  multiline?: boolean;
+  required?: boolean;
+  placeholder?: string;
 }
 
-function Publish({ onSubmit }: { onSubmit: (body: string, attributes: string) => Promise<void> }) {
-  const [body, setBody] = useState("");
-  const [attributes, setAttributes] = useState("");
+const SUBSCRIBE_FIELDS: Field[] = [
+  { id: "sub-name", label: "Name", required: true },
+  { id: "sub-queue", label: "Queue", required: true },
+  {
+    id: "sub-filter",
+    label: "Filter (JSON, empty for every message)",
+    multiline: true,
+    placeholder: '{"attributes": {"type": ["order.created"]}}',
+  },
+];
+
+const PUBLISH_FIELDS: Field[] = [
+  { id: "pub-body", label: "Body", multiline: true, required: true },
+  { id: "pub-attributes", label: "Attributes (JSON object)", placeholder: '{"type": "order.created"}' },
+];
+
+/** A form under its own heading, which names it; `onSubmit` gets the fields' values, in their order. */
+function StackedForm(props: {
+  title: string;
+  submit: string;
+  fields: Field[];
+  onSubmit: (values: string[]) => void;
+}) {
+  const [values, setValues] = useState(() => props.fields.map(() => ""));
   return (
     <form
       class="stacked"
-      aria-label="Publish a test message"
+      aria-label={props.title}
       onSubmit={(event) => {
         event.preventDefault();
-        void onSubmit(body, attributes.trim());
+        props.onSubmit(values);
       }}
     >
-      <h2>Publish a test message</h2>
-      <label for="pub-body">Body</label>
-      <textarea id="pub-body" value={body} onInput={(e) => setBody(e.currentTarget.value)} required />
-      <label for="pub-attributes">Attributes (JSON object)</label>
-      <input
-        id="pub-attributes"
-        value={attributes}
-        onInput={(e) => setAttributes(e.currentTarget.value)}
-        placeholder='{"type": "order.created"}'
-      />
-      <button type="submit">Publish</button>
+      <h2>{props.title}</h2>
+      {props.fields.map(({ id, label, multiline, required, placeholder }, index) => {
+        const control = {
+          id,
+          value: values[index],
+          onInput: (event: { currentTarget: { value: string } }) =>
+            setValues(values.map((value, at) => (at === index ? event.currentTarget.value : value))),
+          required,
+          placeholder,
+        };
+        return (
+          <Fragment key={id}>
+            <label for={id}>{label}</label>
+            {multiline ? <textarea {...control} /> : <input {...control} />}
+          </Fragment>
+        );
+      })}
+      <button type="submit">{props.submit}</button>
     </form>
   );
 }

@@ -1,22 +1,67 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ConveyorClient, MessageView } from "../../src/client/index.js";
-import { describeError, formatTime } from "./lib.js";
+import { describeError, formatTime, useOutcome } from "./lib.js";
 
-/** The outcome of the last action on a form: an error to read, or what was done. */
-export function Status({ error, done }: { error?: string; done?: string }) {
+/**
+ * The outcome of the last action on a form: an error to read, or what was
+ * done; `inline` beside the controls of a one-line form rather than under it.
+ */
+export function Status({ error, done, inline = false }: { error?: string; done?: string; inline?: boolean }) {
+  const Line = inline ? "span" : "p";
   if (error) {
     return (
-      <p class="error" role="alert">
+      <Line class="error" role="alert">
         {error}
-      </p>
+      </Line>
     );
   }
   return done ? (
-    <p class="ok" role="status">
+    <Line class="ok" role="status">
       {done}
-    </p>
+    </Line>
   ) : null;
+}
+
+/**
+ * The one-line form that creates a queue or a topic by name: `create` makes
+ * it; `children` are more controls before the button, such as a queue's
+ * ordering.
+ */
+export function CreateByName(props: {
+  id: string;
+  label: string;
+  placeholder: string;
+  create: (name: string) => Promise<void>;
+  children?: ComponentChildren;
+}) {
+  const [name, setName] = useState("");
+  const { outcome, run } = useOutcome();
+  const created = async () => {
+    await props.create(name);
+    return `Created ${name}`;
+  };
+  return (
+    <form
+      class="inline"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        if (await run(created)) setName("");
+      }}
+    >
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        value={name}
+        onInput={(e) => setName(e.currentTarget.value)}
+        placeholder={props.placeholder}
+        required
+      />
+      {props.children}
+      <button type="submit">Create</button>
+      <Status {...outcome} inline />
+    </form>
+  );
 }
 
 /**
@@ -125,13 +170,7 @@ export function useCursorPages() {
   };
 }
 
-export function Pager({
-  pages,
-  nextCursor,
-}: {
-  pages: ReturnType<typeof useCursorPages>;
-  nextCursor?: string;
-}) {
+function Pager({ pages, nextCursor }: { pages: ReturnType<typeof useCursorPages>; nextCursor?: string }) {
   return (
     <div class="pager">
       <button type="button" disabled={!pages.canGoBack} onClick={pages.back}>
@@ -174,7 +213,7 @@ export function Tabs<T extends string | number>(props: {
  * polling keeps), a loading line until the first answer, `empty` when there
  * is nothing to list, and the list itself otherwise.
  */
-export function Polled(props: {
+function Polled(props: {
   state: { error?: string; loading: boolean };
   loading: string;
   isEmpty: boolean;
@@ -199,6 +238,41 @@ export function Polled(props: {
   );
 }
 
+/**
+ * The page that lists the tenant's queues or topics: its heading beside the
+ * form that creates one, then the polled list, or how to create the first.
+ */
+export function ListPage(props: {
+  kind: "queues" | "topics";
+  title: string;
+  createForm: ComponentChildren;
+  state: { error?: string; loading: boolean };
+  isEmpty: boolean;
+  children: ComponentChildren;
+}) {
+  const { kind } = props;
+  return (
+    <section aria-labelledby={`${kind}-title`}>
+      <div class="section-head">
+        <h1 id={`${kind}-title`}>{props.title}</h1>
+        {props.createForm}
+      </div>
+      <Polled
+        state={props.state}
+        loading={`Loading ${kind}…`}
+        isEmpty={props.isEmpty}
+        empty={
+          <>
+            No {kind} yet. Create one above, or with <code>conveyor {kind} create</code>.
+          </>
+        }
+      >
+        {props.children}
+      </Polled>
+    </section>
+  );
+}
+
 /** A table with its header row, wrapped so that a narrow screen scrolls the table sideways, not the page. */
 export function Table(props: {
   head: ComponentChildren;
@@ -215,5 +289,30 @@ export function Table(props: {
         <tbody>{props.children}</tbody>
       </table>
     </div>
+  );
+}
+
+/** A polled list shown a page at a time: `Polled`'s states around a `Table`, and the `Pager` under them. */
+export function PagedTable(props: {
+  state: { error?: string; loading: boolean };
+  loading: string;
+  isEmpty: boolean;
+  empty: ComponentChildren;
+  head: ComponentChildren;
+  /** More attributes of the table element, such as `data-*` for tests and styles. */
+  attributes?: Record<string, string>;
+  pages: ReturnType<typeof useCursorPages>;
+  nextCursor?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <>
+      <Polled state={props.state} loading={props.loading} isEmpty={props.isEmpty} empty={props.empty}>
+        <Table head={props.head} attributes={props.attributes}>
+          {props.children}
+        </Table>
+      </Polled>
+      <Pager pages={props.pages} nextCursor={props.nextCursor} />
+    </>
   );
 }

@@ -11,6 +11,22 @@ export const describeError = (error: unknown): string =>
       ? error.message
       : String(error);
 
+/** What the last action of a form or a button did, or why it failed: for `Status`. */
+export function useOutcome() {
+  const [outcome, setOutcome] = useState<{ error?: string; done?: string }>({});
+  /** Runs `action` and shows what it says it did, or its error; resolves to whether it succeeded. */
+  const run = async (action: () => Promise<string>): Promise<boolean> => {
+    try {
+      setOutcome({ done: await action() });
+      return true;
+    } catch (error) {
+      setOutcome({ error: describeError(error) });
+      return false;
+    }
+  };
+  return { outcome, run };
+}
+
 /** Runs `load` now and every `everyMs`; keeps the last good value when a refresh fails. */
 export function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unknown[]) {
   const [state, setState] = useState<{ value?: T; error?: string; failure?: unknown; loading: boolean }>({

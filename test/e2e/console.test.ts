@@ -1,60 +1,37 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConveyorClient } from "../../src/client/index.js";
-import { startTestHost, type TestHost } from "../host.js";
-import { ROOT, requireBuild } from "../process.js";
+import { ROOT } from "../process.js";
+import {
+  CHROMIUM,
+  type ConsoleSession,
+  chromiumAvailable,
+  fillAndPress,
+  startConsole,
+} from "./console-session.js";
 
-/**
- * The web console in headless Chromium (Debian's package, driven by
- * playwright-core) against the real local host. Screenshots go to
- * test-artifacts/console/. Without a Chromium (install it with
- * `npm run setup:browser`; CI does), these tests are skipped with the reason.
- */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** The web console against the real local host (see ./console-session.ts). Screenshots go to test-artifacts/console/. */
 const SHOTS = join(ROOT, "test-artifacts", "console");
-const available = existsSync(CHROMIUM);
-if (!available)
+if (!chromiumAvailable)
   process.stdout.write(`\nconsole tests skipped: no Chromium at ${CHROMIUM} (npm run setup:browser)\n`);
 
-let host: TestHost;
-let client: ConveyorClient;
-let token: string;
-let browser: Browser;
+let ui: ConsoleSession;
 let page: Page;
 
-describe.skipIf(!available)("the web console", () => {
+describe.skipIf(!chromiumAvailable)("the web console", () => {
   beforeAll(async () => {
-    requireBuild();
     mkdirSync(SHOTS, { recursive: true });
-    host = await startTestHost();
-    token = await host.token("console-tenant", { roles: ["admin"] });
-    client = host.client(token);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    ui = await startConsole("console-tenant");
+    page = await ui.browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await host?.close();
-  });
+  afterAll(() => ui?.close());
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const stat = (label: string) => page.locator(`dd[data-stat="${label}"]`);
 
   it("refuses a bad credential at sign-in, with the server's reason, and stays there", async () => {
-    await page.goto(`${host.url}/`);
+    await page.goto(`${ui.host.url}/`);
     await page.fill("#token", "not-a-real-token");
     await page.click("text=Open the console");
     await expect
@@ -66,12 +43,11 @@ describe.skipIf(!available)("the web console", () => {
   });
 
   it("signs in, shows the empty state, and creates a queue", async () => {
-    await page.fill("#token", token);
+    await page.fill("#token", ui.token);
     await page.click("text=Open the console");
     await page.waitForSelector("text=No queues yet");
     await shot("01-empty");
-    await page.fill("#new-queue", "orders");
-    await page.click("button:has-text('Create')");
+    await fillAndPress(page, { "#new-queue": "orders" }, "Create");
     await page.waitForSelector('tr[data-queue="orders"]');
     await shot("02-queues");
   });
@@ -81,35 +57,34 @@ describe.skipIf(!available)("the web console", () => {
     await page.keyboard.press("Enter");
     await page.waitForSelector("#queue-title");
     await expect.poll(() => stat("Available").textContent()).toBe("0");
-    await page.fill("#send-body", '{"orderId": 1001}');
-    await page.click("button:has-text('Send')");
+    await fillAndPress(page, { "#send-body": '{"orderId": 1001}' }, "Send");
     await page.waitForSelector("text=/Sent [0-9a-f-]{36}/");
     await expect.poll(() => stat("Available").textContent(), { timeout: 10_000 }).toBe("1");
     await expect.poll(() => stat("Enqueued").textContent()).toBe("1");
   });
 
   it("charts the history the server keeps, with the numbers the API gives, across a reload", async () => {
-    await client.createQueue({ name: "charted" });
-    await client.sendBatch(
+    await ui.client.createQueue({ name: "charted" });
+    await ui.client.sendBatch(
       "charted",
       Array.from({ length: 10 }, (_, n) => ({ body: n })),
     );
     const sampled = async (count: number) => {
       await expect
-        .poll(async () => (await client.metrics("charted")).points.length, { timeout: 10_000 })
+        .poll(async () => (await ui.client.metrics("charted")).points.length, { timeout: 10_000 })
         .toBeGreaterThan(count);
     };
     await sampled(1);
-    host.clock.advance(12);
-    const leased = await client.receive("charted", { max: 4 });
-    await client.settle("charted", {
+    ui.host.clock.advance(12);
+    const leased = await ui.client.receive("charted", { max: 4 });
+    await ui.client.settle("charted", {
       acks: leased.map(({ messageId, leaseToken }) => ({ messageId, leaseToken })),
     });
     await sampled(2);
-    host.clock.advance(12);
-    await client.send("charted", { body: "one more" });
+    ui.host.clock.advance(12);
+    await ui.client.send("charted", { body: "one more" });
     await sampled(3);
-    const points = (await client.metrics("charted")).points;
+    const points = (await ui.client.metrics("charted")).points;
     const [before, after] = points.slice(-3, -1);
     const span = (Date.parse(after?.at ?? "") - Date.parse(before?.at ?? "")) / 1000;
     const expectedRate = ((after?.ackedTotal ?? 0) - (before?.ackedTotal ?? 0)) / span;
@@ -117,16 +92,13 @@ describe.skipIf(!available)("the web console", () => {
 
     // Two viewers, each loading the page afresh: both draw the history the server kept.
     for (const viewer of ["first", "second"]) {
-      const view = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await view.goto(`${host.url}/#/queues/charted`);
-      await view.fill("#token", token);
-      await view.click("text=Open the console");
+      const view = await ui.signedIn("/#/queues/charted");
       const chart = view.locator("figure.chart");
       await expect
         .poll(() => chart.getAttribute("data-points"), { timeout: 10_000 })
         .toBe(String(points.length));
       expect(await chart.getAttribute("data-latest-available")).toBe(
-        String((await client.stats("charted")).available),
+        String((await ui.client.stats("charted")).available),
       );
       expect([viewer, Number(await chart.getAttribute("data-latest-ack-rate"))]).toEqual([
         viewer,
@@ -140,8 +112,8 @@ describe.skipIf(!available)("the web console", () => {
   });
 
   it("shows a dead-lettered message, peeks at it, and redrives it from the console", async () => {
-    const [message] = await client.receive("orders");
-    await client.nack("orders", message?.messageId ?? "", message?.leaseToken ?? "", {
+    const [message] = await ui.client.receive("orders");
+    await ui.client.nack("orders", message?.messageId ?? "", message?.leaseToken ?? "", {
       deadLetter: true,
       error: "address missing",
     });
@@ -175,17 +147,16 @@ describe.skipIf(!available)("the web console", () => {
   });
 
   it("peeks at any message by its id", async () => {
-    const sent = await client.send("orders", { body: { peek: "me" }, attributes: { kind: "probe" } });
-    await page.fill("#peek-id", sent.messageId);
-    await page.click("button:has-text('Peek')");
+    const sent = await ui.client.send("orders", { body: { peek: "me" }, attributes: { kind: "probe" } });
+    await fillAndPress(page, { "#peek-id": sent.messageId }, "Peek");
     await page.waitForSelector('dialog[open] dd[data-field="state"]');
     expect(await page.locator('dialog[open] dd[data-field="state"]').textContent()).toBe("available");
     expect(await page.locator('dialog[open] pre[data-field="body"]').textContent()).toContain('"peek": "me"');
     expect(await page.locator("dialog[open]").textContent()).toContain('"kind": "probe"');
     await page.keyboard.press("Escape");
-    const [taken] = await client.receive("orders", { max: 10 });
-    const all = [taken, ...(await client.receive("orders", { max: 10 }))];
-    await client.settle("orders", {
+    const [taken] = await ui.client.receive("orders", { max: 10 });
+    const all = [taken, ...(await ui.client.receive("orders", { max: 10 }))];
+    await ui.client.settle("orders", {
       acks: all
         .filter((m) => m?.messageId === sent.messageId)
         .map((m) => ({ messageId: m?.messageId ?? "", leaseToken: m?.leaseToken ?? "" })),
@@ -196,8 +167,8 @@ describe.skipIf(!available)("the web console", () => {
   });
 
   it("purges the dead-letter queue only after a confirmation", async () => {
-    const [message] = await client.receive("orders");
-    await client.nack("orders", message?.messageId ?? "", message?.leaseToken ?? "", { deadLetter: true });
+    const [message] = await ui.client.receive("orders");
+    await ui.client.nack("orders", message?.messageId ?? "", message?.leaseToken ?? "", { deadLetter: true });
     await page
       .locator(`section[aria-labelledby="dlq-title"] tr[data-message="${message?.messageId}"]`)
       .waitFor({ timeout: 10_000 });
@@ -205,16 +176,19 @@ describe.skipIf(!available)("the web console", () => {
     await page.waitForSelector("[role=alertdialog]");
     await shot("06-confirm-purge");
     await page.click("button:has-text('Cancel')");
-    expect((await client.stats("orders")).deadLettered).toBe(1);
+    expect((await ui.client.stats("orders")).deadLettered).toBe(1);
     await page.click("button.danger:has-text('Purge')");
     await page.click("button:has-text('Yes, purge')");
     await page.waitForSelector("text=Deleted 1 dead letter");
-    expect((await client.stats("orders")).deadLettered).toBe(0);
+    expect((await ui.client.stats("orders")).deadLettered).toBe(0);
   });
 
   it("lists in-flight messages with their lease expiry and delivery count in the explorer", async () => {
-    const sent = await client.send("orders", { body: { explore: true }, attributes: { kind: "explored" } });
-    const leased = await client.receive("orders", { max: 10, visibilityTimeout: 600 });
+    const sent = await ui.client.send("orders", {
+      body: { explore: true },
+      attributes: { kind: "explored" },
+    });
+    const leased = await ui.client.receive("orders", { max: 10, visibilityTimeout: 600 });
     const mine = leased.find((message) => message.messageId === sent.messageId);
     expect(mine).toBeDefined();
     await page.click('button[data-view="inFlight"]');
@@ -223,26 +197,20 @@ describe.skipIf(!available)("the web console", () => {
     expect(await row.locator('[data-field="deliveryCount"]').textContent()).toBe("1");
     const expiry = await row.locator('[data-field="leaseExpiresAt"]').textContent();
     expect(new Date(expiry ?? "").getTime()).toBeCloseTo(Date.parse(mine?.leaseExpiresAt ?? ""), -4);
-    await page.fill("#filter-attribute", "kind");
-    await page.fill("#filter-value", "other");
-    await page.click("button:has-text('Filter')");
+    await fillAndPress(page, { "#filter-attribute": "kind", "#filter-value": "other" }, "Filter");
     await page.waitForSelector("text=No in flight messages on this page.");
-    await page.fill("#filter-value", "explored");
-    await page.click("button:has-text('Filter')");
+    await fillAndPress(page, { "#filter-value": "explored" }, "Filter");
     await row.waitFor();
     await shot("08-explorer");
-    await client.settle("orders", {
+    await ui.client.settle("orders", {
       nacks: leased.map(({ messageId, leaseToken }) => ({ messageId, leaseToken, delaySeconds: 0 })),
     });
     await page.click('button[data-view="available"]');
   });
 
   it("shows a read-only key no write action, and why", async () => {
-    const reader = await client.createKey({ name: "console-reader", grants: { orders: ["read"] } });
-    const readOnly = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await readOnly.goto(`${host.url}/#/queues/orders`);
-    await readOnly.fill("#token", reader.key);
-    await readOnly.click("text=Open the console");
+    const reader = await ui.client.createKey({ name: "console-reader", grants: { orders: ["read"] } });
+    const readOnly = await ui.signedIn("/#/queues/orders", { credential: reader.key });
     await readOnly.waitForSelector("#queue-title");
     for (const label of ["Send", "Save settings", "Redrive all", "Purge"]) {
       expect([label, await readOnly.locator(`button:has-text('${label}')`).first().isDisabled()]).toEqual([
@@ -258,10 +226,10 @@ describe.skipIf(!available)("the web console", () => {
   });
 
   it("gives an unknown queue and an unknown page their own state", async () => {
-    await page.goto(`${host.url}/#/queues/no-such-queue`);
+    await page.goto(`${ui.host.url}/#/queues/no-such-queue`);
     await page.waitForSelector('[data-state="unknown-queue"]');
     expect(await page.locator("h1").textContent()).toBe("No queue named no-such-queue");
-    await page.goto(`${host.url}/#/nowhere/at/all`);
+    await page.goto(`${ui.host.url}/#/nowhere/at/all`);
     await page.waitForSelector('[data-state="unknown-route"]');
     await page.click("text=All queues");
     await page.waitForSelector('tr[data-queue="orders"]');
@@ -269,11 +237,8 @@ describe.skipIf(!available)("the web console", () => {
 
   it("returns to sign-in with the reason when the token expires", async () => {
     // jose allows 30 s of clock skew: this token passes for about 3 s more.
-    const shortLived = await host.token("console-tenant", { roles: ["admin"], ttlSeconds: -27 });
-    const expiring = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await expiring.goto(`${host.url}/`);
-    await expiring.fill("#token", shortLived);
-    await expiring.click("text=Open the console");
+    const shortLived = await ui.host.token("console-tenant", { roles: ["admin"], ttlSeconds: -27 });
+    const expiring = await ui.signedIn("/", { credential: shortLived });
     await expiring.waitForSelector('tr[data-queue="orders"]');
     await expiring.waitForSelector('[data-reason="ended"]', { timeout: 15_000 });
     expect(await expiring.locator('[data-reason="ended"]').textContent()).toMatch(
@@ -285,10 +250,7 @@ describe.skipIf(!available)("the web console", () => {
   });
 
   it("is readable on a phone", async () => {
-    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
-    await phone.goto(`${host.url}/`);
-    await phone.fill("#token", token);
-    await phone.click("text=Open the console");
+    const phone = await ui.signedIn("/", { viewport: { width: 390, height: 844 }, isMobile: true });
     await phone.waitForSelector('tr[data-queue="orders"]');
     const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
     expect(overflow).toBeLessThanOrEqual(0);

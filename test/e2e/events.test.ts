@@ -8,8 +8,7 @@ let token: string;
 
 beforeAll(async () => {
   host = await startTestHost({ CONVEYOR_BACKLOG_ALERT_SECONDS: "10" });
-  token = await host.token("events-tenant", { roles: ["admin"] });
-  client = host.client(token);
+  ({ token, client } = await host.adminSession("events-tenant"));
 });
 afterAll(() => host.close());
 

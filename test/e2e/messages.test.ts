@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bodyAlreadyRead } from "../../src/api/http.js";
 import type { ConveyorClient } from "../../src/client/index.js";
-import { cosmosHostEnv } from "../cosmos-server.js";
-import { apiError, startTestHost, type TestHost } from "../host.js";
+import { apiError, startHostOn, type TestHost } from "../host.js";
 
 /**
  * The same suite on each store, with queues of one partition and of four: the
@@ -20,8 +19,7 @@ for (const [store, partitions] of [
     let queues = 0;
 
     beforeAll(async () => {
-      host = await startTestHost(store === "cosmos" ? await cosmosHostEnv() : {});
-      client = await host.admin();
+      ({ host, client } = await startHostOn(store));
     });
     afterAll(() => host.close());
 

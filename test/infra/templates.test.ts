@@ -162,30 +162,28 @@ describe.skipIf("missing" in found)("infrastructure templates", () => {
   });
 
   it("disables local (key) authentication on every service that has it", () => {
-    expect(only("cosmos", "Microsoft.DocumentDB/databaseAccounts").properties).toMatchObject({
-      disableLocalAuth: true,
-      minimalTlsVersion: "Tls12",
-    });
-    expect(only("servicebus", "Microsoft.ServiceBus/namespaces").properties).toMatchObject({
-      disableLocalAuth: true,
-      minimumTlsVersion: "1.2",
-    });
-    expect(only("monitoring", "Microsoft.Insights/components").properties).toMatchObject({
-      DisableLocalAuth: true,
-    });
-    expect(only("storage", "Microsoft.Storage/storageAccounts").properties).toMatchObject({
-      allowSharedKeyAccess: false,
-      allowBlobPublicAccess: false,
-      minimumTlsVersion: "TLS1_2",
-    });
-    expect(only("webpubsub", "Microsoft.SignalRService/webPubSub").properties).toMatchObject({
-      disableLocalAuth: true,
-    });
-    expect(only("keyvault", "Microsoft.KeyVault/vaults").properties).toMatchObject({
-      enableRbacAuthorization: true,
-      enableSoftDelete: true,
-      enablePurgeProtection: true,
-    });
+    const keyless: [module: string, type: string, properties: Record<string, unknown>][] = [
+      [
+        "cosmos",
+        "Microsoft.DocumentDB/databaseAccounts",
+        { disableLocalAuth: true, minimalTlsVersion: "Tls12" },
+      ],
+      ["servicebus", "Microsoft.ServiceBus/namespaces", { disableLocalAuth: true, minimumTlsVersion: "1.2" }],
+      ["monitoring", "Microsoft.Insights/components", { DisableLocalAuth: true }],
+      [
+        "storage",
+        "Microsoft.Storage/storageAccounts",
+        { allowSharedKeyAccess: false, allowBlobPublicAccess: false, minimumTlsVersion: "TLS1_2" },
+      ],
+      ["webpubsub", "Microsoft.SignalRService/webPubSub", { disableLocalAuth: true }],
+      [
+        "keyvault",
+        "Microsoft.KeyVault/vaults",
+        { enableRbacAuthorization: true, enableSoftDelete: true, enablePurgeProtection: true },
+      ],
+    ];
+    for (const [module, type, properties] of keyless)
+      expect(only(module, type).properties, type).toMatchObject(properties);
   });
 
   it("configures the deliveries queue for duplicate detection and dead-lettering", () => {

@@ -14,8 +14,7 @@ let adminToken: string;
 
 beforeAll(async () => {
   host = await startTestHost({ CONVEYOR_MAX_CONNECTIONS_PER_CLIENT: "64" });
-  adminToken = await host.token("tenant-hostile", { roles: ["admin"] });
-  admin = host.client(adminToken);
+  ({ token: adminToken, client: admin } = await host.adminSession("tenant-hostile"));
   await admin.createQueue({ name: "alpha" });
 });
 afterAll(() => host.close());

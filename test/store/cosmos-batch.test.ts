@@ -1,7 +1,8 @@
 import type { CosmosClient } from "@azure/cosmos";
 import { describe, expect, it } from "vitest";
+import { type MessageDocument, toDocument } from "../../src/adapters/cosmos/documents.js";
 import { CosmosStore } from "../../src/adapters/cosmos/store.js";
-import { aQueue, at, T0 } from "../fixtures.js";
+import { aDraft, aMessage, aQueue, at } from "../fixtures.js";
 
 /**
  * The local Cosmos test server runs batches but not atomically, so the one
@@ -10,7 +11,7 @@ import { aQueue, at, T0 } from "../fixtures.js";
  * the claim and 424 (failed dependency) on the message, nothing is written,
  * and the enqueue must return the original as a duplicate.
  */
-function fakeAccount(original: Record<string, unknown>) {
+function fakeAccount(original: MessageDocument) {
   const batches: unknown[][] = [];
   let claimReads = 0;
   const container = {
@@ -50,43 +51,14 @@ function fakeAccount(original: Record<string, unknown>) {
 describe("Cosmos enqueue with a dedup key, on an account with atomic batches", () => {
   it("sends the claim and the message in one batch, and answers a lost race with the original", async () => {
     const queue = aQueue({ id: "q1" });
-    const original = {
-      id: "original",
-      kind: "message",
-      queueId: "q1",
-      tenantId: queue.tenantId,
-      body: '"first"',
-      attributes: {},
-      priority: 0,
-      groupId: null,
-      sequence: 1,
-      dedupKey: "id:k",
-      state: "ready",
-      visibleAt: T0.getTime(),
-      enqueuedAt: T0.getTime(),
-      expiresAt: at(3600).getTime(),
-      deliveryCount: 0,
-      leaseToken: null,
-      leaseExpiresAt: null,
-      lastError: null,
-      reason: null,
-      deadLetteredAt: null,
-      ackedAt: null,
-    };
+    const original = toDocument(
+      aMessage({ id: "original", queueId: "q1", body: '"first"', dedupKey: "id:k" }),
+      queue.id,
+    );
     const { client, batches } = fakeAccount(original);
     const store = new CosmosStore({ client, databaseId: "db" });
     const [result] = await store.enqueue(queue, [
-      {
-        id: "second",
-        body: '"second"',
-        attributes: {},
-        priority: 0,
-        groupId: null,
-        dedupKey: "id:k",
-        enqueuedAt: at(1),
-        visibleAt: at(1),
-        expiresAt: at(3600),
-      },
+      aDraft({ id: "second", body: '"second"', dedupKey: "id:k", enqueuedAt: at(1), visibleAt: at(1) }),
     ]);
     expect(batches).toHaveLength(1);
     expect(

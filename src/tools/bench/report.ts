@@ -52,6 +52,43 @@ export function toRow(
   };
 }
 
+/**
+ * A paced producer's and a consumer's wrk runs side by side, as one row:
+ * messages and latency from the consumer (`delivered` of them over
+ * `seconds`), requests, errors and wrk's CPU of both, and what the producer
+ * was offered and managed. The caller adds the backlog.
+ */
+export function producerConsumerRow(
+  scenario: string,
+  target: Target,
+  run: {
+    connections: number;
+    seconds: number;
+    produced: WrkResult;
+    consumed: WrkResult;
+    delivered: number;
+    serverCpuSeconds: number;
+    offeredPerSecond: number;
+  },
+): BenchRow {
+  const { produced, consumed, delivered, seconds } = run;
+  return {
+    scenario,
+    target: target.name,
+    connections: run.connections,
+    requestsPerSecond: round(produced.requestsPerSecond + consumed.requestsPerSecond),
+    messagesPerSecond: round(delivered / seconds),
+    p50Ms: consumed.measured?.p50Ms ?? Number.NaN,
+    p99Ms: consumed.measured?.p99Ms ?? Number.NaN,
+    errors: produced.errors + consumed.errors,
+    wrkCpuSeconds: round(produced.wrkCpuSeconds + consumed.wrkCpuSeconds, 2),
+    serverCpuSecondsPer1000: delivered > 0 ? round((run.serverCpuSeconds / delivered) * 1000, 3) : Number.NaN,
+    serverRssMb: round(rssMb(target.child.pid as number)),
+    offeredPerSecond: run.offeredPerSecond,
+    producedPerSecond: round((produced.settled ?? 0) / seconds),
+  };
+}
+
 /** "offered 2,000/s, sent 1,998/s": what a steady-state producer was asked for and managed. */
 function production(row: BenchRow): string {
   return [

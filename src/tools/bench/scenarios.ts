@@ -11,8 +11,8 @@ import {
   receiveAndSettle,
 } from "../bench-lua.js";
 import { wrk } from "./loaders.js";
-import { assertAlive, cpuSeconds, rssMb, sleep, type Target } from "./processes.js";
-import { type BenchRow, describe, round, toRow } from "./report.js";
+import { assertAlive, cpuSeconds, sleep, type Target } from "./processes.js";
+import { type BenchRow, describe, producerConsumerRow, toRow } from "./report.js";
 import { AZURITE_ACCOUNT, BODY, startTargets, type Targets } from "./targets.js";
 import { topics } from "./topics.js";
 
@@ -286,23 +286,18 @@ async function steadyState(
     wrk(target.url, run.script(receiveAndSettle(dialect, { ...consumer, endToEnd: true })), 16, seconds),
   ]);
   assertAlive(target);
-  const cpu = cpuSeconds(pid) - cpuBefore;
+  const serverCpuSeconds = cpuSeconds(pid) - cpuBefore;
   const after = await backlog();
-  const delivered = consumed.settled ?? 0;
   return {
-    scenario: "steady state",
-    target: target.name,
-    connections: 80,
-    requestsPerSecond: round(produced.requestsPerSecond + consumed.requestsPerSecond),
-    messagesPerSecond: round(delivered / seconds),
-    p50Ms: consumed.measured?.p50Ms ?? Number.NaN,
-    p99Ms: consumed.measured?.p99Ms ?? Number.NaN,
-    errors: produced.errors + consumed.errors,
-    wrkCpuSeconds: round(produced.wrkCpuSeconds + consumed.wrkCpuSeconds, 2),
-    serverCpuSecondsPer1000: delivered > 0 ? round((cpu / delivered) * 1000, 3) : Number.NaN,
-    serverRssMb: round(rssMb(pid)),
-    offeredPerSecond: rate,
-    producedPerSecond: round((produced.settled ?? 0) / seconds),
+    ...producerConsumerRow("steady state", target, {
+      connections: 80,
+      seconds,
+      produced,
+      consumed,
+      delivered: consumed.settled ?? 0,
+      serverCpuSeconds,
+      offeredPerSecond: rate,
+    }),
     backlog: after,
     backlogBefore: before,
   };

@@ -8,8 +8,8 @@ import {
   topicDialect,
 } from "../bench-lua.js";
 import { wrk } from "./loaders.js";
-import { assertAlive, cpuSeconds, rssMb } from "./processes.js";
-import { type BenchRow, describe, round } from "./report.js";
+import { assertAlive, cpuSeconds } from "./processes.js";
+import { type BenchRow, describe, producerConsumerRow } from "./report.js";
 import type { Run } from "./scenarios.js";
 import { BODY } from "./targets.js";
 
@@ -136,22 +136,16 @@ async function timeToReceive(run: Run, scenario: string, dialect: QueueDialect, 
     wrk(run.conveyor.url, run.script(receiveAndSettle(dialect, consumer)), 1, seconds),
   ]);
   assertAlive(run.conveyor);
-  const received = consumed.measured?.count ?? 0;
   const row: BenchRow = {
-    scenario,
-    target: run.conveyor.name,
-    connections: 5,
-    requestsPerSecond: round(produced.requestsPerSecond + consumed.requestsPerSecond),
-    messagesPerSecond: round(received / seconds),
-    p50Ms: consumed.measured?.p50Ms ?? Number.NaN,
-    p99Ms: consumed.measured?.p99Ms ?? Number.NaN,
-    errors: produced.errors + consumed.errors,
-    wrkCpuSeconds: round(produced.wrkCpuSeconds + consumed.wrkCpuSeconds, 2),
-    serverCpuSecondsPer1000:
-      received > 0 ? round(((cpuSeconds(pid) - cpuBefore) / received) * 1000, 3) : Number.NaN,
-    serverRssMb: round(rssMb(pid)),
-    offeredPerSecond: PACED_PUBLISHES_PER_SECOND,
-    producedPerSecond: round((produced.settled ?? 0) / seconds),
+    ...producerConsumerRow(scenario, run.conveyor, {
+      connections: 5,
+      seconds,
+      produced,
+      consumed,
+      delivered: consumed.measured?.count ?? 0,
+      serverCpuSeconds: cpuSeconds(pid) - cpuBefore,
+      offeredPerSecond: PACED_PUBLISHES_PER_SECOND,
+    }),
     backlog: await run.conveyorBacklog(queue),
   };
   run.rows.push(row);
