@@ -2,6 +2,15 @@ import { newLeaseToken, onReceive } from "../domain/lease.js";
 import type { Message } from "../domain/message.js";
 import { compareStandard } from "../domain/ordering.js";
 import type { Queue } from "../domain/queue.js";
+import {
+  afterLoss,
+  CALM,
+  candidatesToRead,
+  chooseCandidates,
+  partitionOrder,
+  type Spread,
+  spreadAt,
+} from "../domain/receive-spread.js";
 import { applyChange } from "../domain/transition.js";
 import { countConflicts } from "./conflicts.js";
 import type { MessageWrite, QueueStore, StoredMessage } from "./ports.js";
@@ -22,14 +31,11 @@ export interface ReceiveRequest {
 }
 
 /**
- * Candidates read per message wanted while receives lose races to other
- * instances (`isContended`): receivers that read the same leading candidates
- * at once each pick at random among twice what they need, so two of them
- * rarely race for the same message; more would spend reads (and request
- * units) on candidates nobody takes. Uncontended, a receive reads what it
- * wants (`standardCandidates` in receive-turn.ts).
+ * Candidates a fifo receive reads per message wanted: group heads that other
+ * receives here are writing are skipped whole (`unclaimed`), so it reads past
+ * them.
  */
-const CANDIDATE_SPREAD = 2;
+const FIFO_SPREAD = 2;
 
 /**
  * Passes over the partitions one receive makes at most. A pass that ended
@@ -47,11 +53,21 @@ const MAX_PASSES = 4;
 const EMPTY_HINT_MS = 1000;
 
 /**
- * How long after a lost race this process keeps spreading its receivers of
- * a queue over the leading candidates: about as long as the burst of
- * receivers that caused it is likely to last.
+ * How long this process tries a partition where it lost a race after the
+ * others: another instance is taking from it now, and one of the two moving
+ * elsewhere is what keeps them apart.
  */
-const CONTENTION_HINT_MS = 1000;
+const LOST_HINT_MS = 1000;
+
+/**
+ * How long a spread (domain/receive-spread.ts) holds after a lost race before
+ * it halves. Long: only the loser of a race learns of it, and a winner that
+ * went calm again would take the leading candidates the others spread around
+ * and make them lose again (in a benchmark run that held it 10 s, and per
+ * partition, most races were lost by calm receives). A process left alone on
+ * the queue is back to whole reads a minute after its last loss.
+ */
+const CONTENTION_HINT_MS = 30_000;
 
 /** Queues whose hints this process keeps; past it the hints are dropped and rebuilt. */
 const MAX_HINTED_QUEUES = 10_000;
@@ -59,8 +75,11 @@ const MAX_HINTED_QUEUES = 10_000;
 /** Per queue, when each partition that came back empty may be tried first again. */
 const emptyUntil = new Map<string, Map<number, number>>();
 
-/** Per queue, until when receives here pick at random: a race was lost lately. */
-const contendedUntil = new Map<string, number>();
+/** Per queue, when each partition where a race was lost may be tried first again. */
+const lostUntil = new Map<string, Map<number, number>>();
+
+/** Per queue, how receives here spread over its candidates: absent is calm (no race lost lately). */
+const spreads = new Map<string, Spread>();
 
 /**
  * Leases up to `max` deliverable messages: picks partitions with work, reads
@@ -97,16 +116,16 @@ async function lease(
     if (waitForOthers) await new Promise((resolve) => setImmediate(resolve));
     waitForOthers = false;
     let lookAgain = false;
-    for (const partition of partitionOrder(queue, request.now, random)) {
+    for (const partition of partitionsToTry(queue, request.now, random)) {
       const want = request.max - delivered.length;
       if (want <= 0) break;
-      const contended = isContended(queue, request.now);
+      const spread = spreadOf(queue, request.now);
       let found: StoredMessage[] | undefined;
       try {
         found = fifo
-          ? await store.candidates(queue, partition, request.now, want * CANDIDATE_SPREAD)
+          ? await store.candidates(queue, partition, request.now, want * FIFO_SPREAD)
           : await standardCandidates(store, queue, partition, request.now, {
-              wanted: contended ? want * CANDIDATE_SPREAD : want,
+              wanted: candidatesToRead(spread, want),
               readPastWrites: pass > 0,
             });
       } catch (error) {
@@ -119,11 +138,11 @@ async function lease(
         waitForOthers = true;
         continue;
       }
-      hintEmpty(queue, partition, found.length === 0, request.now);
+      hint(emptyUntil, queue, partition, found.length === 0 ? request.now.getTime() + EMPTY_HINT_MS : 0);
       const open = unclaimed(queue, found, fifo);
       waitForOthers ||= open.length < found.length;
       if (open.length === 0) continue;
-      const chosen = fifo ? open.slice(0, want) : pick(open, want, contended, random);
+      const chosen = fifo ? open.slice(0, want) : chooseCandidates(open, want, spread);
       if (!fifo) takeKept(queue, partition, chosen);
       const ids = claim(queue, chosen);
       try {
@@ -131,7 +150,7 @@ async function lease(
           ? await leaseFifo(store, queue, chosen, request)
           : await leaseStandard(store, queue, chosen, request);
         delivered.push(...outcome.delivered);
-        if (outcome.lost > 0) hintContended(queue, request.now);
+        if (outcome.lost > 0) lostRace(queue, partition, request.now, random);
         lookAgain ||= outcome.delivered.length < chosen.length;
       } catch (error) {
         // As for a failed read: what this receive already leased is answered; a lease whose write
@@ -238,77 +257,47 @@ async function leaseFifo(
   return { delivered, lost };
 }
 
-/**
- * Up to `want` of the candidates, in delivery order. Under contention (a
- * receive here lost a race to another instance lately) the priority order
- * stays strict but, within the first level that
- * does not fit whole, the pick is at random, so receivers reading the same
- * candidates at once mostly take different ones; oldest-first within a
- * priority is then best effort.
- */
-function pick(
-  found: StoredMessage[],
-  want: number,
-  contended: boolean,
-  random: () => number,
-): StoredMessage[] {
-  if (!contended || found.length <= want) return found.slice(0, want);
-  const chosen: StoredMessage[] = [];
-  let start = 0;
-  while (start < found.length && chosen.length < want) {
-    const level = (found[start] as StoredMessage).message.priority;
-    let end = start;
-    while (end < found.length && (found[end] as StoredMessage).message.priority === level) end++;
-    const band = found.slice(start, end);
-    const room = want - chosen.length;
-    chosen.push(...(band.length <= room ? band : sample(band, room, random)));
-    start = end;
-  }
-  return chosen;
-}
-
-function sample<T>(items: T[], count: number, random: () => number): T[] {
-  const pool = [...items];
-  for (let index = 0; index < count; index++) {
-    const swap = index + Math.floor(random() * (pool.length - index));
-    [pool[index], pool[swap]] = [pool[swap] as T, pool[index] as T];
-  }
-  return pool.slice(0, count);
-}
-
-/** Every partition once, from a random start, those that came back empty lately last (not never). */
-function partitionOrder(queue: Queue, now: Date, random: () => number): number[] {
+/** Every partition once from a random start, those that came back empty or where a race was lost lately last. */
+function partitionsToTry(queue: Queue, now: Date, random: () => number): number[] {
   const count = queue.partitions;
   if (count <= 1) return [0];
-  const start = Math.floor(random() * count);
-  const rotated = Array.from({ length: count }, (_, offset) => (start + offset) % count);
-  const hints = emptyUntil.get(queue.id);
-  if (!hints) return rotated;
   const at = now.getTime();
-  const isEmpty = (partition: number) => (hints.get(partition) ?? 0) > at;
-  return [...rotated.filter((p) => !isEmpty(p)), ...rotated.filter(isEmpty)];
+  const empty = emptyUntil.get(queue.id);
+  const lost = lostUntil.get(queue.id);
+  const setAside = (partition: number) =>
+    (empty?.get(partition) ?? 0) > at || (lost?.get(partition) ?? 0) > at;
+  return partitionOrder(count, Math.floor(random() * count), setAside);
 }
 
-function hintEmpty(queue: Queue, partition: number, empty: boolean, now: Date): void {
+/** Sets aside `partition` of `queue` until `until` (0: no longer). */
+function hint(hints: Map<string, Map<number, number>>, queue: Queue, partition: number, until: number): void {
   if (queue.partitions <= 1) return;
-  let hints = emptyUntil.get(queue.id);
-  if (!empty) {
-    hints?.delete(partition);
+  let partitions = hints.get(queue.id);
+  if (until === 0) {
+    partitions?.delete(partition);
     return;
   }
-  if (!hints) {
-    if (emptyUntil.size >= MAX_HINTED_QUEUES) emptyUntil.clear();
-    hints = new Map();
-    emptyUntil.set(queue.id, hints);
+  if (!partitions) {
+    if (hints.size >= MAX_HINTED_QUEUES) hints.clear();
+    partitions = new Map();
+    hints.set(queue.id, partitions);
   }
-  hints.set(partition, now.getTime() + EMPTY_HINT_MS);
+  partitions.set(partition, until);
 }
 
-function isContended(queue: Queue, now: Date): boolean {
-  return (contendedUntil.get(queue.id) ?? 0) > now.getTime();
+function spreadOf(queue: Queue, now: Date): Spread {
+  const spread = spreads.get(queue.id);
+  if (!spread) return CALM;
+  const current = spreadAt(spread, now.getTime(), CONTENTION_HINT_MS);
+  if (current === CALM) spreads.delete(queue.id);
+  else if (current !== spread) spreads.set(queue.id, current);
+  return current;
 }
 
-function hintContended(queue: Queue, now: Date): void {
-  if (contendedUntil.size >= MAX_HINTED_QUEUES) contendedUntil.clear();
-  contendedUntil.set(queue.id, now.getTime() + CONTENTION_HINT_MS);
+/** Another instance took what a receive here chose: spread wider from a new lane, and try that partition last for a while. */
+function lostRace(queue: Queue, partition: number, now: Date, random: () => number): void {
+  const at = now.getTime();
+  if (spreads.size >= MAX_HINTED_QUEUES) spreads.clear();
+  spreads.set(queue.id, afterLoss(spreadOf(queue, now), at, CONTENTION_HINT_MS, random));
+  hint(lostUntil, queue, partition, at + LOST_HINT_MS);
 }

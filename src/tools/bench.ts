@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { cosmosMain } from "./bench/cosmos.js";
+import { cosmosMain, gridList } from "./bench/cosmos.js";
 import { ROOT } from "./bench/processes.js";
 import { describe, ratios, table } from "./bench/report.js";
 import { type BenchReport, PARTS, type Part, PLANS, runBench } from "./bench/scenarios.js";
@@ -28,7 +28,9 @@ import { PEER_PLANS, type PeerPlan, peerSummary, runPeers } from "./peers/run.js
  *
  * `--cosmos` (with `--quick` or not) runs only the Cosmos DB scale
  * benchmark instead: one queue against partitions and hosts on the Cosmos
- * DB model; see ./bench/cosmos.ts.
+ * DB model; see ./bench/cosmos.ts. `--partitions 1,4` and `--instances 4`
+ * (comma-separated counts) narrow its grid, for a shorter run of the rows a
+ * change is about.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -40,9 +42,16 @@ async function main(): Promise<void> {
       seconds: { type: "string" },
       backlog: { type: "string" },
       cosmos: { type: "boolean", default: false },
+      partitions: { type: "string" },
+      instances: { type: "string" },
     },
   });
-  if (values.cosmos) return cosmosMain(values.quick);
+  if (values.cosmos) {
+    return cosmosMain(values.quick, {
+      partitions: gridList(values.partitions, "partitions", 64),
+      instances: gridList(values.instances, "instances", 8),
+    });
+  }
   const peerPlan = peerPlanOf(values);
   // "peers" is a part of its own: `--only peers` runs nothing but them.
   const only = values.only?.filter((part) => part !== "peers");

@@ -3,6 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/adapters/sqlite/store.js";
+import { onReceive } from "../../src/domain/lease.js";
+import { partitionOfMessageId } from "../../src/domain/partition.js";
+import { applyChange } from "../../src/domain/transition.js";
 import type { QueueStore } from "../../src/service/ports.js";
 import { leaseMessages } from "../../src/service/receive.js";
 import { aQueue, at } from "../fixtures.js";
@@ -69,5 +72,43 @@ describe("a receive that meets a failing store", () => {
       leaseMessages(failingFrom(sqlite, "candidates", 1), queue, request, () => 0),
     ).rejects.toThrow("store busy");
     expect(await sqlite.countInFlight(queue, at(1))).toBe(0);
+  });
+});
+
+describe("a receive after a race lost to another instance", () => {
+  it("reads twice the candidates it wants, takes them by its lane, and tries that partition last for a while", async () => {
+    const queue = await shardedQueue("lost-race");
+    const reads: { partition: number; limit: number }[] = [];
+    let interfered = false;
+    const racing = new Proxy(sqlite, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== "function") return value;
+        if (property !== "candidates") return value.bind(target);
+        return async (...args: Parameters<QueueStore["candidates"]>) => {
+          const [, partition, now, limit] = args;
+          reads.push({ partition, limit });
+          const found = await target.candidates(...args);
+          if (!interfered) {
+            // Another instance leases every candidate between this receiver's read and its write.
+            interfered = true;
+            const leases = found.map((c) => ({
+              version: c.version,
+              ...applyChange(c.message, onReceive(c.message, queue, now, 30, "other"), queue),
+            }));
+            await target.write(queue, leases);
+          }
+          return found;
+        };
+      },
+    });
+    const first = await leaseMessages(racing, queue, { ...request, max: 5 }, () => 0);
+    expect(reads[0]).toEqual({ partition: 0, limit: 5 });
+    expect(first).toHaveLength(5);
+    expect(first.every((m) => partitionOfMessageId(m.id) !== 0)).toBe(true);
+    reads.length = 0;
+    await leaseMessages(racing, queue, { ...request, max: 5 }, () => 0);
+    expect(reads[0]).toEqual({ partition: 1, limit: 10 });
+    expect(reads.map((read) => read.partition)).not.toContain(0);
   });
 });

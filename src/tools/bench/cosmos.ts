@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadOrCreateSigningKey, signDevToken } from "../../adapters/files/local-secrets.js";
+import { loadOrCreateSigningKey } from "../../adapters/files/local-secrets.js";
 import { ConveyorApiError, ConveyorClient } from "../../client/index.js";
 import { type ModelAccount, startModelAccount } from "../cosmos-model/account.js";
 import { measureRuPerMessage } from "../cosmos-model/measure.js";
@@ -16,6 +16,7 @@ import {
   targetLines,
 } from "./cosmos-report.js";
 import { cpuSeconds, ROOT, sleep, startProcess, type Target } from "./processes.js";
+import { benchToken } from "./targets.js";
 
 /**
  * `npm run bench -- --cosmos`: one queue's throughput on the Cosmos DB
@@ -104,6 +105,29 @@ async function waitedOut(error: unknown): Promise<boolean> {
   return true;
 }
 
+/** Longest a worker keeps retrying one settle: past the queue's visibility timeout (30 s) its leases are gone anyway. */
+const MAX_SETTLE_MS = 30_000;
+
+/**
+ * Settles the acks, waiting out 429 and 503 as the typed client's consumer
+ * does (src/client/consumer.ts retries settles): an ack given up would leave
+ * its message to be leased and paid for again after the visibility timeout.
+ */
+async function settleWaitingOut(
+  client: ConveyorClient,
+  queue: string,
+  acks: { messageId: string; leaseToken: string }[],
+) {
+  const giveUpAt = performance.now() + MAX_SETTLE_MS;
+  for (;;) {
+    try {
+      return await client.settle(queue, { acks });
+    } catch (error) {
+      if (performance.now() > giveUpAt || !(await waitedOut(error))) throw error;
+    }
+  }
+}
+
 interface Load {
   clients: ConveyorClient[];
   queue: string;
@@ -163,7 +187,7 @@ async function phase(
         if (messages.length === 0) continue;
         if (open()) delivered += messages.length;
         const acks = messages.map(({ messageId, leaseToken }) => ({ messageId, leaseToken }));
-        const settled = await client(index).settle(queue, { acks });
+        const settled = await settleWaitingOut(client(index), queue, acks);
         const ok = settled.results.filter((entry) => entry.status < 300).length;
         if (open()) counted += ok;
         acked += ok;
@@ -255,14 +279,7 @@ async function startHosts(account: ModelAccount, instances: number, scratch: str
     started.push(host);
     hosts.push(host);
   }
-  const token = await signDevToken(key, {
-    tenant: "bench",
-    subject: "bench",
-    roles: ["admin"],
-    ttlSeconds: 3600,
-    issuer: "conveyor-local",
-    audience: "conveyor",
-  });
+  const token = await benchToken(key);
   return { hosts, clients: hosts.map((host) => new ConveyorClient({ baseUrl: host.url, token })) };
 }
 
@@ -277,11 +294,23 @@ async function stopAll(targets: Target[]): Promise<void> {
   );
 }
 
+/** What `--partitions` and `--instances` (comma-separated lists) narrow a plan's grid to. */
+export interface CosmosGrid {
+  partitions?: number[];
+  instances?: number[];
+}
+
 export async function runCosmosBench(options: {
   quick: boolean;
+  grid?: CosmosGrid;
   log: (line: string) => void;
 }): Promise<CosmosReport> {
-  const plan = COSMOS_PLANS[options.quick ? "quick" : "full"];
+  const base = COSMOS_PLANS[options.quick ? "quick" : "full"];
+  const plan: CosmosPlan = {
+    ...base,
+    partitions: options.grid?.partitions ?? base.partitions,
+    instances: options.grid?.instances ?? base.instances,
+  };
   const { log } = options;
   const loadAverage = loadavg();
   log(`cosmos: measuring RU per message (load average ${loadAverage.map((n) => n.toFixed(2)).join(" ")})`);
@@ -312,7 +341,7 @@ export async function runCosmosBench(options: {
   }
   return {
     measuredAt: new Date().toISOString(),
-    command: `npm run bench -- --cosmos${options.quick ? " --quick" : ""}`,
+    command: `npm run bench -- --cosmos${options.quick ? " --quick" : ""}${gridFlags(options.grid)}`,
     plan,
     loadAverage,
     rows,
@@ -321,10 +350,25 @@ export async function runCosmosBench(options: {
   };
 }
 
+const gridFlags = (grid: CosmosGrid = {}) =>
+  (["partitions", "instances"] as const)
+    .map((name) => (grid[name] ? ` --${name} ${grid[name].join(",")}` : ""))
+    .join("");
+
+/** `--partitions 1,4`: the counts, each a whole number from 1 to `max`. */
+export function gridList(text: string | undefined, name: string, max: number): number[] | undefined {
+  if (text === undefined) return undefined;
+  const counts = text.split(",").map(Number);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > max)) {
+    throw new Error(`--${name} takes whole numbers from 1 to ${max}, comma-separated, not ${text}`);
+  }
+  return counts;
+}
+
 /** What `npm run bench -- --cosmos` prints and keeps: the tables, the targets, bench/results/cosmos-<time>.json. */
-export async function cosmosMain(quick: boolean): Promise<void> {
+export async function cosmosMain(quick: boolean, grid: CosmosGrid = {}): Promise<void> {
   const started = Date.now();
-  const report = await runCosmosBench({ quick, log: (line) => process.stdout.write(`${line}\n`) });
+  const report = await runCosmosBench({ quick, grid, log: (line) => process.stdout.write(`${line}\n`) });
   const results = join(ROOT, "bench", "results");
   mkdirSync(results, { recursive: true });
   const file = join(results, `cosmos-${report.measuredAt.replaceAll(":", "-")}.json`);

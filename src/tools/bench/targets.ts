@@ -7,7 +7,11 @@ import {
   QueueServiceClient,
   StorageSharedKeyCredential,
 } from "@azure/storage-queue";
-import { loadOrCreateSigningKey, signDevToken } from "../../adapters/files/local-secrets.js";
+import {
+  type LocalSigningKey,
+  loadOrCreateSigningKey,
+  signDevToken,
+} from "../../adapters/files/local-secrets.js";
 import { ConveyorClient } from "../../client/index.js";
 import { inChunks } from "./loaders.js";
 import { freePort, ROOT, startProcess, type Target } from "./processes.js";
@@ -35,6 +39,17 @@ export interface Targets {
   purgeConveyor(queue: string): Promise<unknown>;
   clearAzurite(queue: string): Promise<unknown>;
 }
+
+/** The development token every part of the benchmark drives its local hosts with: tenant `bench`, admin, an hour. */
+export const benchToken = (key: LocalSigningKey) =>
+  signDevToken(key, {
+    tenant: "bench",
+    subject: "bench",
+    roles: ["admin"],
+    ttlSeconds: 3600,
+    issuer: "conveyor-local",
+    audience: "conveyor",
+  });
 
 /**
  * Starts Conveyor's local host (what `npm start` runs, rate limiting off),
@@ -80,15 +95,7 @@ export async function startTargets(
   );
   started.push(azurite);
 
-  const key = await loadOrCreateSigningKey(dataDir);
-  const token = await signDevToken(key, {
-    tenant: "bench",
-    subject: "bench",
-    roles: ["admin"],
-    ttlSeconds: 3600,
-    issuer: "conveyor-local",
-    audience: "conveyor",
-  });
+  const token = await benchToken(await loadOrCreateSigningKey(dataDir));
   const client = new ConveyorClient({ baseUrl: conveyor.url, token });
   for (const name of ["bench", "steady", "depth"]) {
     await client.createQueue({ name, visibilityTimeoutSeconds: 300, deduplicationWindowSeconds: 0 });
