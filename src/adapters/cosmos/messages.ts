@@ -19,7 +19,6 @@ import {
   toMessage,
 } from "./documents.js";
 import {
-  addToTotals,
   countMessages,
   deleteIfMatch,
   deleteWhere,
@@ -31,6 +30,7 @@ import {
 } from "./queries.js";
 import { createAllOnce, createOnce, replaceOnce, StoreBusyError } from "./resilience.js";
 import type { HybridLogicalClock } from "./sequence.js";
+import type { PendingTotals } from "./totals.js";
 
 /**
  * How often an enqueue claims a dedup key again after the claim it found
@@ -38,21 +38,6 @@ import type { HybridLogicalClock } from "./sequence.js";
  * any realistic race; beyond them the client retries (503).
  */
 const MAX_CLAIM_ATTEMPTS = 5;
-
-/**
- * Totals are counted after the message's own write has committed. Failing
- * the request then would make the client repeat an enqueue or settle that
- * is done, so a totals patch the store could not make within its budget is
- * dropped, and the totals fall short: the drift docs/reliability.md
- * ("Totals") measures.
- */
-async function countAfterCommit(count: () => Promise<void>): Promise<void> {
-  try {
-    await count();
-  } catch (error) {
-    if (!(error instanceof StoreBusyError)) throw error;
-  }
-}
 
 /**
  * Replaces one store write sends at once: a receive or settle of up to 100
@@ -85,6 +70,7 @@ export class CosmosMessages {
   constructor(
     private readonly messages: Container,
     private readonly sequences: HybridLogicalClock,
+    private readonly totals: PendingTotals,
   ) {}
 
   async enqueue(queue: Queue, drafts: DraftMessage[]): Promise<Enqueued[]> {
@@ -99,8 +85,7 @@ export class CosmosMessages {
       }
     } finally {
       // The messages stored before a later one failed are stored: they count.
-      for (const [pk, count] of added)
-        await countAfterCommit(() => addToTotals(this.messages, pk, { enqueuedTotal: count }));
+      for (const [pk, count] of added) this.totals.add(pk, { enqueuedTotal: count });
     }
     return results;
   }
@@ -234,7 +219,7 @@ export class CosmosMessages {
   /**
    * Each write replaces its document `If-Match` its etag, in parallel
    * (replaceOnce: a lost answer is resolved by reading back); the totals of
-   * those that won, a patch each partition, after they committed.
+   * those that won are counted once they committed (totals.ts).
    */
   async write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]> {
     const won: boolean[] = [];
@@ -242,20 +227,9 @@ export class CosmosMessages {
       const chunk = writes.slice(start, start + PARALLEL_WRITES);
       won.push(...(await Promise.all(chunk.map((write) => this.writeOne(queue, write)))));
     }
-    const totals = new Map<
-      string,
-      { ackedTotal: number; deadLetteredTotal: number; redrivenTotal: number }
-    >();
     writes.forEach((write, index) => {
-      if (!won[index]) return;
-      const pk = messageKey(queue, write.next.id);
-      const sum = totals.get(pk) ?? { ackedTotal: 0, deadLetteredTotal: 0, redrivenTotal: 0 };
-      sum.ackedTotal += write.totals.ackedTotal;
-      sum.deadLetteredTotal += write.totals.deadLetteredTotal;
-      sum.redrivenTotal += write.totals.redrivenTotal;
-      totals.set(pk, sum);
+      if (won[index]) this.totals.add(messageKey(queue, write.next.id), write.totals);
     });
-    for (const [pk, sum] of totals) await countAfterCommit(() => addToTotals(this.messages, pk, sum));
     return won;
   }
 

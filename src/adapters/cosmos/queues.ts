@@ -22,6 +22,7 @@ import {
   countMessages,
   deleteAll,
   deleteWhere,
+  partitionKeys,
   query,
   queryEach,
   readItem,
@@ -30,6 +31,7 @@ import {
   statusOf,
 } from "./queries.js";
 import { createOnce } from "./resilience.js";
+import type { PendingTotals } from "./totals.js";
 
 /** Tombstones one clean-up pass removes: housekeeping runs often, so a bounded pass keeps each one short. */
 const TOMBSTONES_A_PASS = 1000;
@@ -39,6 +41,7 @@ export class CosmosQueues {
   constructor(
     private readonly queues: Container,
     private readonly messages: Container,
+    private readonly totals: PendingTotals,
   ) {}
 
   async createQueue(queue: Queue): Promise<Result<Queue>> {
@@ -93,6 +96,7 @@ export class CosmosQueues {
   }
 
   async deleteQueue(queue: Queue): Promise<void> {
+    this.totals.forget(partitionKeys(queue));
     try {
       await retried(() => this.queues.item(queue.name, queue.tenantId).delete());
     } catch (error) {
@@ -114,6 +118,8 @@ export class CosmosQueues {
 
   async stats(queue: Queue, now: Date): Promise<QueueStats> {
     const at = { now: now.getTime() };
+    // What this process counted and has not sent yet: its own answers are then all in the totals read below.
+    await this.totals.flush(partitionKeys(queue));
     const [available, delayed, inFlight, deadLettered, oldest, totals] = await Promise.all([
       countMessages(this.messages, queue, "c.state = 'ready' AND c.visibleAt <= @now", at),
       countMessages(

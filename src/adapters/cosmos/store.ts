@@ -10,10 +10,13 @@ import { CosmosMessages } from "./messages.js";
 import { isTransientCosmosError } from "./queries.js";
 import { CosmosQueues } from "./queues.js";
 import { HybridLogicalClock } from "./sequence.js";
+import { PendingTotals } from "./totals.js";
 
 export interface CosmosStoreOptions {
   client: CosmosClient;
   databaseId: string;
+  /** How long lifetime totals add up in memory before they are sent (totals.ts); tests set it. */
+  totalsFlushMs?: number;
 }
 
 /**
@@ -29,14 +32,16 @@ export interface CosmosStoreOptions {
 export class CosmosStore extends ConcernStore {
   override readonly kind = "cosmos" as const;
   protected override readonly concerns: StoreConcerns & { messages: CosmosMessages };
+  private readonly totals: PendingTotals;
 
   constructor(private readonly options: CosmosStoreOptions) {
     super();
     const database = options.client.database(options.databaseId);
     const messages = database.container("messages");
     const sequences = new HybridLogicalClock();
-    const queues = new CosmosQueues(database.container("queues"), messages);
-    const messageStore = new CosmosMessages(messages, sequences);
+    this.totals = new PendingTotals(messages, options.totalsFlushMs);
+    const queues = new CosmosQueues(database.container("queues"), messages, this.totals);
+    const messageStore = new CosmosMessages(messages, sequences, this.totals);
     this.concerns = {
       queues,
       messages: messageStore,
@@ -63,7 +68,9 @@ export class CosmosStore extends ConcernStore {
     await this.options.client.database(this.options.databaseId).read();
   }
 
+  /** Sends the totals counted here first: a process that stops cleanly leaves none uncounted. */
   override async close(): Promise<void> {
+    await this.totals.close();
     this.options.client.dispose();
   }
 
