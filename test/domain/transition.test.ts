@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import type { Result } from "../../src/domain/errors.js";
 import { onAck, onExtend, onNack, onReceive, type Transition } from "../../src/domain/lease.js";
 import type { Message, MessageState } from "../../src/domain/message.js";
-import { addTotals, applyChange, NO_TOTALS, type TotalsDelta } from "../../src/domain/transition.js";
+import {
+  addTotals,
+  applyChange,
+  NO_TOTALS,
+  TOMBSTONE_BODY,
+  type TotalsDelta,
+} from "../../src/domain/transition.js";
 import { aMessage, aQueue, T0 } from "../fixtures.js";
 
 /**
@@ -88,14 +94,15 @@ function run(commands: Command[], maxDeliveries: number, ttlSeconds: number): vo
     expect(ALLOWED[before.state]).toContain(next.state);
     if (change.kind === "redrive") expect(next.deliveryCount).toBe(0);
     else expect(next.deliveryCount).toBeGreaterThanOrEqual(before.deliveryCount);
-    // Identity and payload never change.
-    expect([next.id, next.body, next.priority, next.groupId, next.dedupKey]).toEqual([
+    // Identity never changes; the payload only goes, with the ack.
+    expect([next.id, next.priority, next.groupId, next.dedupKey]).toEqual([
       before.id,
-      before.body,
       before.priority,
       before.groupId,
       before.dedupKey,
     ]);
+    if (next.state === "acked") expect([next.body, next.attributes]).toEqual([TOMBSTONE_BODY, {}]);
+    else expect([next.body, next.attributes]).toEqual([before.body, before.attributes]);
     totals = addTotals(totals, delta);
     slot.message = next;
   };

@@ -886,6 +886,19 @@ export function describeQueueStoreContract(
         });
       });
 
+      it("keeps an acked message's tombstone without its body or attributes", async () => {
+        const queue = await createQueue({ deduplicationWindowSeconds: 600 });
+        const [sent] = await send(queue, { dedupKey: "id:bare", attributes: { customer: "c-1" } });
+        await ackAll(queue, await receive(queue, at(1)), at(2));
+        expect(await store.getMessage(queue, sent?.id ?? "")).toMatchObject({
+          state: "acked",
+          body: "null",
+          attributes: {},
+        });
+        const [again] = await store.enqueue(queue, [draft(queue, { dedupKey: "id:bare" })]);
+        expect(again).toMatchObject({ duplicate: true, message: { id: sent?.id } });
+      });
+
       it("removes acked tombstones once their window has passed", async () => {
         const queue = await createQueue({ deduplicationWindowSeconds: 600 });
         const [message] = await send(queue, { dedupKey: "id:t" });

@@ -67,9 +67,9 @@ function prepare(db: Database) {
     ),
     serveGroup: q("UPDATE fifo_groups SET served_at = ? WHERE queue_id = ? AND group_id = ?"),
     messageById: q("SELECT * FROM messages WHERE queue_id = ? AND id = ? AND tenant_id = ?"),
-    // Every mutable field, compare-and-set on the version the change was decided on.
+    // Every mutable field (the payload goes with an ack), compare-and-set on the version the change was decided on.
     write: q(
-      `UPDATE messages SET sequence = ?, state = ?, visible_at = ?, expires_at = ?, delivery_count = ?,
+      `UPDATE messages SET body = ?, attributes = ?, sequence = ?, state = ?, visible_at = ?, expires_at = ?, delivery_count = ?,
          lease_token = ?, lease_expires_at = ?, last_error = ?, reason = ?, dead_lettered_at = ?, acked_at = ?,
          remove_at = ?, version = version + 1
        WHERE queue_id = ? AND id = ? AND version = ?`,
@@ -233,6 +233,8 @@ export class SqliteMessages {
   private applyWrite(queue: Queue, { version, next, servedGroupAt }: MessageWrite): boolean {
     const removeAt = next.ackedAt && tombstoneExpiresAt(next, queue, next.ackedAt).getTime();
     const { changes } = this.sql.write.run(
+      next.body,
+      JSON.stringify(next.attributes),
       next.sequence,
       next.state,
       next.visibleAt.getTime(),
