@@ -9,7 +9,10 @@ import { closeConveyor } from "./runtime.js";
  * the hook does not run when the worker is killed, and has only the host's
  * grace period (@azure/functions types/hooks/registerHook.d.ts, `appTerminate`;
  * the sample Azure/azure-functions-nodejs-samples ts/src/appHooks1.ts).
- * Nothing is lost when it does not run: every answered write is already
- * durable, and an unfinished push job or redrive task is taken up again.
+ * No message is lost when it does not run: every answered write is already
+ * durable, and an unfinished push job or redrive task is taken up again. The
+ * close sends the lifetime totals the worker counted in its last second
+ * (src/adapters/cosmos/totals.ts); a worker killed first leaves them
+ * uncounted (docs/reliability.md, "Totals").
  */
 app.hook.appTerminate(closeConveyor);

@@ -10,18 +10,18 @@
  *   16 KB 1.67 / 9.52, 32 KB 2.19 / 11.23, 64 KB 4.76 / 22.67,
  *   128 KB 9.95 / 48.19, ... The model interpolates between those points.
  * - "Optimize request cost", https://learn.microsoft.com/azure/cosmos-db/optimize-cost-reads-writes:
- *   a point read of a 1 KB item costs 1 RU; a query's cost grows with the
- *   items it loads and returns; a transactional batch is charged the sum of
- *   its operations.
+ *   a point read of a 1 KB item costs 1 RU; "replacing an item costs two
+ *   times the charge required to insert the same item" (its "Writing data"
+ *   section); a query's cost grows with the items it loads and returns; a
+ *   transactional batch is charged the sum of its operations.
  *
  * Assumed where the documentation gives no figure (and kept in one place so a
- * measurement on Azure can replace them): a replace, an upsert over an
- * existing item and a patch cost two writes of the item (its old index terms
- * removed, its new ones added: the ~10 RU of docs/cosmos.md for 1 KB); a
- * delete costs one write of 1 KB; a query costs QUERY_BASE_RU plus a point
- * read of each item it returns; account, database and container requests
- * (metadata) cost 1 RU and are never throttled, as Cosmos DB budgets
- * metadata separately.
+ * measurement on Azure can replace them): an upsert over an existing item and
+ * a patch cost what a replace does (two writes of the item: the ~10 RU of
+ * docs/cosmos.md for 1 KB); a delete costs one write of 1 KB; a query costs
+ * QUERY_BASE_RU plus a point read of each item it returns; account, database
+ * and container requests (metadata) cost 1 RU and are never throttled, as
+ * Cosmos DB budgets metadata separately.
  */
 
 export type OperationKind =
