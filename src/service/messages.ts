@@ -9,6 +9,7 @@ import type { Queue } from "../domain/queue.js";
 import { queueUseCase, type ServiceContext } from "./context.js";
 import type { Enqueued } from "./ports.js";
 import { leaseMessages } from "./receive.js";
+import { nextDue } from "./receive-turn.js";
 import { type Decide, settleMessages } from "./settle.js";
 
 export interface EnqueueInput {
@@ -114,7 +115,7 @@ export const receive = queueUseCase(
           context.random,
         );
         if (delivered.length > 0 || now.getTime() >= deadline || abort.aborted) return ok(delivered);
-        const due = (await context.store.nextVisibleAt(queue, now))?.getTime() ?? Number.POSITIVE_INFINITY;
+        const due = (await nextDue(context.store, queue, now))?.getTime() ?? Number.POSITIVE_INFINITY;
         const wakeAt = Math.min(deadline, due, now.getTime() + context.longPollFallbackMs);
         await Promise.race([signalled, sleep(Math.max(1, wakeAt - now.getTime()), stopWaiting.signal)]);
       } finally {

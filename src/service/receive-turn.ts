@@ -1,3 +1,4 @@
+import { partitionOfMessageId } from "../domain/partition.js";
 import type { Queue } from "../domain/queue.js";
 import type { QueueStore, StoredMessage } from "./ports.js";
 
@@ -48,7 +49,11 @@ const MAX_READ_AHEAD = 100;
  * The leading candidates may be what receives here are writing: the first
  * pass then waits for those writes (undefined: a turn, with the group
  * commit) rather than read past them, which reads rows nobody can take; a
- * later pass reads past them (a store whose writes take longer than a turn).
+ * later pass reads past them (a store whose writes take longer than a turn),
+ * and only those of its partition: a read costs per row on Cosmos DB. The
+ * first pass waits for any write here, not only its partition's: that keeps
+ * this process's receives from reading at once what other instances are
+ * taking (docs/performance.md, "Reads sized to their partition").
  */
 export async function standardCandidates(
   store: QueueStore,
@@ -66,9 +71,10 @@ export async function standardCandidates(
     if (!reading) break;
     await reading;
   }
-  const writing = claimed.get(queue.id)?.size ?? 0;
-  if (writing > 0 && !readPastWrites) return undefined;
-  const others = ((looking.get(queue.id) ?? 1) - 1) * wanted;
+  if ((claimed.get(queue.id)?.size ?? 0) > 0 && !readPastWrites) return undefined;
+  const writing = writingIn(queue, partition);
+  // The other receives looking may be at any of the partitions: read ahead for this one's share of them.
+  const others = Math.ceil((((looking.get(queue.id) ?? 1) - 1) * wanted) / queue.partitions);
   const read = store.candidates(queue, partition, now, wanted + writing + Math.min(others, MAX_READ_AHEAD));
   const settled = read.then(
     (found) => keepForThisTurn(key, unclaimed(queue, found, false)),
@@ -80,6 +86,16 @@ export async function standardCandidates(
   } finally {
     if (reads.get(key) === settled) reads.delete(key);
   }
+}
+
+/** How many candidates of this partition receives here are writing: a read skips past them, and only them. */
+function writingIn(queue: Queue, partition: number): number {
+  const taken = claimed.get(queue.id);
+  if (!taken) return 0;
+  if (queue.partitions <= 1) return taken.size;
+  let count = 0;
+  for (const id of taken) if (partitionOfMessageId(id) === partition) count++;
+  return count;
 }
 
 /** The reads of a partition's candidates under way, which other receives wait for rather than read the same. */
@@ -128,4 +144,26 @@ export function unclaim(queue: Queue, ids: string[]): void {
   if (!taken) return;
   for (const id of ids) taken.delete(id);
   if (taken.size === 0) claimed.delete(queue.id);
+}
+
+/** Per queue, the look for its next due message under way, which other long polls here share. */
+const dueLooks = new Map<string, Promise<Date | undefined>>();
+
+/**
+ * When the queue's next message becomes visible (a delayed one, or a lease
+ * that expires), for a long poll that found nothing and is going to sleep.
+ * The polls of one process that look at once share one read of the store: on
+ * Cosmos DB it is an aggregate query per partition, paid by every empty long
+ * poll. A look shared is at most one query's time older than a poll's own
+ * would be, which a store's answer already is; a due time found already past
+ * wakes the poll at once.
+ */
+export function nextDue(store: QueueStore, queue: Queue, now: Date): Promise<Date | undefined> {
+  const under = dueLooks.get(queue.id);
+  if (under) return under;
+  const look = store.nextVisibleAt(queue, now).finally(() => {
+    if (dueLooks.get(queue.id) === look) dueLooks.delete(queue.id);
+  });
+  dueLooks.set(queue.id, look);
+  return look;
 }
