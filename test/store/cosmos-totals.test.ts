@@ -9,7 +9,7 @@ import { leaseMessages } from "../../src/service/receive.js";
 import { settleMessages } from "../../src/service/settle.js";
 import { type CosmosModel, startCosmosModel } from "../../src/tools/cosmos-model/model.js";
 import { cosmosTestEndpoint } from "../cosmos-server.js";
-import { aQueue, at, T0 } from "../fixtures.js";
+import { aDraft, aQueue, at } from "../fixtures.js";
 
 /**
  * The lifetime totals of the Cosmos DB store, counted in memory and sent as
@@ -62,19 +62,11 @@ const createQueue = async (store: CosmosStore, partitions = 1): Promise<Queue> =
   return queue;
 };
 
+/** A message of its own in one of the queue's partitions. */
 const draft = (queue: Queue): DraftMessage => {
   counter++;
-  return {
-    id: messageIdIn(`m_${counter}`, partitionFor(queue, { groupId: null, dedupKey: null }, Math.random)),
-    body: JSON.stringify({ n: counter }),
-    attributes: {},
-    priority: 0,
-    groupId: null,
-    dedupKey: null,
-    enqueuedAt: T0,
-    visibleAt: T0,
-    expiresAt: at(86_400),
-  };
+  const id = messageIdIn(`m_${counter}`, partitionFor(queue, { groupId: null, dedupKey: null }, Math.random));
+  return aDraft({ id, body: JSON.stringify({ n: counter }) });
 };
 
 const patches = () => model.usage().byKind.get("patch")?.requests ?? 0;
