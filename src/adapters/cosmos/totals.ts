@@ -74,19 +74,15 @@ export class PendingTotals {
 
   /** One patch at a time per partition: a flush that finds one under way waits for it, so it sees its own counts. */
   private send(partitionKey: string, delta: Delta): void {
-    const before = this.sending.get(partitionKey) ?? Promise.resolve();
-    const sent = before.then(async () => {
-      try {
-        await addToTotals(this.container, partitionKey, delta);
-      } catch (error) {
-        if (!(error instanceof StoreBusyError)) throw error;
-        if (error.reason === "overloaded") this.add(partitionKey, delta);
-      }
-    });
-    const settled = sent.catch(() => undefined);
-    this.sending.set(partitionKey, settled);
-    void settled.then(() => {
-      if (this.sending.get(partitionKey) === settled) this.sending.delete(partitionKey);
-    });
+    const sent = (this.sending.get(partitionKey) ?? Promise.resolve())
+      .then(() => addToTotals(this.container, partitionKey, delta))
+      .catch((error: unknown) => {
+        // No request waits on a flush to be told: only a refusal that applied nothing is tried again.
+        if (error instanceof StoreBusyError && error.reason === "overloaded") this.add(partitionKey, delta);
+      })
+      .finally(() => {
+        if (this.sending.get(partitionKey) === sent) this.sending.delete(partitionKey);
+      });
+    this.sending.set(partitionKey, sent);
   }
 }
