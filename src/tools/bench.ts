@@ -30,7 +30,7 @@ import { PEER_PLANS, type PeerPlan, peerSummary, runPeers } from "./peers/run.js
  * benchmark instead: one queue against partitions and hosts on the Cosmos
  * DB model; see ./bench/cosmos.ts. `--partitions 1,4` and `--instances 4`
  * (comma-separated counts) narrow its grid, for a shorter run of the rows a
- * change is about.
+ * change is about; `--seconds` sets its phases' length.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     return cosmosMain(values.quick, {
       partitions: gridList(values.partitions, "partitions", 64),
       instances: gridList(values.instances, "instances", 8),
+      seconds: positive(values.seconds, "seconds"),
     });
   }
   const peerPlan = peerPlanOf(values);
@@ -104,6 +105,14 @@ async function main(): Promise<void> {
   }
 }
 
+function positive(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`--${name} must be a positive number, not ${text}`);
+  return value;
+}
+
 /** --rounds, --seconds (each timed send run) and --backlog override the peers' quick or full plan. */
 function peerPlanOf(values: {
   quick: boolean;
@@ -112,13 +121,6 @@ function peerPlanOf(values: {
   backlog?: string;
 }): PeerPlan {
   const plan = { ...PEER_PLANS[values.quick ? "quick" : "full"] };
-  const positive = (text: string | undefined, name: string) => {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!Number.isFinite(value) || value <= 0)
-      throw new Error(`--${name} must be a positive number, not ${text}`);
-    return value;
-  };
   plan.rounds = Math.round(positive(values.rounds, "rounds") ?? plan.rounds);
   plan.seconds = positive(values.seconds, "seconds") ?? plan.seconds;
   plan.flowSeconds = Math.max(plan.flowSeconds, plan.seconds);

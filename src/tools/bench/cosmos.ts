@@ -294,10 +294,16 @@ async function stopAll(targets: Target[]): Promise<void> {
   );
 }
 
-/** What `--partitions` and `--instances` (comma-separated lists) narrow a plan's grid to. */
+/**
+ * What `--partitions` and `--instances` (comma-separated lists) narrow a
+ * plan's grid to, and `--seconds` its end-to-end phase's length: conflicts
+ * per delivered message need longer phases than throughput to be told apart
+ * from noise (docs/performance.md, "Conflicts over longer phases").
+ */
 export interface CosmosGrid {
   partitions?: number[];
   instances?: number[];
+  seconds?: number;
 }
 
 export async function runCosmosBench(options: {
@@ -310,6 +316,7 @@ export async function runCosmosBench(options: {
     ...base,
     partitions: options.grid?.partitions ?? base.partitions,
     instances: options.grid?.instances ?? base.instances,
+    seconds: options.grid?.seconds ?? base.seconds,
   };
   const { log } = options;
   const loadAverage = loadavg();
@@ -353,7 +360,7 @@ export async function runCosmosBench(options: {
 const gridFlags = (grid: CosmosGrid = {}) =>
   (["partitions", "instances"] as const)
     .map((name) => (grid[name] ? ` --${name} ${grid[name].join(",")}` : ""))
-    .join("");
+    .join("") + (grid.seconds ? ` --seconds ${grid.seconds}` : "");
 
 /** `--partitions 1,4`: the counts, each a whole number from 1 to `max`. */
 export function gridList(text: string | undefined, name: string, max: number): number[] | undefined {
