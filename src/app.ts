@@ -146,6 +146,7 @@ async function compose<D extends Dispatcher>(
   } catch (error) {
     // A failed start-up is tried again (src/functions/runtime.ts): the next one must find the store free.
     await pushSide?.close();
+    await opened.topics.close();
     await opened.store.close();
     throw error;
   }
@@ -246,6 +247,7 @@ async function assemble<D extends Dispatcher>(
     resumeRedrives: (budgetMs) => redriver.resume(budgetMs),
     async close() {
       await redriver.close();
+      await topicStore.close();
       await store.close();
     },
   };
@@ -287,26 +289,16 @@ export const sqliteStore = (store: SqliteStore): OpenedStore => ({
   changeSource: store,
 });
 
-/**
- * The topic store's writes are not yet routed through the resilience
- * helpers, so its client keeps the SDK's own 429 retries (at most 10 s, as
- * `requestTimeout`), which the queue store's client turns off.
- */
-const TOPIC_CONNECTION_POLICY = { requestTimeout: 10_000, retryOptions: { maxWaitTimeInSeconds: 10 } };
-
-async function cosmosClient(
-  cosmos: NonNullable<Config["cosmos"]>,
-  policy: typeof COSMOS_CONNECTION_POLICY | typeof TOPIC_CONNECTION_POLICY = COSMOS_CONNECTION_POLICY,
-) {
+async function cosmosClient(cosmos: NonNullable<Config["cosmos"]>) {
   const { CosmosClient } = await import("@azure/cosmos");
   return new CosmosClient({
     endpoint: cosmos.endpoint,
-    connectionPolicy: { ...policy, enableEndpointDiscovery: !cosmos.emulatorKey },
+    connectionPolicy: { ...COSMOS_CONNECTION_POLICY, enableEndpointDiscovery: !cosmos.emulatorKey },
     ...(cosmos.emulatorKey ? { key: cosmos.emulatorKey } : { aadCredentials: await azureCredential() }),
   });
 }
 
-/** Queues and topics in one Cosmos DB database. */
+/** Queues and topics in one Cosmos DB database, through one client (both stores retry through resilience.ts). */
 async function openStore(config: Config): Promise<OpenedStore> {
   if (config.store === "sqlite") return sqliteStore(new SqliteStore({ dataDir: config.dataDir }));
   const cosmos = config.cosmos as NonNullable<Config["cosmos"]>;
@@ -318,9 +310,6 @@ async function openStore(config: Config): Promise<OpenedStore> {
   if (cosmos.createContainers) await CosmosStore.ensureContainers(client, cosmos.databaseId);
   return {
     store: new CosmosStore({ client, databaseId: cosmos.databaseId }),
-    topics: new CosmosTopicStore({
-      client: await cosmosClient(cosmos, TOPIC_CONNECTION_POLICY),
-      databaseId: cosmos.databaseId,
-    }),
+    topics: new CosmosTopicStore({ client, databaseId: cosmos.databaseId }),
   };
 }

@@ -80,6 +80,8 @@ export interface TopicStore {
   topicsWithPendingCopies(before: Date, limit: number): Promise<Topic[]>;
   /** Forgets topic messages that owe nothing and whose dedup window has passed; returns how many. */
   removeExpiredTopicMessages(now: Date): Promise<number>;
+  /** Writes what the store holds in memory (totals not yet sent); called before the queue store closes. */
+  close(): Promise<void>;
 }
 
 /** What the service decided for a publish; the store assigns `sequence`. */

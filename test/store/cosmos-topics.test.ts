@@ -1,11 +1,13 @@
 import { CosmosClient } from "@azure/cosmos";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { StoreBusyError } from "../../src/adapters/cosmos/resilience.js";
 import { CosmosStore } from "../../src/adapters/cosmos/store.js";
 import { owingMessageFromDocument } from "../../src/adapters/cosmos/topic-documents.js";
 import { CosmosTopicStore } from "../../src/adapters/cosmos/topics.js";
 import { parseFilter } from "../../src/domain/filter.js";
 import type { PendingCopy, Subscription, Topic } from "../../src/domain/topic.js";
 import type { NewTopicMessage } from "../../src/service/topic-ports.js";
+import { type CosmosModel, startCosmosModel } from "../../src/tools/cosmos-model/model.js";
 import { cosmosTestEndpoint } from "../cosmos-server.js";
 
 /**
@@ -397,5 +399,125 @@ describe("the Cosmos DB topic store", () => {
     expect(await store.listSubscriptions(neighbour)).toHaveLength(1);
     expect(await store.pendingMessages(neighbour, 10)).toHaveLength(1);
     expect((await store.stats(neighbour)).topic.publishedTotal).toBe(1);
+  });
+});
+
+/**
+ * The same store through the Cosmos DB model's faults and throttling, with
+ * the SDK's own 429 retries off as src/app.ts has them for both stores: a
+ * write whose answer was lost is applied once and reported as done, reads
+ * ride out 503s, and a partition throttled past the budget throws
+ * StoreBusyError with the server's hint.
+ */
+describe("the Cosmos DB topic store under faults", () => {
+  let model: CosmosModel;
+  let faultyClient: CosmosClient;
+  let faulty: CosmosTopicStore;
+
+  beforeAll(async () => {
+    model = await startCosmosModel({ target: await cosmosTestEndpoint() });
+    faultyClient = new CosmosClient({
+      endpoint: model.url,
+      key: "local-test-server-accepts-any-key",
+      connectionPolicy: {
+        enableEndpointDiscovery: false,
+        requestTimeout: 5_000,
+        retryOptions: { maxRetryAttemptCount: 0 },
+      },
+    });
+    faulty = new CosmosTopicStore({ client: faultyClient, databaseId: DATABASE });
+  });
+  afterAll(async () => {
+    faultyClient.dispose();
+    await model.close();
+  });
+  beforeEach(() => {
+    model.clearFaults();
+    model.setBudget(undefined);
+    model.resetUsage();
+  });
+
+  const messagesOf = async (topic: Topic) =>
+    (await partitionOf(topic))
+      .filter((document) => document.kind === "message")
+      .map((document) => document.id);
+
+  it("stores a publish whose answer was lost once, with a dedup key or without, and the key's retry is a duplicate", async () => {
+    const topic = await aTopic();
+    model.inject({ fault: "lost-answer", times: 1, kinds: ["create"] });
+    const [plain] = await faulty.publish(topic, [aMessage([])]);
+    model.inject({ fault: "lost-answer", times: 1, kinds: ["batch"] });
+    const [keyed] = await faulty.publish(topic, [aMessage([], { dedupKey: "order-1" })]);
+    expect(model.usage().faults.get("lost-answer")).toBe(2);
+    expect([plain?.duplicate, keyed?.duplicate]).toEqual([false, false]);
+    const [again] = await faulty.publish(topic, [aMessage([], { dedupKey: "order-1" })]);
+    expect(again).toMatchObject({ duplicate: true, message: { id: keyed?.message.id } });
+    expect((await messagesOf(topic)).sort()).toEqual([plain?.message.id, keyed?.message.id].sort());
+    // Counted by the store that answered the publishes: its stats send them first.
+    expect((await faulty.stats(topic)).topic.publishedTotal).toBe(2);
+  });
+
+  it("records copies whose replace answer was lost once, counting each copy once", async () => {
+    const topic = await aTopic();
+    const billing = aSubscription(topic, "billing");
+    await store.putSubscription(topic, billing);
+    const [published] = await store.publish(topic, [aMessage([copyFor(billing)])]);
+    model.inject({ fault: "lost-answer", times: 1, kinds: ["replace"] });
+    await faulty.recordCopies(topic, published?.message.id ?? "", [
+      { subscriptionId: billing.id, delivered: true },
+    ]);
+    expect(model.usage().faults.get("lost-answer")).toBe(1);
+    expect(await store.pendingMessages(topic, 10)).toEqual([]);
+    const stats = await faulty.stats(topic);
+    expect(stats.topic.deliveredTotal).toBe(1);
+    expect(stats.subscriptions.get(billing.id)?.deliveredTotal).toBe(1);
+  });
+
+  it("creates a topic and a subscription whose answers were lost once, and a second create of the name is a conflict", async () => {
+    counter++;
+    const topic: Topic = {
+      id: `t_faults_${counter}_${Date.now()}`,
+      tenantId: "tenant-a",
+      name: `faults-${counter}-${Date.now()}`,
+      access: [],
+      deduplicationWindowSeconds: 300,
+      createdAt: T0,
+      updatedAt: T0,
+    };
+    model.inject({ fault: "lost-answer", times: 1, kinds: ["create"] });
+    expect(await faulty.createTopic(topic)).toEqual({ ok: true, value: topic });
+    expect(await faulty.createTopic({ ...topic, id: "t_other" })).toMatchObject({
+      ok: false,
+      error: { code: "conflict" },
+    });
+    const billing = aSubscription(topic, "billing");
+    // The counters' upsert goes first and may be repeated; the subscription's create is the one whose answer is lost.
+    model.inject({ fault: "lost-answer", times: 1, kinds: ["create"] });
+    expect(await faulty.putSubscription(topic, billing)).toEqual({ subscription: billing, created: true });
+    expect(await store.getSubscription(topic, "billing")).toEqual(billing);
+  });
+
+  it("reads and queries ride out 503s and timeouts", async () => {
+    const topic = await aTopic();
+    await store.putSubscription(topic, aSubscription(topic, "billing"));
+    model.inject({ fault: "unavailable", times: 2, kinds: ["read", "query"] });
+    model.inject({ fault: "timeout", times: 2, kinds: ["read", "query"] });
+    expect(await faulty.getTopic(topic.tenantId, topic.name)).toEqual(topic);
+    expect((await faulty.listSubscriptions(topic)).map((subscription) => subscription.name)).toEqual([
+      "billing",
+    ]);
+    expect((await faulty.stats(topic)).topic.publishedTotal).toBe(0);
+    expect(model.usage().faults.get("unavailable")).toBe(2);
+  });
+
+  it("throws StoreBusyError 429 with the server's retry-after when the topic's partition stays throttled", async () => {
+    const topic = await aTopic();
+    // A tenth of an RU a second: the first publish empties the bucket, the next waits far past the 5 s budget.
+    model.setBudget(0.1);
+    await faulty.publish(topic, [aMessage([])]);
+    const error = await faulty.publish(topic, [aMessage([])]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreBusyError);
+    expect(error).toMatchObject({ status: 429, reason: "overloaded" });
+    expect((error as StoreBusyError).retryAfterMs).toBeGreaterThan(5_000);
   });
 });

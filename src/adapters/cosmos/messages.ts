@@ -15,6 +15,7 @@ import {
   META_ID,
   type MessageDocument,
   partitionKeyOf,
+  type Total,
   toDocument,
   toMessage,
 } from "./documents.js";
@@ -70,7 +71,7 @@ export class CosmosMessages {
   constructor(
     private readonly messages: Container,
     private readonly sequences: HybridLogicalClock,
-    private readonly totals: PendingTotals,
+    private readonly totals: PendingTotals<Total>,
   ) {}
 
   async enqueue(queue: Queue, drafts: DraftMessage[]): Promise<Enqueued[]> {

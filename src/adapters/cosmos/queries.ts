@@ -49,6 +49,9 @@ export const statusOf = (error: unknown): number | undefined => {
 /** Runs a read, a query or a write that may be repeated as it is, retried within the store's budget. */
 export const retried = <T>(op: () => Promise<T>): Promise<T> => withRetry(op, { idempotent: true });
 
+/** Runs a write that must not be repeated when its outcome is unknown (an `incr`): retried only when nothing was applied. */
+export const once = <T>(op: () => Promise<T>): Promise<T> => withRetry(op, { idempotent: false });
+
 /** A point read, retried; undefined when the document does not exist. */
 export async function readItem<T extends ItemDefinition>(
   container: Container,
@@ -68,8 +71,7 @@ export const partitionKeys = (queue: Queue): string[] =>
   Array.from({ length: queue.partitions }, (_, partition) => partitionKeyOf(queue.id, partition));
 
 /**
- * A query inside one logical partition, sent once (the topic store's
- * requests are not retried). The partition key is both the request's scope
+ * A query inside one logical partition, sent once (`query` retries it). The partition key is both the request's scope
  * and, as `@pk`, a condition every query text must state: the local test
  * server ignores the scope, and naming the tenant or queue in the filter
  * keeps isolation from resting on one request option.
@@ -119,19 +121,17 @@ export async function countMessages(
 }
 
 /**
- * Deletes if the etag still matches; true when it is gone (deleted now, or
- * already: a retry after a lost answer). `send` makes the request: retried
- * by default; the topic store, which retries nothing, sends it once.
+ * Deletes if the etag still matches, retried; true when it is gone (deleted
+ * now, or already: a retry after a lost answer).
  */
 export async function deleteIfMatch(
   container: Container,
   partitionKey: string,
   id: string,
   etag: string | undefined,
-  send: <T>(request: () => Promise<T>) => Promise<T> = retried,
 ): Promise<boolean> {
   try {
-    await send(() =>
+    await retried(() =>
       container
         .item(id, partitionKey)
         .delete({ accessCondition: { type: "IfMatch", condition: etag ?? "" } }),
@@ -217,8 +217,6 @@ export async function addToTotals(
     await once(() => container.item(META_ID, partitionKey).patch(operations));
   }
 }
-
-const once = <T>(op: () => Promise<T>): Promise<T> => withRetry(op, { idempotent: false });
 
 /** The queue's totals: the sum of its partitions' documents. */
 export async function readTotals(container: Container, queue: Queue): Promise<Record<Total, number>> {

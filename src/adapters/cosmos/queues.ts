@@ -15,6 +15,7 @@ import {
   pickStats,
   type QueueDocument,
   type SampleDocument,
+  type Total,
   toQueue,
   toQueueDocument,
 } from "./documents.js";
@@ -41,7 +42,7 @@ export class CosmosQueues {
   constructor(
     private readonly queues: Container,
     private readonly messages: Container,
-    private readonly totals: PendingTotals,
+    private readonly totals: PendingTotals<Total>,
   ) {}
 
   async createQueue(queue: Queue): Promise<Result<Queue>> {

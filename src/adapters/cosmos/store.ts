@@ -5,9 +5,10 @@ import type { Enqueued } from "../../service/ports.js";
 import { ConcernStore, type StoreConcerns } from "../shared/concern-store.js";
 import definitions from "./containers.json" with { type: "json" };
 import { CosmosDeadLetters } from "./dead-letters.js";
+import type { Total } from "./documents.js";
 import { CosmosKeys } from "./keys.js";
 import { CosmosMessages } from "./messages.js";
-import { isTransientCosmosError } from "./queries.js";
+import { addToTotals, isTransientCosmosError } from "./queries.js";
 import { CosmosQueues } from "./queues.js";
 import { HybridLogicalClock } from "./sequence.js";
 import { PendingTotals } from "./totals.js";
@@ -32,14 +33,17 @@ export interface CosmosStoreOptions {
 export class CosmosStore extends ConcernStore {
   override readonly kind = "cosmos" as const;
   protected override readonly concerns: StoreConcerns & { messages: CosmosMessages };
-  private readonly totals: PendingTotals;
+  private readonly totals: PendingTotals<Total>;
 
   constructor(private readonly options: CosmosStoreOptions) {
     super();
     const database = options.client.database(options.databaseId);
     const messages = database.container("messages");
     const sequences = new HybridLogicalClock();
-    this.totals = new PendingTotals(messages, options.totalsFlushMs);
+    this.totals = new PendingTotals<Total>(
+      (pk, delta) => addToTotals(messages, pk, delta),
+      options.totalsFlushMs,
+    );
     const queues = new CosmosQueues(database.container("queues"), messages, this.totals);
     const messageStore = new CosmosMessages(messages, sequences, this.totals);
     this.concerns = {

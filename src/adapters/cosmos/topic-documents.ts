@@ -3,12 +3,15 @@ import { filterJson } from "../../domain/filter.js";
 import type { PendingCopy, Subscription, Topic, TopicMessageContent } from "../../domain/topic.js";
 import type { TopicMessage } from "../../service/topic-ports.js";
 import { storedFilter } from "../shared/subscriptions.js";
+import { newWriteId } from "./documents.js";
 
 /**
  * The documents of the Cosmos DB topic store (src/adapters/cosmos/topics.ts)
  * and their mapping to the domain: `topics` holds TopicDocument (partition
  * /tenantId); `topicMessages` holds the rest, in the topic's partition
- * (/topicId).
+ * (/topicId). Those written with a precondition (create, replace on the
+ * etag) carry `writeId`, fresh for each write, so a write whose answer was
+ * lost is recognised as this call's own (documents.ts, resilience.ts).
  */
 export interface TopicDocument {
   id: string;
@@ -17,6 +20,7 @@ export interface TopicDocument {
   topicId: string;
   createdAt: number;
   updatedAt: number;
+  writeId: string;
   [setting: string]: unknown;
 }
 
@@ -44,6 +48,7 @@ export interface SubscriptionDocument {
   filter: { attributes: Record<string, unknown> } | null;
   createdAt: number;
   updatedAt: number;
+  writeId: string;
   _etag?: string;
 }
 
@@ -71,6 +76,7 @@ export interface DedupDocument {
   messageId: string;
   windowEndsAt: number;
   ttl: number;
+  writeId: string;
   _etag?: string;
 }
 
@@ -95,6 +101,7 @@ export interface TopicMessageDocument extends TopicMessageContent {
   /** When its dedup window ends: the earliest it may be removed, once it owes nothing. */
   removeAt: number;
   ttl?: number;
+  writeId: string;
   _etag?: string;
 }
 
@@ -112,6 +119,7 @@ export function toTopic(document: TopicDocument): Topic {
     topicId,
     createdAt,
     updatedAt,
+    writeId,
     _rid,
     _self,
     _etag,
@@ -139,6 +147,7 @@ export function toTopicDocument(topic: Topic): TopicDocument {
     topicId: id,
     createdAt: createdAt.getTime(),
     updatedAt: updatedAt.getTime(),
+    writeId: newWriteId(),
   };
 }
 
@@ -171,6 +180,7 @@ export function toSubscriptionDocument(subscription: Subscription): Subscription
     filter: subscription.filter === null ? null : filterJson(subscription.filter),
     createdAt: subscription.createdAt.getTime(),
     updatedAt: subscription.updatedAt.getTime(),
+    writeId: newWriteId(),
   };
 }
 

@@ -1,13 +1,9 @@
-import {
-  BulkOperationType,
-  type Container,
-  type JSONObject,
-  type OperationInput,
-  type PatchOperation,
-} from "@azure/cosmos";
+import type { Container, PatchOperation } from "@azure/cosmos";
 import type { Topic } from "../../domain/topic.js";
 import type { CopyOutcome, NewTopicMessage, Published, TopicMessage } from "../../service/topic-ports.js";
-import { params, statusOf } from "./queries.js";
+import { newWriteId } from "./documents.js";
+import { params, retried } from "./queries.js";
+import { createAllOnce, createOnce, replaceOnce, StoreBusyError } from "./resilience.js";
 import { HybridLogicalClock } from "./sequence.js";
 import {
   countsDocumentId,
@@ -40,24 +36,32 @@ export class CosmosTopicMessages {
 
   /**
    * Each message is durable (with its dedup claim, in one transactional
-   * batch) before the next is written. The totals follow in one `incr` patch
-   * per call: a crash between the two leaves them short, never over.
+   * batch) before the next is written, and counted once it is: the totals
+   * follow a second later (totals.ts), so a kill leaves them short, never
+   * over, and a throttled totals patch never fails a publish that stored
+   * its messages (its retry would publish them twice).
    */
   async publish(topic: Topic, messages: NewTopicMessage[]): Promise<Published[]> {
     const results: Published[] = [];
-    for (const message of messages) results.push(await this.publishOne(topic, message));
-    const stored = results.filter((result) => !result.duplicate);
-    await this.partitions.addToTotals(topic, {
-      publishedTotal: stored.length,
-      filteredTotal: stored.reduce((sum, result) => sum + result.message.filtered, 0),
-    });
+    try {
+      for (const message of messages) results.push(await this.publishOne(topic, message));
+    } finally {
+      // The messages stored before a later one failed are stored: they count.
+      const stored = results.filter((result) => !result.duplicate);
+      this.partitions.count(topic, {
+        publishedTotal: stored.length,
+        filteredTotal: stored.reduce((sum, result) => sum + result.message.filtered, 0),
+      });
+    }
     return results;
   }
 
   private async publishOne(topic: Topic, message: NewTopicMessage): Promise<Published> {
     const document = this.toDocument(topic, message);
     if (message.dedupKey === null) {
-      await this.items.items.create(document);
+      // The id is fresh, so a conflict can only be this call's own create whose answer was lost: createOnce resolves it.
+      const created = await createOnce(this.items, document, topic.id);
+      if (!created.ok) throw new Error(`topic message id ${document.id} is taken`);
       return { message: toTopicMessage(document), duplicate: false, made: [] };
     }
     const claim: DedupDocument = {
@@ -68,6 +72,7 @@ export class CosmosTopicMessages {
       messageId: message.id,
       windowEndsAt: message.publishedAt.getTime() + topic.deduplicationWindowSeconds * 1000,
       ttl: Math.max(1, topic.deduplicationWindowSeconds),
+      writeId: document.writeId,
     };
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const existing = await this.partitions.readInTopic<DedupDocument>(topic, claim.id);
@@ -79,11 +84,11 @@ export class CosmosTopicMessages {
         // The window has passed (or the original is gone): release the stale claim, compare-and-set.
         if (!(await this.partitions.deleteIfMatch(topic.id, existing.id, existing._etag))) continue;
       }
-      if (await this.createClaimed(topic.id, document, claim)) {
-        return { message: toTopicMessage(document), duplicate: false, made: [] };
-      }
+      // The claim and the message in one transactional batch: both exist or neither; a lost answer is resolved by the claim's writeId.
+      const claimed = await createAllOnce(this.items, [claim, document], topic.id);
+      if (claimed.ok) return { message: toTopicMessage(document), duplicate: false, made: [] };
     }
-    throw Object.assign(new Error("the dedup claim kept changing; retry"), { code: 503 });
+    throw new StoreBusyError("unavailable", 100, { cause: new Error("the dedup claim kept changing") });
   }
 
   private toDocument(topic: Topic, message: NewTopicMessage): TopicMessageDocument {
@@ -106,27 +111,8 @@ export class CosmosTopicMessages {
       removeAt,
       // Item TTL counts from the last write (https://learn.microsoft.com/azure/cosmos-db/time-to-live).
       ...(owing ? {} : { ttl: ttlUntil(removeAt, Date.now()) }),
+      writeId: newWriteId(),
     };
-  }
-
-  /** The claim and the message in one transactional batch: both exist or neither. False when the key was claimed first. */
-  private async createClaimed(
-    topicId: string,
-    message: TopicMessageDocument,
-    claim: DedupDocument,
-  ): Promise<boolean> {
-    const operations: OperationInput[] = [
-      { operationType: BulkOperationType.Create, resourceBody: claim as unknown as JSONObject },
-      { operationType: BulkOperationType.Create, resourceBody: message as unknown as JSONObject },
-    ];
-    const response = await this.items.items.batch(operations, topicId);
-    if (response.result?.[0]?.statusCode === 409) return false;
-    if (!response.result?.every((item) => item.statusCode >= 200 && item.statusCode < 300)) {
-      throw Object.assign(new Error(`the publish batch failed with ${response.code}`), {
-        code: response.code,
-      });
-    }
-    return true;
   }
 
   async pendingMessages(topic: Topic, limit: number): Promise<TopicMessage[]> {
@@ -158,32 +144,27 @@ export class CosmosTopicMessages {
         (copy) => !fresh.some((outcome) => outcome.subscriptionId === copy.subscriptionId),
       );
       const owing = pending.length > 0;
+      const { _etag, ...body } = document;
       const next: TopicMessageDocument = {
-        ...document,
+        ...body,
         pending,
         owing,
         ...(owing ? {} : { ttl: ttlUntil(document.removeAt, Date.now()) }),
+        writeId: newWriteId(),
       };
-      try {
-        await this.items
-          .item(messageId, topic.id)
-          .replace(next, { accessCondition: { type: "IfMatch", condition: document._etag ?? "" } });
-      } catch (error) {
-        const status = statusOf(error);
-        if (status === 412) continue;
-        if (status === 404) return;
-        throw error;
+      const replaced = await replaceOnce(this.items, next, _etag ?? "", topic.id);
+      if (!replaced.ok) {
+        if (!replaced.current) return;
+        continue;
       }
       await this.countCopies(topic, fresh);
       return;
     }
-    throw Object.assign(new Error("the topic message kept changing; retry"), { code: 503 });
+    throw new StoreBusyError("unavailable", 100, { cause: new Error("the topic message kept changing") });
   }
 
   private async countCopies(topic: Topic, outcomes: CopyOutcome[]): Promise<void> {
-    await this.partitions.addToTotals(topic, {
-      deliveredTotal: outcomes.filter((outcome) => outcome.delivered).length,
-    });
+    this.partitions.count(topic, { deliveredTotal: outcomes.filter((outcome) => outcome.delivered).length });
     for (const outcome of outcomes) {
       const operations: PatchOperation[] = outcome.delivered
         ? [{ op: "incr", path: "/deliveredTotal", value: 1 }]
@@ -191,24 +172,22 @@ export class CosmosTopicMessages {
             { op: "incr", path: "/undeliverableTotal", value: 1 },
             { op: "set", path: "/lastError", value: outcome.error },
           ];
-      try {
-        await this.items.item(countsDocumentId(outcome.subscriptionId), topic.id).patch(operations);
-      } catch (error) {
-        // The subscription was deleted after the publish: its copy is still made, and counted nowhere.
-        if (statusOf(error) !== 404) throw error;
-      }
+      // False when the subscription was deleted after the publish: its copy is still made, and counted nowhere.
+      await this.partitions.patchCounts(topic, countsDocumentId(outcome.subscriptionId), operations);
     }
   }
 
   /** Crosses partitions (a timer's look for what the change feed missed), like the redrive timer's query. */
   async topicsWithPendingCopies(before: Date, limit: number): Promise<Topic[]> {
-    const { resources } = await this.items.items
-      .query<{ tenantId: string; topicId: string }>({
-        query:
-          "SELECT TOP @n c.tenantId, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = true AND c.publishedAt < @before",
-        parameters: params({ n: limit * 10, before: before.getTime() }),
-      })
-      .fetchAll();
+    const { resources } = await retried(() =>
+      this.items.items
+        .query<{ tenantId: string; topicId: string }>({
+          query:
+            "SELECT TOP @n c.tenantId, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = true AND c.publishedAt < @before",
+          parameters: params({ n: limit * 10, before: before.getTime() }),
+        })
+        .fetchAll(),
+    );
     const topics = new Map<string, Topic>();
     for (const owner of resources) {
       if (topics.size >= limit || topics.has(owner.topicId)) continue;
@@ -220,13 +199,15 @@ export class CosmosTopicMessages {
 
   /** Crosses partitions: the housekeeping sweep for where item TTL is not enforced (TTL removes them on Azure). */
   async removeExpiredTopicMessages(now: Date): Promise<number> {
-    const { resources } = await this.items.items
-      .query<{ id: string; topicId: string }>({
-        query:
-          "SELECT c.id, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = false AND c.removeAt <= @now",
-        parameters: params({ now: now.getTime() }),
-      })
-      .fetchAll();
+    const { resources } = await retried(() =>
+      this.items.items
+        .query<{ id: string; topicId: string }>({
+          query:
+            "SELECT c.id, c.topicId FROM c WHERE c.kind = 'message' AND c.owing = false AND c.removeAt <= @now",
+          parameters: params({ now: now.getTime() }),
+        })
+        .fetchAll(),
+    );
     let removed = 0;
     for (const { id, topicId } of resources) if (await this.partitions.deleteQuietly(id, topicId)) removed++;
     return removed;

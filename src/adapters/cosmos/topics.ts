@@ -1,10 +1,11 @@
-import { BulkOperationType, type Container, type CosmosClient } from "@azure/cosmos";
+import type { Container, CosmosClient } from "@azure/cosmos";
 import { fail, ok, type Result } from "../../domain/errors.js";
 import type { Subscription, Topic } from "../../domain/topic.js";
 import type { Page, PageRequest } from "../../service/ports.js";
 import type { SubscriptionStats, TopicCounters, TopicStore } from "../../service/topic-ports.js";
 import { BY_NAME, readPage } from "../shared/pages.js";
-import { queryPartition, statusOf } from "./queries.js";
+import { deleteAll, query, readItem, retried, statusOf } from "./queries.js";
+import { createOnce, replaceOnce, StoreBusyError } from "./resilience.js";
 import {
   type CountsDocument,
   countsDocumentId,
@@ -37,7 +38,10 @@ export interface CosmosTopicStoreOptions {
  * copies first; the copies are made after (inline, by the change feed of
  * `topicMessages` and by the safety net), and `recordCopies` takes each off
  * `pending` with a compare-and-set on the message's `_etag`, so a copy is
- * counted once however often the fan-out runs. See docs/cosmos.md.
+ * counted once however often the fan-out runs. Every request is retried
+ * within the store's budget, and every create or replace with a
+ * precondition is applied once across a lost answer, as in the queue store
+ * (resilience.ts). See docs/cosmos.md.
  */
 export class CosmosTopicStore implements TopicStore {
   private readonly topics: Container;
@@ -58,23 +62,19 @@ export class CosmosTopicStore implements TopicStore {
   // Topics
 
   async createTopic(topic: Topic): Promise<Result<Topic>> {
-    try {
-      await this.topics.items.create(toTopicDocument(topic));
-    } catch (error) {
-      if (statusOf(error) === 409) return fail("conflict", `a topic named "${topic.name}" already exists`);
-      throw error;
-    }
-    await this.items.items.upsert<MetaDocument>(emptyMeta(topic));
+    const created = await createOnce(this.topics, toTopicDocument(topic), topic.tenantId);
+    if (!created.ok) return fail("conflict", `a topic named "${topic.name}" already exists`);
+    await retried(() => this.items.items.upsert<MetaDocument>(emptyMeta(topic)));
     return ok(topic);
   }
 
   async getTopic(tenantId: string, name: string): Promise<Topic | undefined> {
-    const { resource } = await this.topics.item(name, tenantId).read<TopicDocument>();
+    const resource = await readItem<TopicDocument>(this.topics, name, tenantId);
     return resource?.kind === "topic" ? toTopic(resource) : undefined;
   }
 
   async getTopicById(tenantId: string, topicId: string): Promise<Topic | undefined> {
-    const [document] = await queryPartition<TopicDocument>(
+    const [document] = await query<TopicDocument>(
       this.topics,
       tenantId,
       "SELECT * FROM c WHERE c.tenantId = @pk AND c.kind = 'topic' AND c.topicId = @topicId",
@@ -85,7 +85,7 @@ export class CosmosTopicStore implements TopicStore {
 
   listTopics(tenantId: string, page: PageRequest): Promise<Result<Page<Topic>>> {
     return readPage(page, BY_NAME, async ([after], count) => {
-      const documents = await queryPartition<TopicDocument>(
+      const documents = await query<TopicDocument>(
         this.topics,
         tenantId,
         "SELECT TOP @n * FROM c WHERE c.tenantId = @pk AND c.kind = 'topic' AND c.id > @after ORDER BY c.id",
@@ -97,21 +97,14 @@ export class CosmosTopicStore implements TopicStore {
 
   /** The topic document first: once it is gone no route finds the topic, so a crash midway leaves nothing reachable. */
   async deleteTopic(topic: Topic): Promise<void> {
+    this.partitions.forgetTotals(topic);
     try {
-      await this.topics.item(topic.name, topic.tenantId).delete();
+      await retried(() => this.topics.item(topic.name, topic.tenantId).delete());
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
-    const ids = await this.partitions.queryTopic<{ id: string }>(topic, "SELECT c.id FROM c", "", {});
-    for (let start = 0; start < ids.length; start += 100) {
-      await this.items.items.executeBulkOperations(
-        ids.slice(start, start + 100).map(({ id }) => ({
-          operationType: BulkOperationType.Delete,
-          id,
-          partitionKey: topic.id,
-        })),
-      );
-    }
+    const ids = await this.partitions.queryTopic<string>(topic, "SELECT VALUE c.id FROM c", "", {});
+    await deleteAll(this.items, topic.id, ids);
   }
 
   // Subscriptions
@@ -130,35 +123,32 @@ export class CosmosTopicStore implements TopicStore {
           id: existing.subscriptionId,
           createdAt: new Date(existing.createdAt),
         };
-        try {
-          await this.items.item(id, topic.id).replace(toSubscriptionDocument(kept), {
-            accessCondition: { type: "IfMatch", condition: existing._etag ?? "" },
-          });
-          return { subscription: kept, created: false };
-        } catch (error) {
-          if (statusOf(error) === 412) continue;
-          throw error;
-        }
+        const replaced = await replaceOnce(
+          this.items,
+          toSubscriptionDocument(kept),
+          existing._etag ?? "",
+          topic.id,
+        );
+        if (replaced.ok) return { subscription: kept, created: false };
+        continue;
       }
       // Counters first: a crash before the subscription exists leaves an unused counter, never an uncounted subscription.
-      await this.items.items.upsert<CountsDocument>({
-        id: countsDocumentId(subscription.id),
-        kind: "counts",
-        topicId: topic.id,
-        tenantId: topic.tenantId,
-        deliveredTotal: 0,
-        undeliverableTotal: 0,
-        lastError: null,
-      });
-      try {
-        await this.items.items.create(toSubscriptionDocument(subscription));
-        return { subscription, created: true };
-      } catch (error) {
-        if (statusOf(error) !== 409) throw error;
-        await this.partitions.deleteQuietly(countsDocumentId(subscription.id), topic.id);
-      }
+      await retried(() =>
+        this.items.items.upsert<CountsDocument>({
+          id: countsDocumentId(subscription.id),
+          kind: "counts",
+          topicId: topic.id,
+          tenantId: topic.tenantId,
+          deliveredTotal: 0,
+          undeliverableTotal: 0,
+          lastError: null,
+        }),
+      );
+      const created = await createOnce(this.items, toSubscriptionDocument(subscription), topic.id);
+      if (created.ok) return { subscription, created: true };
+      await this.partitions.deleteQuietly(countsDocumentId(subscription.id), topic.id);
     }
-    throw Object.assign(new Error("the subscription kept changing; retry"), { code: 503 });
+    throw new StoreBusyError("unavailable", 100, { cause: new Error("the subscription kept changing") });
   }
 
   async getSubscription(topic: Topic, name: string): Promise<Subscription | undefined> {
@@ -179,12 +169,14 @@ export class CosmosTopicStore implements TopicStore {
       subscriptionDocumentId(name),
     );
     if (resource?.kind !== "subscription") return false;
-    const deleted = await this.partitions.deleteQuietly(resource.id, topic.id);
+    // Found, so it is deleted: by this call, by its retry after a lost answer, or by a concurrent delete.
+    await this.partitions.deleteQuietly(resource.id, topic.id);
     await this.partitions.deleteQuietly(countsDocumentId(resource.subscriptionId), topic.id);
-    return deleted;
+    return true;
   }
 
   async stats(topic: Topic): Promise<TopicCounters> {
+    await this.partitions.flushTotals(topic);
     const documents = await this.partitions.queryTopic<MetaDocument | CountsDocument | SubscriptionDocument>(
       topic,
       "SELECT * FROM c",
@@ -212,6 +204,11 @@ export class CosmosTopicStore implements TopicStore {
       },
       subscriptions,
     };
+  }
+
+  /** Sends the totals counted here: a process that stops cleanly leaves none uncounted. */
+  close(): Promise<void> {
+    return this.partitions.closeTotals();
   }
 
   // Messages, delegated to their module (topic-messages.ts).
