@@ -1,4 +1,4 @@
-import { CosmosClient } from "@azure/cosmos";
+import type { CosmosClient } from "@azure/cosmos";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { StoreBusyError } from "../../src/adapters/cosmos/resilience.js";
 import { CosmosStore } from "../../src/adapters/cosmos/store.js";
@@ -9,7 +9,7 @@ import type { Queue } from "../../src/domain/queue.js";
 import { leaseMessages } from "../../src/service/receive.js";
 import { settleMessages } from "../../src/service/settle.js";
 import { type CosmosModel, startCosmosModel } from "../../src/tools/cosmos-model/model.js";
-import { cosmosTestEndpoint } from "../cosmos-server.js";
+import { cosmosModelClient, cosmosTestEndpoint } from "../cosmos-server.js";
 import { aQueue, at, T0 } from "../fixtures.js";
 
 /**
@@ -27,15 +27,7 @@ let counter = 0;
 
 beforeAll(async () => {
   model = await startCosmosModel({ target: await cosmosTestEndpoint() });
-  client = new CosmosClient({
-    endpoint: model.url,
-    key: "local-test-server-accepts-any-key",
-    connectionPolicy: {
-      enableEndpointDiscovery: false,
-      requestTimeout: 5_000,
-      retryOptions: { maxRetryAttemptCount: 0 },
-    },
-  });
+  client = cosmosModelClient(model.url, 0);
   await CosmosStore.ensureContainers(client, `faults-${process.pid}`);
   store = new CosmosStore({ client, databaseId: `faults-${process.pid}` });
 });

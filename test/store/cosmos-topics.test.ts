@@ -8,7 +8,7 @@ import { parseFilter } from "../../src/domain/filter.js";
 import type { PendingCopy, Subscription, Topic } from "../../src/domain/topic.js";
 import type { NewTopicMessage } from "../../src/service/topic-ports.js";
 import { type CosmosModel, startCosmosModel } from "../../src/tools/cosmos-model/model.js";
-import { cosmosTestEndpoint } from "../cosmos-server.js";
+import { cosmosModelClient, cosmosTestEndpoint } from "../cosmos-server.js";
 
 /**
  * The Cosmos DB topic store against @vercel/cosmosdb-server: the real SDK
@@ -33,9 +33,9 @@ const T0 = new Date("2026-01-01T00:00:00.000Z");
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 let counter = 0;
 
-async function aTopic(overrides: Partial<Topic> = {}): Promise<Topic> {
+function topicDraft(overrides: Partial<Topic> = {}): Topic {
   counter++;
-  const topic: Topic = {
+  return {
     id: `t_${counter}_${Date.now()}`,
     tenantId: "tenant-a",
     name: `topic-${counter}-${Date.now()}`,
@@ -45,6 +45,10 @@ async function aTopic(overrides: Partial<Topic> = {}): Promise<Topic> {
     updatedAt: T0,
     ...overrides,
   };
+}
+
+async function aTopic(overrides: Partial<Topic> = {}): Promise<Topic> {
+  const topic = topicDraft(overrides);
   const created = await store.createTopic(topic);
   if (!created.ok) throw new Error(created.error.detail);
   return topic;
@@ -416,15 +420,7 @@ describe("the Cosmos DB topic store under faults", () => {
 
   beforeAll(async () => {
     model = await startCosmosModel({ target: await cosmosTestEndpoint() });
-    faultyClient = new CosmosClient({
-      endpoint: model.url,
-      key: "local-test-server-accepts-any-key",
-      connectionPolicy: {
-        enableEndpointDiscovery: false,
-        requestTimeout: 5_000,
-        retryOptions: { maxRetryAttemptCount: 0 },
-      },
-    });
+    faultyClient = cosmosModelClient(model.url, 0);
     faulty = new CosmosTopicStore({ client: faultyClient, databaseId: DATABASE });
   });
   afterAll(async () => {
@@ -474,16 +470,7 @@ describe("the Cosmos DB topic store under faults", () => {
   });
 
   it("creates a topic and a subscription whose answers were lost once, and a second create of the name is a conflict", async () => {
-    counter++;
-    const topic: Topic = {
-      id: `t_faults_${counter}_${Date.now()}`,
-      tenantId: "tenant-a",
-      name: `faults-${counter}-${Date.now()}`,
-      access: [],
-      deduplicationWindowSeconds: 300,
-      createdAt: T0,
-      updatedAt: T0,
-    };
+    const topic = topicDraft();
     model.inject({ fault: "lost-answer", times: 1, kinds: ["create"] });
     expect(await faulty.createTopic(topic)).toEqual({ ok: true, value: topic });
     expect(await faulty.createTopic({ ...topic, id: "t_other" })).toMatchObject({

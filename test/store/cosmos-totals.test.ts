@@ -1,4 +1,4 @@
-import { CosmosClient } from "@azure/cosmos";
+import type { CosmosClient } from "@azure/cosmos";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CosmosStore } from "../../src/adapters/cosmos/store.js";
 import type { DraftMessage } from "../../src/domain/enqueue.js";
@@ -8,7 +8,7 @@ import type { Queue } from "../../src/domain/queue.js";
 import { leaseMessages } from "../../src/service/receive.js";
 import { settleMessages } from "../../src/service/settle.js";
 import { type CosmosModel, startCosmosModel } from "../../src/tools/cosmos-model/model.js";
-import { cosmosTestEndpoint } from "../cosmos-server.js";
+import { cosmosModelClient, cosmosTestEndpoint } from "../cosmos-server.js";
 import { aDraft, aQueue, at } from "../fixtures.js";
 
 /**
@@ -23,15 +23,7 @@ let counter = 0;
 const databaseId = `totals-${process.pid}`;
 
 const newClient = () => {
-  const client = new CosmosClient({
-    endpoint: model.url,
-    key: "local-test-server-accepts-any-key",
-    connectionPolicy: {
-      enableEndpointDiscovery: false,
-      requestTimeout: 5_000,
-      retryOptions: { maxRetryAttemptCount: 0 },
-    },
-  });
+  const client = cosmosModelClient(model.url, 0);
   clients.push(client);
   return client;
 };
