@@ -79,7 +79,21 @@ export interface MessageWrite {
   totals: TotalsDelta;
   /** A receive opened a delivery of the message's fifo group at this time (fair group service). */
   servedGroupAt?: Date;
+  /**
+   * A lease, let go (`"throttled"`) rather than sent again after a throttled
+   * store's wait: by then another instance has likely leased the message,
+   * and the write would only lose a compare-and-set (docs/performance.md,
+   * "Leases that give way to throttling"). What is let go stays visible.
+   */
+  yieldsToThrottling?: boolean;
 }
+
+/**
+ * What became of one write: made; lost (the stored message moved on, or is
+ * gone; nothing of it applied); or let go because the store was throttling
+ * (only a write that `yieldsToThrottling`, and nothing of it applied).
+ */
+export type WriteOutcome = "written" | "lost" | "throttled";
 
 export type RedriveSelection = { messageIds: string[] } | { all: true; limit: number };
 
@@ -174,11 +188,12 @@ export interface QueueStore {
   /** A message by id (its partition is in the id), with its version. */
   readMessage(queue: Queue, messageId: string): Promise<StoredMessage | undefined>;
   /**
-   * Persists each change compare-and-set on its version, one result per write
-   * in order: false when the stored message moved on (or is gone) and nothing
-   * of that write was applied. Each write's totals are applied with it.
+   * Persists each change compare-and-set on its version, one outcome per
+   * write in order. Each write's totals are applied with it. A store that
+   * would let go every write of the call (all throttled) throws its
+   * overloaded error instead, as for any request past its retry budget.
    */
-  write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]>;
+  write(queue: Queue, writes: MessageWrite[]): Promise<WriteOutcome[]>;
   getMessage(queue: Queue, messageId: string): Promise<Message | undefined>;
   /** Deletes every ready message (available, delayed or in flight); returns how many. */
   purge(queue: Queue): Promise<number>;

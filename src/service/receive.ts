@@ -13,7 +13,7 @@ import {
 } from "../domain/receive-spread.js";
 import { applyChange } from "../domain/transition.js";
 import { countConflicts } from "./conflicts.js";
-import type { MessageWrite, QueueStore, StoredMessage } from "./ports.js";
+import type { MessageWrite, QueueStore, StoredMessage, WriteOutcome } from "./ports.js";
 import {
   claim,
   standardCandidates,
@@ -57,7 +57,7 @@ const EMPTY_HINT_MS = 1000;
  * others: another instance is taking from it now, and one of the two moving
  * elsewhere is what keeps them apart.
  */
-const LOST_HINT_MS = 1000;
+const LOST_HINT_MS = 10_000;
 
 /**
  * How long a spread (domain/receive-spread.ts) holds after a lost race before
@@ -151,6 +151,8 @@ async function lease(
           : await leaseStandard(store, queue, chosen, request);
         delivered.push(...outcome.delivered);
         if (outcome.lost > 0) lostRace(queue, partition, request.now, random);
+        // The store let leases go for its budget: what was leased is the answer; more reads would only spend it.
+        if (outcome.throttled > 0) return ordered(delivered, fifo);
         lookAgain ||= outcome.delivered.length < chosen.length;
       } catch (error) {
         // As for a failed read: what this receive already leased is answered; a lease whose write
@@ -173,7 +175,12 @@ interface Outcome {
   delivered: Message[];
   /** Writes lost to another receiver. */
   lost: number;
+  /** Writes the store let go because it was throttling (they yield to it). */
+  throttled: number;
 }
+
+const count = (outcomes: WriteOutcome[], kind: WriteOutcome) =>
+  outcomes.filter((outcome) => outcome === kind).length;
 
 function leaseWrite(candidate: StoredMessage, queue: Queue, request: ReceiveRequest): MessageWrite {
   const change = onReceive(
@@ -184,7 +191,7 @@ function leaseWrite(candidate: StoredMessage, queue: Queue, request: ReceiveRequ
     newLeaseToken(),
   );
   const { next, totals } = applyChange(candidate.message, change, queue);
-  return { version: candidate.version, next, totals };
+  return { version: candidate.version, next, totals, yieldsToThrottling: true };
 }
 
 const isLease = (write: MessageWrite) => write.next.state === "ready";
@@ -196,11 +203,13 @@ async function leaseStandard(
   request: ReceiveRequest,
 ): Promise<Outcome> {
   const writes = chosen.map((candidate) => leaseWrite(candidate, queue, request));
-  const won = await store.write(queue, writes);
-  const lost = won.filter((ok) => !ok).length;
+  const outcomes = await store.write(queue, writes);
+  const lost = count(outcomes, "lost");
   countConflicts(lost);
-  const delivered = writes.filter((write, index) => won[index] && isLease(write)).map((write) => write.next);
-  return { delivered, lost };
+  const delivered = writes
+    .filter((write, index) => outcomes[index] === "written" && isLease(write))
+    .map((write) => write.next);
+  return { delivered, lost, throttled: count(outcomes, "throttled") };
 }
 
 /**
@@ -227,19 +236,22 @@ async function leaseFifo(
     ...leaseWrite(run[0] as StoredMessage, queue, request),
     servedGroupAt: request.now,
   }));
-  const headsWon = await store.write(queue, heads);
+  const headOutcomes = await store.write(queue, heads);
+  const headsWon = headOutcomes.map((outcome) => outcome === "written");
   const tails: MessageWrite[] = [];
   const tailOwners: number[] = [];
   groups.forEach((run, index) => {
     // A head dead-lettered instead of leased leaves the group unleased: its next message waits for another look.
     if (!headsWon[index] || !isLease(heads[index] as MessageWrite)) return;
+    // The head is this receiver's, so no other can take the tail meanwhile: its lease waits out throttling.
     for (const candidate of run.slice(1)) {
-      tails.push(leaseWrite(candidate, queue, request));
+      tails.push({ ...leaseWrite(candidate, queue, request), yieldsToThrottling: false });
       tailOwners.push(index);
     }
   });
-  const tailsWon = tails.length > 0 ? await store.write(queue, tails) : [];
-  const lost = headsWon.filter((ok) => !ok).length + tailsWon.filter((ok) => !ok).length;
+  const tailOutcomes = tails.length > 0 ? await store.write(queue, tails) : [];
+  const tailsWon = tailOutcomes.map((outcome) => outcome === "written");
+  const lost = count(headOutcomes, "lost") + count(tailOutcomes, "lost");
   countConflicts(lost);
   const delivered: Message[] = [];
   groups.forEach((_, index) => {
@@ -254,7 +266,7 @@ async function leaseFifo(
       if (unbroken && isLease(tail)) delivered.push(tail.next);
     });
   });
-  return { delivered, lost };
+  return { delivered, lost, throttled: count(headOutcomes, "throttled") + count(tailOutcomes, "throttled") };
 }
 
 /** Every partition once from a random start, those that came back empty or where a race was lost lately last. */

@@ -60,7 +60,7 @@ export async function settleMessages(
     const outcomes = writes.length > 0 ? await store.write(queue, writes) : [];
     pending = [];
     written.forEach(({ index, next }, position) => {
-      if (outcomes[position]) results[index] = ok(next);
+      if (outcomes[position] === "written") results[index] = ok(next);
       else pending.push(index);
     });
     countConflicts(pending.length);

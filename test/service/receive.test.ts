@@ -5,8 +5,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/adapters/sqlite/store.js";
 import { onReceive } from "../../src/domain/lease.js";
 import { partitionOfMessageId } from "../../src/domain/partition.js";
+import type { Queue } from "../../src/domain/queue.js";
 import { applyChange } from "../../src/domain/transition.js";
-import type { QueueStore } from "../../src/service/ports.js";
+import { compareAndSetConflicts } from "../../src/service/conflicts.js";
+import type { MessageWrite, QueueStore, WriteOutcome } from "../../src/service/ports.js";
 import { leaseMessages } from "../../src/service/receive.js";
 import { aQueue, at } from "../fixtures.js";
 import { plainMessages } from "../redrive-helpers.js";
@@ -72,6 +74,43 @@ describe("a receive that meets a failing store", () => {
       leaseMessages(failingFrom(sqlite, "candidates", 1), queue, request, () => 0),
     ).rejects.toThrow("store busy");
     expect(await sqlite.countInFlight(queue, at(1))).toBe(0);
+  });
+});
+
+describe("a receive whose leases the store lets go for throttling", () => {
+  it("answers with what was written, reads nothing more, and counts no conflict", async () => {
+    const queue = await shardedQueue("throttled");
+    let reads = 0;
+    const yielding: boolean[] = [];
+    // The store writes every other lease and lets the rest go, as a throttled Cosmos DB partition does.
+    const throttled = new Proxy(sqlite, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== "function") return value;
+        if (property === "candidates")
+          return (...args: Parameters<QueueStore["candidates"]>) => {
+            reads++;
+            return target.candidates(...args);
+          };
+        if (property !== "write") return value.bind(target);
+        return async (queue: Queue, writes: MessageWrite[]): Promise<WriteOutcome[]> => {
+          yielding.push(...writes.map((write) => write.yieldsToThrottling === true));
+          const kept = writes.filter((_, index) => index % 2 === 0);
+          const written = await target.write(queue, kept);
+          return writes.map((_, index) =>
+            index % 2 === 0 ? (written[index / 2] as WriteOutcome) : "throttled",
+          );
+        };
+      },
+    });
+    const before = compareAndSetConflicts();
+    const leased = await leaseMessages(throttled, queue, { ...request, max: 10 }, () => 0);
+    expect(yielding.length).toBeGreaterThan(1);
+    expect(yielding.every(Boolean)).toBe(true);
+    expect(leased.length).toBe(Math.ceil(yielding.length / 2));
+    expect(reads).toBe(1);
+    expect(compareAndSetConflicts()).toBe(before);
+    expect(await sqlite.countInFlight(queue, at(1))).toBe(leased.length);
   });
 });
 

@@ -239,8 +239,8 @@ export function describeQueueStoreContract(
         if (!stored) throw new Error("not stored");
         const first = leaseOf(stored.message, "first", queue);
         const second = leaseOf(stored.message, "second", queue);
-        expect(await store.write(queue, [{ version: stored.version, ...first }])).toEqual([true]);
-        expect(await store.write(queue, [{ version: stored.version, ...second }])).toEqual([false]);
+        expect(await store.write(queue, [{ version: stored.version, ...first }])).toEqual(["written"]);
+        expect(await store.write(queue, [{ version: stored.version, ...second }])).toEqual(["lost"]);
         const now = await store.readMessage(queue, message?.id ?? "");
         expect(now?.message).toMatchObject({ leaseToken: "first", deliveryCount: 1 });
         expect(now?.version).not.toBe(stored.version);
@@ -264,7 +264,7 @@ export function describeQueueStoreContract(
             { version: readB.version, ...dead },
             { version: readA.version, ...stale },
           ]),
-        ).toEqual([true, true, false]);
+        ).toEqual(["written", "written", "lost"]);
         expect(await store.stats(queue, at(3))).toMatchObject({
           available: 0,
           deadLettered: 1,
@@ -311,7 +311,7 @@ export function describeQueueStoreContract(
                   version: c.version,
                   ...leaseOf(c.message, "other", queue),
                 }));
-                expect(await target.write(queue, first)).toEqual([true, true, true]);
+                expect(await target.write(queue, first)).toEqual(["written", "written", "written"]);
               }
               return found;
             };

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { StoreBusyError } from "../../src/adapters/cosmos/resilience.js";
 import { CosmosStore } from "../../src/adapters/cosmos/store.js";
 import type { DraftMessage } from "../../src/domain/enqueue.js";
-import { onAck } from "../../src/domain/lease.js";
+import { onAck, onReceive } from "../../src/domain/lease.js";
 import { messageIdIn, partitionFor } from "../../src/domain/partition.js";
 import type { Queue } from "../../src/domain/queue.js";
+import { applyChange } from "../../src/domain/transition.js";
 import { leaseMessages } from "../../src/service/receive.js";
 import { settleMessages } from "../../src/service/settle.js";
 import { type CosmosModel, startCosmosModel } from "../../src/tools/cosmos-model/model.js";
@@ -121,6 +122,32 @@ describe("the Cosmos DB store under faults", () => {
     model.inject({ fault: "timeout", times: 2, kinds: ["read", "query"] });
     expect(await store.getQueue(queue.tenantId, queue.name)).toMatchObject({ id: queue.id });
     expect(await store.stats(queue, at(1))).toMatchObject({ available: 1, enqueuedTotal: 1 });
+  });
+
+  it("lets a lease that yields to throttling go at its first 429, and throws the 429 when it lets every one go", async () => {
+    const queue = await createQueue();
+    await store.enqueue(queue, [draft(queue), draft(queue)]);
+    const found = await store.candidates(queue, 0, at(1), 10);
+    const leases = found.map((candidate) => ({
+      version: candidate.version,
+      ...applyChange(candidate.message, onReceive(candidate.message, queue, at(1), 30, "mine"), queue),
+      yieldsToThrottling: true,
+    }));
+    // Room for one lease's replace a second: of two at once, one is written and the other let go.
+    model.setBudget(12);
+    const outcomes = await store.write(queue, leases);
+    expect([...outcomes].sort()).toEqual(["throttled", "written"]);
+    const letGo = leases[outcomes.indexOf("throttled")] as (typeof leases)[number];
+    const throttledBefore = model.usage().throttled;
+    const error = await store.write(queue, [letGo]).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ status: 429, reason: "overloaded" });
+    // One 429 and no retry after it.
+    expect(model.usage().throttled).toBe(throttledBefore + 1);
+    model.setBudget(undefined);
+    const still = await store.readMessage(queue, letGo.next.id);
+    expect(still?.message).toMatchObject({ deliveryCount: 0, leaseToken: null });
+    // A write that does not yield waits the budget out, as before.
+    expect(await store.write(queue, [{ ...letGo, yieldsToThrottling: false }])).toEqual(["written"]);
   });
 
   it("throws StoreBusyError 429 with the server's retry-after when a partition stays throttled past the budget", async () => {

@@ -5,7 +5,7 @@ import type { Availability, Message } from "../../domain/message.js";
 import { fifoRun } from "../../domain/ordering.js";
 import { partitionOfMessageId } from "../../domain/partition.js";
 import type { Queue } from "../../domain/queue.js";
-import type { Enqueued, MessageWrite, QueueStore, StoredMessage } from "../../service/ports.js";
+import type { Enqueued, MessageWrite, QueueStore, StoredMessage, WriteOutcome } from "../../service/ports.js";
 import { BY_ID, readPage } from "../shared/pages.js";
 import {
   type DedupDocument,
@@ -29,7 +29,14 @@ import {
   retried,
   statusOf,
 } from "./queries.js";
-import { createAllOnce, createOnce, replaceOnce, StoreBusyError } from "./resilience.js";
+import {
+  createAllOnce,
+  createOnce,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  replaceOnce,
+  StoreBusyError,
+} from "./resilience.js";
 import type { HybridLogicalClock } from "./sequence.js";
 import type { PendingTotals } from "./totals.js";
 
@@ -46,6 +53,9 @@ const MAX_CLAIM_ATTEMPTS = 5;
  * its requests do not crowd out every other request's connections.
  */
 const PARALLEL_WRITES = 100;
+
+/** A lease that yields to throttling gives up at its first 429 (ports.ts, MessageWrite.yieldsToThrottling). */
+const YIELDING_POLICY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxThrottledWaits: 0 };
 
 /** The explorer's views of a ready message at @now; a lease's expiry is null once settled or released. */
 const VIEW_FILTERS: Record<Availability, string> = {
@@ -220,28 +230,47 @@ export class CosmosMessages {
   /**
    * Each write replaces its document `If-Match` its etag, in parallel
    * (replaceOnce: a lost answer is resolved by reading back); the totals of
-   * those that won are counted once they committed (totals.ts).
+   * those that won are counted once they committed (totals.ts). A write
+   * that yields to throttling is let go at its first 429; when all of them
+   * were, the call throws that StoreBusyError (the client is answered 429).
    */
-  async write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]> {
-    const won: boolean[] = [];
+  async write(queue: Queue, writes: MessageWrite[]): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = [];
+    let busy: StoreBusyError | undefined;
+    const settled = async (write: MessageWrite): Promise<WriteOutcome> => {
+      try {
+        return await this.writeOne(queue, write);
+      } catch (error) {
+        if (!(write.yieldsToThrottling && error instanceof StoreBusyError && error.reason === "overloaded"))
+          throw error;
+        busy = error;
+        return "throttled";
+      }
+    };
     for (let start = 0; start < writes.length; start += PARALLEL_WRITES) {
       const chunk = writes.slice(start, start + PARALLEL_WRITES);
-      won.push(...(await Promise.all(chunk.map((write) => this.writeOne(queue, write)))));
+      outcomes.push(...(await Promise.all(chunk.map(settled))));
     }
     writes.forEach((write, index) => {
-      if (won[index]) this.totals.add(messageKey(queue, write.next.id), write.totals);
+      if (outcomes[index] === "written") this.totals.add(messageKey(queue, write.next.id), write.totals);
     });
-    return won;
+    if (busy && outcomes.every((outcome) => outcome === "throttled")) throw busy;
+    return outcomes;
   }
 
-  private async writeOne(queue: Queue, { version, next, servedGroupAt }: MessageWrite): Promise<boolean> {
+  private async writeOne(
+    queue: Queue,
+    { version, next, servedGroupAt, yieldsToThrottling }: MessageWrite,
+  ): Promise<WriteOutcome> {
     const pk = messageKey(queue, next.id);
     const removeAt = next.ackedAt && tombstoneExpiresAt(next, queue, next.ackedAt);
+    const document = toDocument(next, pk, removeAt);
+    const policy = yieldsToThrottling ? YIELDING_POLICY : undefined;
     // Lost (412: another write moved the etag; 404: purged): the service reads again.
-    const replaced = await replaceOnce(this.messages, toDocument(next, pk, removeAt), version, pk);
-    if (!replaced.ok) return false;
+    const replaced = await replaceOnce(this.messages, document, version, pk, policy);
+    if (!replaced.ok) return "lost";
     if (next.groupId !== null && servedGroupAt) await this.serveGroup(pk, next.groupId, servedGroupAt);
-    return true;
+    return "written";
   }
 
   /** Marks when a group was last served (a `set`, so repeating it is harmless); a group gone meanwhile is created again. */

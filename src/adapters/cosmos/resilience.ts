@@ -95,6 +95,8 @@ export interface RetryPolicy {
   /** The first wait after a failure without `x-ms-retry-after-ms`; doubled each time, up to `maxDelayMs`. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** How many throttled answers are waited out (default: as many as the budget allows); 0 gives up at the first. */
+  maxThrottledWaits?: number;
 }
 
 /** Well inside a client's request timeout: a request gives up and answers 429/503 within about 5 s. */
@@ -120,6 +122,7 @@ export async function withRetry<T>(
 ): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY_POLICY;
   const started = performance.now();
+  let throttledWaits = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       return await op(attempt);
@@ -133,8 +136,11 @@ export async function withRetry<T>(
         failure.kind === "throttled"
           ? failure.retryAfterMs * (1 + Math.random() / 2)
           : backoff * (0.5 + Math.random() / 2);
+      const outOfWaits =
+        failure.kind === "throttled" &&
+        throttledWaits++ >= (policy.maxThrottledWaits ?? Number.POSITIVE_INFINITY);
       const outOfBudget =
-        attempt >= policy.maxAttempts || performance.now() - started + waitMs > policy.budgetMs;
+        outOfWaits || attempt >= policy.maxAttempts || performance.now() - started + waitMs > policy.budgetMs;
       if (outOfBudget) {
         const reason = failure.kind === "throttled" ? "overloaded" : "unavailable";
         throw new StoreBusyError(reason, failure.kind === "throttled" ? failure.retryAfterMs : backoff, {

@@ -7,7 +7,7 @@ import { fifoRun } from "../../domain/ordering.js";
 import { partitionOfMessageId } from "../../domain/partition.js";
 import type { Queue } from "../../domain/queue.js";
 import { addTotals, NO_TOTALS, type TotalsDelta } from "../../domain/transition.js";
-import type { Enqueued, MessageWrite, QueueStore, StoredMessage } from "../../service/ports.js";
+import type { Enqueued, MessageWrite, QueueStore, StoredMessage, WriteOutcome } from "../../service/ports.js";
 import { BY_ID, readPage } from "../shared/pages.js";
 import type { Committer } from "./group-commit.js";
 import { type MessageRow, toMessage } from "./rows.js";
@@ -209,13 +209,13 @@ export class SqliteMessages {
   }
 
   /** The writes' totals go to the queue's row in one update, not one a message (a settle of 100 acks). */
-  write(queue: Queue, writes: MessageWrite[]): Promise<boolean[]> {
+  write(queue: Queue, writes: MessageWrite[]): Promise<WriteOutcome[]> {
     return this.writes.run(() => {
       let totals = NO_TOTALS;
-      const won = writes.map((write) => {
+      const won = writes.map((write): WriteOutcome => {
         const applied = this.applyWrite(queue, write);
         if (applied) totals = addTotals(totals, write.totals);
-        return applied;
+        return applied ? "written" : "lost";
       });
       this.countTotals(queue, totals);
       return won;
