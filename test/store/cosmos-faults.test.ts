@@ -115,6 +115,38 @@ describe("the Cosmos DB store under faults", () => {
     expect(await store.stats(queue, at(3))).toMatchObject({ available: 0, inFlight: 0, ackedTotal: 1 });
   });
 
+  it("keeps a fifo group served when a receive retires it while a message of it is being created", async () => {
+    counter++;
+    const queue = aQueue({
+      id: `q_faults_fifo_${counter}_${Date.now()}`,
+      name: `faults-fifo-${counter}`,
+      ordering: "fifo",
+    });
+    const created = await store.createQueue(queue);
+    if (!created.ok) throw new Error(created.error.detail);
+    const inGroup = () => ({ ...draft(queue), groupId: "g" });
+    const [first] = await store.enqueue(queue, [inGroup()]);
+    const [leased] = await leaseMessages(
+      store,
+      queue,
+      { now: at(1), max: 1, visibilityTimeoutSeconds: 30 },
+      Math.random,
+    );
+    await settleMessages(store, queue, [
+      { messageId: leased?.id ?? "", decide: (stored) => onAck(stored, leased?.leaseToken ?? "", at(2)) },
+    ]);
+    expect(leased?.id).toBe(first?.message.id);
+    // The enqueue's creates (the group's place, then the message) are slow; a receive looks in between,
+    // finds the group drained and retires it before the message exists.
+    model.inject({ fault: "latency", times: 2, ms: 400, kinds: ["create", "batch"] });
+    const sending = store.enqueue(queue, [inGroup()]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await store.candidates(queue, 0, at(3), 10)).toEqual([]);
+    const [second] = await sending;
+    const found = await store.candidates(queue, 0, at(3), 10);
+    expect(found.map((candidate) => candidate.message.id)).toEqual([second?.message.id]);
+  });
+
   it("reads and queries ride out 503s and timeouts", async () => {
     const queue = await createQueue();
     await store.enqueue(queue, [draft(queue)]);
