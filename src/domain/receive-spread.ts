@@ -22,8 +22,15 @@ import { stableHash } from "./partition.js";
  */
 export const LANES = 64;
 
-/** How far a receiver that keeps losing races widens its reads: as many candidates as this many times what it wants. */
-export const MAX_SPREAD = 4;
+/**
+ * How far a receiver that keeps losing races widens its reads: as many
+ * candidates as this many times what it wants. Each candidate read costs
+ * about 1 RU on Cosmos DB, so a wider read buys fewer races with request
+ * units the budget would spend on messages (docs/performance.md, "Leases
+ * that give way to throttling": 2 ran faster than 4 and raced less on 2 and 4
+ * partitions; 1, no spread, raced twice as often on 8).
+ */
+export const MAX_SPREAD = 2;
 
 export const laneOf = (messageId: string): number => stableHash(messageId) % LANES;
 

@@ -55,7 +55,9 @@ const EMPTY_HINT_MS = 1000;
 /**
  * How long this process tries a partition where it lost a race after the
  * others: another instance is taking from it now, and one of the two moving
- * elsewhere is what keeps them apart.
+ * elsewhere is what keeps them apart. Only the loser learns of the race, so
+ * it stays away long enough for the winner to drain what it reads there
+ * (docs/performance.md, "Leases that give way to throttling").
  */
 const LOST_HINT_MS = 10_000;
 
