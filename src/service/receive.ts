@@ -268,7 +268,8 @@ async function leaseFifo(
       if (unbroken && isLease(tail)) delivered.push(tail.next);
     });
   });
-  return { delivered, lost, throttled: count(headOutcomes, "throttled") + count(tailOutcomes, "throttled") };
+  // Only heads yield to throttling: a tail waits it out.
+  return { delivered, lost, throttled: count(headOutcomes, "throttled") };
 }
 
 /** Every partition once from a random start, those that came back empty or where a race was lost lately last. */

@@ -64,7 +64,12 @@ export class CosmosTopicStore implements TopicStore {
   async createTopic(topic: Topic): Promise<Result<Topic>> {
     const created = await createOnce(this.topics, toTopicDocument(topic), topic.tenantId);
     if (!created.ok) return fail("conflict", `a topic named "${topic.name}" already exists`);
-    await retried(() => this.items.items.upsert<MetaDocument>(emptyMeta(topic)));
+    // Created if absent, not upserted: a repeated upsert would zero totals another instance has added to.
+    try {
+      await retried(() => this.items.items.create<MetaDocument>(emptyMeta(topic)));
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
     return ok(topic);
   }
 

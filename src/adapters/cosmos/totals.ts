@@ -16,7 +16,7 @@ type Delta<Total extends string> = Partial<Record<Total, number>>;
  * The lifetime totals this process has counted and not yet sent: a queue
  * partition's (enqueued, acked, dead-lettered, redriven) or a topic's
  * (published, delivered, filtered), added up per key in memory and sent by
- * `send` (one `incr` patch) per key a flush, after the writes they count
+ * `sendDelta` (one `incr` patch) per key a flush, after the writes they count
  * have committed (docs/reliability.md, "Totals"). A flush waits for the
  * patches of its keys under way, so a stats read here, which flushes first,
  * counts every write this process has answered. A patch refused for the
